@@ -1,0 +1,6 @@
+"""``python -m product_repr ...``: see product_repr.cli."""
+import sys
+
+from product_repr.cli import main
+
+sys.exit(main())
