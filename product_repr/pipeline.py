@@ -1,0 +1,240 @@
+"""One path from a table to a finished run: features → training → analysis.
+
+Both the CLI's ``train`` command and the dashboard's Train page call
+:func:`build_run`, so a run made in one is the same object as a run made in the
+other.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from product_repr import __version__
+from product_repr.errors import ConfigError, SchemaError
+from product_repr.features import FeatureSpace
+from product_repr.schema import Role, Schema
+
+Stage = Callable[[str], None]
+
+DEFAULT_LEARNER = "denoising"
+
+
+def table_sha256(df: pd.DataFrame) -> str:
+    """A content hash of a table (values and column names), stable across processes."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, df.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def product_ids(df: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The id of every row as strings: the schema's id column, else the row number.
+
+    Duplicate ids are made unique (``"A17"``, ``"A17#2"``) so every product has
+    one entry in neighbours and projections.
+    """
+    column = schema.id_column
+    if column is None or column not in df.columns:
+        return np.array([str(i) for i in range(len(df))], dtype=object)
+    raw = df[column].astype("string").fillna("").str.strip().to_numpy(dtype=object)
+    raw = np.where(raw == "", [f"row{i}" for i in range(len(raw))], raw)
+    seen: dict[str, int] = {}
+    out = []
+    for value in raw:
+        count = seen.get(value, 0) + 1
+        seen[value] = count
+        out.append(value if count == 1 else f"{value}#{count}")
+    return np.array(out, dtype=object)
+
+
+def make_config(learner: str, config: Any = None, **overrides: Any):
+    """A validated config for ``learner`` from None, a dict or a config object, plus overrides."""
+    from product_repr import learners
+
+    cls = learners.get(learner)
+    if config is None:
+        values: dict[str, Any] = {}
+    elif isinstance(config, Mapping):
+        values = dict(config)
+    elif isinstance(config, cls.Config):
+        values = asdict(config)
+    else:
+        raise ConfigError(
+            f"config for learner {learner!r} must be a dict or {cls.Config.__name__}, got {type(config).__name__}"
+        )
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return cls.Config.from_dict(values)
+
+
+def excluded_columns(schema: Schema, exclude: Iterable[str], label: str | None) -> list[str]:
+    """The columns kept out of the learner's input: the user's list plus the label."""
+    out = list(dict.fromkeys(exclude))
+    if label is not None and label not in out:
+        out.append(label)
+    unknown = [c for c in out if c not in schema.names()]
+    if unknown:
+        raise SchemaError(
+            f"cannot exclude {', '.join(map(repr, unknown))}: no such column; columns are {', '.join(schema.names())}"
+        )
+    return out
+
+
+def build_run(
+    df: pd.DataFrame,
+    schema: Schema,
+    *,
+    learner: str = DEFAULT_LEARNER,
+    config: Any = None,
+    exclude: Iterable[str] = (),
+    label: str | None = None,
+    progress=None,
+    on_stage: Stage | None = None,
+    device: str = "auto",
+    name: str | None = None,
+    source: str | None = None,
+    analysis: bool = True,
+    k: int = 10,
+):
+    """Train ``learner`` on ``df`` and return a finished :class:`~product_repr.runs.Run`.
+
+    The label column (if any) and ``exclude`` are never encoded. With
+    ``analysis`` the run also holds its 2D projection, top-``k`` neighbours,
+    reconstruction errors (learners with a decoder) and metrics.
+
+    Raises ProductReprError subclasses for bad data or settings.
+    """
+    from product_repr import learners
+    from product_repr.runs import Run
+
+    stage = on_stage or (lambda message: None)
+    if label is not None and label not in df.columns:
+        raise SchemaError(f"label column {label!r} is not in the table; columns are {', '.join(map(str, df.columns))}")
+    cfg = make_config(learner, config)
+    dropped = excluded_columns(schema, exclude, label)
+    timings: dict[str, float] = {}
+
+    stage("Encoding features")
+    t0 = time.perf_counter()
+    features = FeatureSpace(schema, exclude=dropped).fit(df)
+    X = features.transform(df)
+    timings["features_s"] = time.perf_counter() - t0
+
+    stage(f"Training {learner}")
+    t0 = time.perf_counter()
+    model = learners.get(learner)(cfg).fit(X, spans=features.spans, progress=progress, device=device)
+    timings["train_s"] = time.perf_counter() - t0
+    Z = model.encode(X)
+
+    ids = product_ids(df, schema)
+    created = datetime.now(timezone.utc)
+    run_name = name or f"{learner}-{created.strftime('%Y%m%d-%H%M%S')}"
+    info = {
+        "version": __version__,
+        "created": created.isoformat(timespec="seconds"),
+        "learner": learner,
+        "config": asdict(cfg),
+        "data": {
+            "source": source or df.attrs.get("source"),
+            "sha256": table_sha256(df),
+            "rows": int(len(df)),
+            "columns": [str(c) for c in df.columns],
+            "excluded": dropped,
+            "label": label,
+        },
+        "timings": timings,
+    }
+    history = pd.DataFrame(model.history_)
+    run = Run(
+        name=run_name,
+        learner=model,
+        feature_space=features,
+        schema=schema,
+        product_ids=ids,
+        embeddings=Z,
+        history=history,
+        info=info,
+        projection=None,
+        neighbours=None,
+        reconstruction=None,
+        metrics={},
+    )
+    if analysis:
+        analyse(run, df, X, label=label, k=k, on_stage=stage)
+    return run
+
+
+def label_values(df: pd.DataFrame, label: str | None) -> np.ndarray | None:
+    """The label column as strings with missing values as None, or None without a label."""
+    if label is None:
+        return None
+    values = df[label].astype("string").str.strip()
+    return np.array([None if pd.isna(v) or v == "" else str(v) for v in values], dtype=object)
+
+
+def analyse(
+    run,
+    df: pd.DataFrame,
+    X: np.ndarray,
+    *,
+    label: str | None = None,
+    k: int = 10,
+    on_stage: Stage | None = None,
+    projection_params: Mapping[str, Any] | None = None,
+) -> None:
+    """Fill ``run``'s projection, neighbours, reconstruction and metrics in place."""
+    from product_repr import evaluation, neighbours, projection, reconstruction
+
+    stage = on_stage or (lambda message: None)
+    timings = run.info.setdefault("timings", {})
+    Z = run.embeddings
+    n = len(Z)
+
+    stage("Finding neighbours")
+    t0 = time.perf_counter()
+    k_eff = max(1, min(k, n - 1)) if n > 1 else 0
+    if k_eff:
+        ids, sims = neighbours.all_neighbours(Z, k_eff)
+        run.neighbours = neighbours.neighbours_frame(run.product_ids, ids, sims)
+    timings["neighbours_s"] = time.perf_counter() - t0
+
+    stage("Projecting to 2D")
+    t0 = time.perf_counter()
+    params = {"method": "umap", "dims": 2, "seed": None}
+    params.update(projection_params or {})
+    proj = projection.project(Z, **params)
+    coords = proj.coords
+    frame = {"product_id": run.product_ids, "x": coords[:, 0], "y": coords[:, 1]}
+    if coords.shape[1] > 2:
+        frame["z"] = coords[:, 2]
+    run.projection = pd.DataFrame(frame)
+    run.info["projection"] = {"method": proj.method, "params": proj.params, "note": proj.note}
+    timings["projection_s"] = time.perf_counter() - t0
+
+    if run.learner.has_decoder:
+        stage("Scoring reconstruction errors")
+        t0 = time.perf_counter()
+        errors = reconstruction.errors(X, run.learner.reconstruct(X), run.feature_space.spans)
+        errors.insert(0, "product_id", run.product_ids)
+        run.reconstruction = errors.reset_index(drop=True)
+        timings["reconstruction_s"] = time.perf_counter() - t0
+
+    labels = label_values(df, label)
+    if labels is not None:
+        stage("Measuring quality against baselines")
+        t0 = time.perf_counter()
+        run.metrics = evaluation.evaluate(Z, X, labels, coords=coords, k=k)
+        run.metrics["label"] = label
+        timings["evaluation_s"] = time.perf_counter() - t0
+    run.info["metrics"] = run.metrics
+
+
+def categorical_columns(schema: Schema) -> list[str]:
+    """Columns a user may colour or evaluate by (categorical role)."""
+    return schema.names(Role.CATEGORICAL)
