@@ -1,0 +1,222 @@
+"""The learner contract: ``fit(X, *, spans) -> self``, ``encode(X) -> Z``, ``reconstruct(X)``.
+
+A learner is a config plus a few torch modules (``model_``, a ``ModuleDict`` holding at least
+``"encoder"``) and a loss. Subclasses implement ``_build`` (the modules) and ``_loss`` (one batch's loss);
+the shared :func:`product_repr.training.train` loop does the rest.
+"""
+from __future__ import annotations
+
+from typing import Callable, ClassVar, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from product_repr.errors import ConfigError, FeatureError, NotFittedError
+from product_repr.features import Span
+from product_repr.learners.config import LearnerConfig
+from product_repr.learners.corruption import span_of_dim
+from product_repr.learners.encoder import Decoder, Encoder
+
+ENCODE_BATCH = 8192
+
+
+def as_matrix(X, *, what: str = "X") -> np.ndarray:
+    """X as a C-contiguous float32 (n, p) array; ``FeatureError`` if it is not 2-D or holds NaN/inf."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    if X.ndim != 2:
+        raise FeatureError(f"{what} must be a 2-D matrix (rows x features), got shape {X.shape}")
+    return X
+
+
+def _check_finite(X: np.ndarray, spans: Sequence[Span]) -> None:
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        name = next((s.name for s in spans if s.start <= col < s.stop), f"feature {col}")
+        raise FeatureError(
+            f"X holds {int(bad.sum())} NaN/inf values (first at row {row}, column {name!r}); "
+            "encode the table with FeatureSpace, which imputes missing values"
+        )
+
+
+class Learner:
+    """Base class of every learner. See the module docstring and docs/LEARNERS.md."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Config: ClassVar[type[LearnerConfig]] = LearnerConfig
+    has_decoder: ClassVar[bool] = True
+
+    def __init__(self, config: LearnerConfig | dict | None = None) -> None:
+        if config is None:
+            config = self.Config()
+        elif isinstance(config, dict):
+            config = self.Config.from_dict(config)
+        elif not isinstance(config, self.Config):
+            raise ConfigError(
+                f"the {self.name} learner takes a {self.Config.__name__}, got {type(config).__name__}"
+            )
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # ---- what subclasses provide -------------------------------------------------------------------------
+    def _build(self, input_dim: int, spans: Sequence[Span]) -> nn.ModuleDict:
+        """The modules; must hold "encoder" (and "decoder" when ``has_decoder``)."""
+        cfg = self.config
+        modules = {"encoder": Encoder(input_dim, cfg.embedding_dim, cfg.width, cfg.depth, cfg.dropout)}
+        if self.has_decoder:
+            modules["decoder"] = Decoder(cfg.embedding_dim, input_dim, cfg.width, cfg.depth, cfg.dropout)
+        return nn.ModuleDict(modules)
+
+    def _loss(self, model: nn.ModuleDict, xb: torch.Tensor, generator: torch.Generator):
+        """(scalar loss, {task: scalar}) for one batch."""
+        raise NotImplementedError
+
+    def _setup(self, spans: Sequence[Span]) -> None:
+        """Precompute what the loss needs from the spans (called by fit and when loading)."""
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder sees; the multi-task learner masks the columns it predicts."""
+        return x
+
+    def _decode(self, model: nn.ModuleDict, z: torch.Tensor) -> torch.Tensor:
+        """Decoder output (logits for categorical spans)."""
+        return model["decoder"](z)
+
+    # ---- the contract ------------------------------------------------------------------------------------
+    def fit(
+        self,
+        X,
+        *,
+        spans: Sequence[Span],
+        progress: Callable | None = None,
+        device: str = "auto",
+    ) -> "Learner":
+        """Learn from X (n, p) float32 whose columns are tiled by ``spans``; returns self.
+
+        Raises FeatureError (bad X), ConfigError (spans/settings), TrainingError (loss became NaN).
+        """
+        from product_repr.training import resolve_device, train
+
+        X = as_matrix(X)
+        spans = list(spans)
+        if not spans:
+            raise ConfigError("no spans given: fit needs the FeatureSpace spans that describe X's columns")
+        span_of_dim(spans, X.shape[1])  # validates the tiling
+        _check_finite(X, spans)
+        self._check_spans(spans)
+        dev = resolve_device(device)
+        self.spans_ = spans
+        self.input_dim_ = X.shape[1]
+        self._setup(spans)
+        # dropout and weight init use torch's global RNG: fork it so fit is reproducible and side-effect free
+        cuda = [torch.cuda.current_device()] if dev.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(self.config.seed)
+            model = self._build(X.shape[1], spans)
+            self.history_ = train(
+                model, X, spans=spans, loss_fn=self._loss, config=self.config, progress=progress, device=device
+            )
+        self.model_ = model
+        return self
+
+    def _check_spans(self, spans: Sequence[Span]) -> None:
+        """Learner-specific checks of the spans against the config (e.g. predicted columns exist)."""
+
+    def _require_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError(f"this {self.name} learner is not fitted yet; call fit(X, spans=...) first")
+
+    def _batches(self, X) -> tuple[np.ndarray, torch.device]:
+        self._require_fitted()
+        X = as_matrix(X)
+        if X.shape[1] != self.input_dim_:
+            raise FeatureError(
+                f"X has {X.shape[1]} feature columns but the learner was fitted on {self.input_dim_}; "
+                "transform the table with the same FeatureSpace"
+            )
+        return X, next(self.model_.parameters()).device
+
+    def encode(self, X) -> np.ndarray:
+        """Embeddings Z: float32 (n, embedding_dim), computed in eval mode without gradients, in batches."""
+        X, dev = self._batches(X)
+        self.model_.eval()
+        out = []
+        with torch.no_grad():
+            for i in range(0, X.shape[0], ENCODE_BATCH):
+                xb = torch.from_numpy(X[i:i + ENCODE_BATCH]).to(dev)
+                out.append(self.model_["encoder"](self._input(xb)).cpu())
+        if not out:
+            return np.zeros((0, self.config.embedding_dim), dtype=np.float32)
+        return torch.cat(out).numpy().astype(np.float32, copy=False)
+
+    def reconstruct(self, X) -> np.ndarray:
+        """X̂: float32 (n, p); categorical spans hold softmax probabilities, other spans feature values.
+
+        Raises ConfigError for a learner without a decoder, NotFittedError before fit.
+        """
+        if not self.has_decoder:
+            raise ConfigError(
+                f"the {self.name} learner has no decoder, so it cannot reconstruct rows; "
+                "use autoencoder, denoising or multitask for reconstruction errors"
+            )
+        X, dev = self._batches(X)
+        self.model_.eval()
+        out = []
+        with torch.no_grad():
+            for i in range(0, X.shape[0], ENCODE_BATCH):
+                xb = torch.from_numpy(X[i:i + ENCODE_BATCH]).to(dev)
+                xh = self._decode(self.model_, self.model_["encoder"](self._input(xb)))
+                for s in self.spans_:
+                    if s.loss == "ce":
+                        xh[:, s.start:s.stop] = torch.softmax(xh[:, s.start:s.stop], dim=1)
+                out.append(xh.cpu())
+        if not out:
+            return np.zeros((0, self.input_dim_), dtype=np.float32)
+        return torch.cat(out).numpy().astype(np.float32, copy=False)
+
+    # ---- saving ------------------------------------------------------------------------------------------
+    def to_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """(JSON-safe metadata, CPU tensors) enough to rebuild the fitted learner with :meth:`from_state`."""
+        self._require_fitted()
+        meta = {
+            "learner": self.name,
+            "config": self.config.to_dict(),
+            "input_dim": int(self.input_dim_),
+            "spans": [s.to_dict() for s in self.spans_],
+        }
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.model_.state_dict().items()}
+        return meta, tensors
+
+    @classmethod
+    def from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], history: list[dict] | None = None) -> "Learner":
+        """Rebuild a fitted learner from :meth:`to_state` output. Raises ConfigError if they do not match."""
+        return cls.from_saved(meta["config"], meta["input_dim"], [Span.from_dict(s) for s in meta["spans"]],
+                              tensors, history=history)
+
+    @classmethod
+    def from_saved(cls, config: dict, input_dim: int, spans: Sequence[Span], tensors: dict[str, torch.Tensor],
+                   *, history: list[dict] | None = None) -> "Learner":
+        """Rebuild a fitted learner from its config dict, input width, spans and weights."""
+        learner = cls(dict(config))
+        spans = list(spans)
+        span_of_dim(spans, int(input_dim))
+        learner.spans_ = spans
+        learner.input_dim_ = int(input_dim)
+        learner._setup(spans)
+        with torch.random.fork_rng(devices=[]):
+            model = learner._build(int(input_dim), spans)
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as err:
+            raise ConfigError(f"saved weights do not fit a {cls.name} learner with these settings: {err}") from None
+        model.eval()
+        learner.model_ = model
+        learner.history_ = list(history or [])
+        return learner

@@ -1,0 +1,189 @@
+"""Hyperparameters: one frozen dataclass per learner, each field carrying its slider metadata.
+
+A field is declared with :func:`param`, which stores the range, step, scale, choices and help text in
+``dataclasses.field(metadata=...)``. ``LearnerConfig.__post_init__`` validates every field against that
+metadata, and :func:`config_fields` hands the same metadata to the Train page, so a new learner gets its
+validation and its UI from one declaration.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from product_repr.errors import ConfigError
+
+_KINDS = ("int", "float", "choice", "bool", "columns")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What the UI needs to draw one setting: a slider, a select, a checkbox or a column picker."""
+
+    name: str
+    default: Any
+    kind: str  # "int" | "float" | "choice" | "bool" | "columns"
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+    help: str = ""
+
+
+def param(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    step: float | None = None,
+    log: bool = False,
+    choices: Sequence | None = None,
+    kind: str | None = None,
+    help: str = "",
+) -> Any:
+    """Declare a config field with its range and help text (a ``dataclasses.field``).
+
+    ``kind`` is inferred from the default (bool, int, float; a ``choices`` list makes it "choice"; a tuple
+    default makes it "columns") unless given. Tuples are used for column lists so configs stay hashable.
+    """
+    if kind is None:
+        if choices is not None:
+            kind = "choice"
+        elif isinstance(default, bool):
+            kind = "bool"
+        elif isinstance(default, int):
+            kind = "int"
+        elif isinstance(default, float):
+            kind = "float"
+        elif isinstance(default, tuple):
+            kind = "columns"
+        else:
+            raise TypeError(f"cannot infer the kind of a parameter with default {default!r}")
+    if kind not in _KINDS:
+        raise TypeError(f"unknown parameter kind {kind!r}; use one of {_KINDS}")
+    meta = {
+        "kind": kind,
+        "low": low,
+        "high": high,
+        "step": step,
+        "log": log,
+        "choices": tuple(choices) if choices is not None else None,
+        "help": help,
+    }
+    return dataclasses.field(default=default, metadata={"param": meta})
+
+
+def _check(cls_name: str, name: str, value: Any, meta: dict) -> Any:
+    """Validate one value against its metadata; return it normalised (ints for int fields, tuples for columns)."""
+    kind = meta["kind"]
+    where = f"{cls_name}.{name}"
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if kind == "choice":
+        if value not in meta["choices"]:
+            raise ConfigError(f"{where} must be one of {list(meta['choices'])}, got {value!r}")
+        return value
+    if kind == "columns":
+        if isinstance(value, str):
+            value = (value,)
+        try:
+            value = tuple(value)
+        except TypeError:
+            raise ConfigError(f"{where} must be a list of column names, got {value!r}") from None
+        bad = [v for v in value if not isinstance(v, str)]
+        if bad:
+            raise ConfigError(f"{where} must hold column names (strings), got {bad[0]!r}")
+        return value
+    # numbers
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if kind == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ConfigError(f"{where} must be a whole number, got {value!r}")
+            value = int(value)
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    low, high = meta["low"], meta["high"]
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(f"{where} = {value!r} is out of range; choose a value in [{low}, {high}]")
+    return value
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Settings every learner shares: the encoder's shape and the training loop's knobs."""
+
+    embedding_dim: int = param(32, low=2, high=512, step=1, help="size d of each product's embedding vector")
+    depth: int = param(2, low=1, high=6, step=1, help="hidden layers in the encoder (and the decoder)")
+    width: int = param(256, low=16, high=2048, step=16, help="units per hidden layer")
+    dropout: float = param(0.0, low=0.0, high=0.8, step=0.05, help="share of hidden units dropped while training")
+    epochs: int = param(100, low=1, high=2000, step=1, help="most passes over the data (early stopping may end sooner)")
+    batch_size: int = param(256, low=8, high=16384, step=8, log=True, help="rows per gradient step")
+    learning_rate: float = param(1e-3, low=1e-5, high=1e-1, log=True, help="AdamW step size")
+    weight_decay: float = param(1e-5, low=0.0, high=0.1, help="AdamW decoupled weight decay")
+    patience: int = param(20, low=1, high=500, step=1, help="epochs without a better validation loss before stopping")
+    val_fraction: float = param(0.1, low=0.0, high=0.5, step=0.05, help="share of rows held out to decide early stopping")
+    seed: int = param(0, low=0, high=2**31 - 1, step=1, help="seed for initialisation, shuffling and corruption")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            meta = f.metadata.get("param")
+            if meta is None:
+                continue
+            value = _check(type(self).__name__, f.name, getattr(self, f.name), meta)
+            object.__setattr__(self, f.name, value)  # frozen: normalise ints/tuples in place
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LearnerConfig":
+        """Build a config from a plain dict (e.g. run.json); unknown keys raise ``ConfigError``."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{cls.__name__} settings must be a mapping, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {unknown} for {cls.__name__}; known settings are {sorted(known)}"
+            )
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict of every field (column tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, **changes: Any) -> "LearnerConfig":
+        """A copy with some fields changed (validated again); unknown names raise ``ConfigError``."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown} for {type(self).__name__}; known settings are {sorted(known)}")
+        return dataclasses.replace(self, **changes)
+
+
+def config_fields(config_cls: type[LearnerConfig]) -> list[ParamSpec]:
+    """The UI metadata of every field of ``config_cls``, in declaration order."""
+    specs = []
+    for f in dataclasses.fields(config_cls):
+        meta = f.metadata.get("param")
+        if meta is None:
+            continue
+        specs.append(
+            ParamSpec(
+                name=f.name,
+                default=f.default,
+                kind=meta["kind"],
+                low=meta["low"],
+                high=meta["high"],
+                step=meta["step"],
+                log=meta["log"],
+                choices=meta["choices"],
+                help=meta["help"],
+            )
+        )
+    return specs

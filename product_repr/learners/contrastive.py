@@ -1,0 +1,62 @@
+"""Contrastive learner (SCARF): two views of a row should map close, other rows far.
+
+For each row x a view x̃ replaces a fraction c of its columns by draws from each column's empirical
+marginal (``scarf_marginal``). With a projection head h, u = h(f(x)) and ũ = h(f(x̃)), the loss is NT-Xent
+
+    ℓ_i = -log( exp(cos(u_i, ũ_i)/τ) / Σ_{k≠i} exp(cos(a_i, a_k)/τ) )
+
+over the 2N projections a of the batch (the other rows are the negatives), or, with loss "margin", a hinge
+on cosine: (1 - cos(u_i, ũ_i)) + mean_{j≠i} max(0, cos(u_i, ũ_j) - m). The embedding is f(x); h is
+used only for training. There is no decoder, so no reconstruction error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from product_repr.learners.base import Learner
+from product_repr.learners.config import LearnerConfig, param
+from product_repr.learners.corruption import scarf_marginal
+from product_repr.learners.encoder import Encoder, projection_head
+from product_repr.learners.losses import margin_contrastive, nt_xent
+
+
+@dataclass(frozen=True)
+class ContrastiveConfig(LearnerConfig):
+    corruption_rate: float = param(0.6, low=0.05, high=0.95, step=0.05,
+                                   help="share of columns replaced in the second view")
+    temperature: float = param(1.0, low=0.05, high=2.0, log=True, help="softmax temperature τ of NT-Xent")
+    head_dim: int = param(128, low=8, high=1024, step=8, help="size of the projection head used during training")
+    loss: str = param("ntxent", choices=("ntxent", "margin"),
+                      help="NT-Xent (other rows in the batch are negatives) or a hinge on cosine with a margin")
+    margin: float = param(0.5, low=-1.0, high=1.0, step=0.05,
+                          help="margin loss only: negatives are pushed below this cosine similarity")
+
+
+class Contrastive(Learner):
+    name = "contrastive"
+    title = "Contrastive (SCARF)"
+    description = (
+        "Makes two scrambled copies of each product and learns to tell which copies belong together. "
+        "Gives a similarity map; it does not rebuild rows, so it has no reconstruction errors."
+    )
+    Config = ContrastiveConfig
+    has_decoder = False
+
+    def _build(self, input_dim, spans) -> nn.ModuleDict:
+        cfg = self.config
+        return nn.ModuleDict({
+            "encoder": Encoder(input_dim, cfg.embedding_dim, cfg.width, cfg.depth, cfg.dropout),
+            "head": projection_head(cfg.embedding_dim, cfg.head_dim),
+        })
+
+    def _loss(self, model: nn.ModuleDict, xb: torch.Tensor, generator: torch.Generator):
+        cfg = self.config
+        x_tilde, _ = scarf_marginal(xb, self.spans_, cfg.corruption_rate, generator=generator)
+        u = model["head"](model["encoder"](xb))
+        v = model["head"](model["encoder"](x_tilde))
+        if cfg.loss == "margin":
+            return margin_contrastive(u, v, margin=cfg.margin), {}
+        return nt_xent(u, v, temperature=cfg.temperature), {}

@@ -1,0 +1,196 @@
+"""The one training loop every learner uses; learners differ only in their loss.
+
+Read it top to bottom: split off a validation set, then for each epoch shuffle the training rows with the
+seeded generator, slice one tensor into minibatches, step AdamW with gradient clipping, measure the
+validation loss, keep the best weights, report progress, and stop early when the validation loss has not
+improved for ``patience`` epochs (or when ``progress`` returns True). The best weights are restored at
+the end. No DataLoader: the data is one tensor already on the device.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from product_repr.errors import ConfigError, TrainingError
+from product_repr.features import Span
+
+#: loss_fn(model, xb, generator) -> (scalar loss, {task name: scalar loss}) for one batch
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Generator], tuple[torch.Tensor, dict]]
+
+MAX_GRAD_NORM = 1.0
+VAL_SEED_OFFSET = 7919  # validation corruption uses its own, fixed stream so epochs are comparable
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What ``progress`` receives after every epoch. ``seconds`` is this epoch's time, ``elapsed`` the total."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float | None
+    task_losses: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    best_epoch: int = 0
+    elapsed: float = 0.0
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available else CPU; ``"cuda"`` without a GPU raises ``ConfigError``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use device 'auto' or 'cpu'")
+        return torch.device("cuda")
+    raise ConfigError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
+
+
+def use_machine_threads() -> int:
+    """Let torch use the CPUs this process may run on, never more than an existing lower setting."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    if torch.get_num_threads() > cpus:
+        torch.set_num_threads(cpus)
+    return torch.get_num_threads()
+
+
+def split_rows(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded split of ``range(n)`` into (train, val) index tensors; val is empty when too few rows."""
+    n_val = int(round(n * val_fraction))
+    if n_val < 1 or n - n_val < 2:
+        n_val = 0
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[n_val:], perm[:n_val]
+
+
+def _mean_loss(model: nn.Module, X: torch.Tensor, loss_fn: LossFn, batches: int, generator: torch.Generator):
+    """Row-weighted mean of the loss (and task losses) over X in ``batches`` slices, without gradients."""
+    total, tasks = 0.0, {}
+    with torch.no_grad():
+        for idx in torch.arange(X.shape[0]).tensor_split(batches):
+            loss, parts = loss_fn(model, X[idx.to(X.device)], generator)
+            total += float(loss) * len(idx)
+            for k, v in parts.items():
+                tasks[k] = tasks.get(k, 0.0) + float(v) * len(idx)
+    n = X.shape[0]
+    return total / n, {k: v / n for k, v in tasks.items()}
+
+
+def train(
+    model: nn.Module,
+    X: np.ndarray | torch.Tensor,
+    *,
+    spans: Sequence[Span],
+    loss_fn: LossFn,
+    config,
+    progress: Callable[[EpochReport], bool | None] | None = None,
+    device: str = "auto",
+) -> list[dict]:
+    """Train ``model`` in place on X; return the history, one dict per epoch.
+
+    Args:
+        model: the learner's modules (moved to ``device``; left there with the best weights loaded).
+        X: (n, p) float32 features, finite.
+        spans: the spans tiling X (passed for the record; the loss function closes over what it needs).
+        loss_fn: ``loss_fn(model, xb, generator) -> (loss, {task: loss})``.
+        config: a ``LearnerConfig`` (epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, seed).
+        progress: called after each epoch with an :class:`EpochReport`; returning True stops training.
+        device: "auto", "cpu" or "cuda".
+
+    Returns:
+        list of dicts with keys epoch, train_loss, val_loss (None without a validation split), seconds,
+        and one ``<task>_loss`` key per task loss.
+
+    Raises:
+        TrainingError: fewer than 2 rows, or the loss became NaN/inf.
+        ConfigError: device "cuda" without a GPU.
+    """
+    dev = resolve_device(device)
+    use_machine_threads()
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, torch.Tensor) else X.float()
+    n = X.shape[0]
+    if n < 2:
+        raise TrainingError(f"training needs at least 2 rows, got {n}; load more products")
+    train_idx, val_idx = split_rows(n, config.val_fraction, config.seed)
+    X = X.to(dev)
+    X_train, X_val = X[train_idx.to(dev)], X[val_idx.to(dev)]
+    batch = min(config.batch_size, X_train.shape[0])
+    n_batches = math.ceil(X_train.shape[0] / batch)
+    val_batches = max(1, math.ceil(X_val.shape[0] / batch))
+
+    model.to(dev)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.seed)
+
+    history: list[dict] = []
+    best_loss, best_epoch, best_state, since_best = math.inf, 0, None, 0
+    start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        total = torch.zeros((), device=dev)
+        task_totals: dict[str, torch.Tensor] = {}
+        # equal-sized slices of one shuffled permutation: no tiny last batch
+        for idx in torch.randperm(X_train.shape[0], generator=gen).tensor_split(n_batches):
+            loss, parts = loss_fn(model, X_train[idx.to(dev)], gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+            opt.step()
+            total += loss.detach() * len(idx)
+            for k, v in parts.items():
+                task_totals[k] = task_totals.get(k, 0.0) + v.detach() * len(idx)
+        train_loss = float(total) / X_train.shape[0]  # one device sync per epoch
+        if not math.isfinite(train_loss):
+            raise TrainingError(
+                f"loss became {train_loss} at epoch {epoch}; lower the learning rate (now {config.learning_rate}) "
+                "or check the input for extreme values"
+            )
+        task_losses = {k: float(v) / X_train.shape[0] for k, v in task_totals.items()}
+
+        val_loss = None
+        if X_val.shape[0]:
+            model.eval()
+            val_gen = torch.Generator().manual_seed(config.seed + VAL_SEED_OFFSET)
+            val_loss, _ = _mean_loss(model, X_val, loss_fn, val_batches, val_gen)
+            if not math.isfinite(val_loss):
+                raise TrainingError(
+                    f"validation loss became {val_loss} at epoch {epoch}; lower the learning rate "
+                    f"(now {config.learning_rate}) or check the input for extreme values"
+                )
+        watched = train_loss if val_loss is None else val_loss
+        if watched < best_loss:
+            best_loss, best_epoch, since_best = watched, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            since_best += 1
+
+        seconds = time.perf_counter() - t0
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds}
+        row.update({f"{k}_loss": v for k, v in task_losses.items()})
+        history.append(row)
+        stop = False
+        if progress is not None:
+            report = EpochReport(epoch, config.epochs, train_loss, val_loss, task_losses, seconds, best_epoch,
+                                 time.perf_counter() - start)
+            stop = bool(progress(report))
+        if stop or since_best >= config.patience:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history

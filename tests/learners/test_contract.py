@@ -1,0 +1,184 @@
+"""One contract, checked over every registered learner."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from product_repr import learners
+from product_repr.errors import ConfigError, FeatureError, NotFittedError
+from product_repr.features import Span
+from product_repr.learners.config import config_fields
+from product_repr.schema import Role
+from product_repr.training import EpochReport
+
+torch.set_num_threads(1)
+
+NAMES = sorted(learners.REGISTRY)
+
+
+def small_data(n: int = 120, seed: int = 0) -> tuple[np.ndarray, list[Span]]:
+    """Two numeric columns, a 4-level categorical and a 3-dim 'text' block."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 4, n)
+    price = (group + rng.normal(0, 0.3, n)).astype(np.float32)
+    flag = np.zeros(n, dtype=np.float32)
+    cat = np.eye(4, dtype=np.float32)[group]
+    text = (np.eye(4, 3)[group] + rng.normal(0, 0.1, (n, 3))).astype(np.float32)
+    X = np.column_stack([price, flag, cat, text]).astype(np.float32)
+    spans = [
+        Span("price", Role.NUMERIC, 0, 2, "mse"),
+        Span("brand", Role.CATEGORICAL, 2, 6, "ce"),
+        Span("title", Role.TEXT, 6, 9, "mse"),
+    ]
+    return X, spans
+
+
+def quick(name: str, **changes):
+    settings = {"epochs": 3, "width": 32, "embedding_dim": 8, "batch_size": 32, **changes}
+    cfg = learners.get(name).Config(**settings)
+    return learners.get(name)(cfg)
+
+
+def test_registry_names():
+    assert set(NAMES) == {"autoencoder", "denoising", "contrastive", "multitask"}
+    with pytest.raises(ConfigError, match="unknown learner 'nope'"):
+        learners.get("nope")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_class_attributes(name):
+    cls = learners.get(name)
+    assert cls.name == name
+    assert cls.title and 10 < len(cls.description) < 300, "description is shown on the Train page"
+    assert dataclasses.is_dataclass(cls.Config) and issubclass(cls.Config, learners.LearnerConfig)
+    assert isinstance(cls.has_decoder, bool)
+    specs = config_fields(cls.Config)
+    assert {"embedding_dim", "epochs", "seed", "learning_rate"} <= {s.name for s in specs}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_encode_shapes(name):
+    X, spans = small_data()
+    model = quick(name)
+    assert model.fit(X, spans=spans, device="cpu") is model
+    Z = model.encode(X)
+    assert Z.shape == (len(X), 8) and Z.dtype == np.float32
+    assert np.isfinite(Z).all()
+    assert model.input_dim_ == X.shape[1] and model.spans_ == spans
+    assert [h["epoch"] for h in model.history_] == [1, 2, 3]
+    assert {"epoch", "train_loss", "val_loss", "seconds"} <= set(model.history_[0])
+    if model.has_decoder:
+        X_hat = model.reconstruct(X)
+        assert X_hat.shape == X.shape and X_hat.dtype == np.float32
+        np.testing.assert_allclose(X_hat[:, 2:6].sum(axis=1), 1.0, rtol=1e-5,
+                                   err_msg="categorical spans must hold softmax probabilities")
+    else:
+        with pytest.raises(ConfigError, match="no decoder"):
+            model.reconstruct(X)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_embeddings(name):
+    X, spans = small_data()
+    torch.manual_seed(123)
+    z1 = quick(name, dropout=0.1).fit(X, spans=spans, device="cpu").encode(X)
+    torch.manual_seed(999)  # global state must not matter
+    z2 = quick(name, dropout=0.1).fit(X, spans=spans, device="cpu").encode(X)
+    assert np.array_equal(z1, z2), "same seed and data must give bit-identical embeddings"
+    z3 = quick(name, dropout=0.1, seed=1).fit(X, spans=spans, device="cpu").encode(X)
+    assert not np.array_equal(z1, z3), "a different seed should give different embeddings"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_does_not_touch_global_rng(name):
+    X, spans = small_data()
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    quick(name).fit(X, spans=spans, device="cpu")
+    assert torch.equal(torch.rand(3), expected), "fit must not consume the global torch RNG"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_progress_can_stop_and_best_weights_are_kept(name):
+    X, spans = small_data()
+    reports: list[EpochReport] = []
+
+    def stop_after_two(report: EpochReport) -> bool:
+        reports.append(report)
+        return report.epoch == 2
+
+    model = quick(name, epochs=50).fit(X, spans=spans, progress=stop_after_two, device="cpu")
+    assert [r.epoch for r in reports] == [1, 2] and reports[0].epochs == 50
+    assert len(model.history_) == 2, "stopping from progress must end training after that epoch"
+    assert 1 <= reports[-1].best_epoch <= 2
+    # the kept weights are the best epoch's: re-training for exactly best_epoch epochs gives the same embeddings
+    best = reports[-1].best_epoch
+    again = quick(name, epochs=best).fit(X, spans=spans, device="cpu")
+    assert np.array_equal(model.encode(X), again.encode(X)), "the best epoch's weights must be restored"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_round_trip(name):
+    X, spans = small_data()
+    model = quick(name).fit(X, spans=spans, device="cpu")
+    meta, tensors = model.to_state()
+    rebuilt = learners.get(meta["learner"]).from_state(meta, tensors)
+    assert np.array_equal(rebuilt.encode(X), model.encode(X))
+    assert rebuilt.config == model.config
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_encode_before_fit_raises(name):
+    X, _ = small_data()
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        learners.get(name)().encode(X)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_width_raises(name):
+    X, spans = small_data()
+    model = quick(name).fit(X, spans=spans, device="cpu")
+    with pytest.raises(FeatureError, match="fitted on 9"):
+        model.encode(X[:, :5])
+
+
+def test_nan_input_names_the_column():
+    X, spans = small_data()
+    X[7, 3] = np.nan
+    with pytest.raises(FeatureError, match="row 7, column 'brand'"):
+        quick("autoencoder").fit(X, spans=spans, device="cpu")
+
+
+def test_spans_must_tile_x():
+    X, spans = small_data()
+    with pytest.raises(ConfigError, match="belongs to no span"):
+        quick("autoencoder").fit(X, spans=spans[:2], device="cpu")
+
+
+def test_config_object_of_wrong_learner_rejected():
+    with pytest.raises(ConfigError, match="takes a DenoisingConfig"):
+        learners.get("denoising")(learners.get("contrastive").Config())
+
+
+def test_multitask_predicted_columns():
+    X, spans = small_data()
+    model = quick("multitask", predict_columns=("brand",)).fit(X, spans=spans, device="cpu")
+    assert "columns_loss" in model.history_[0]
+    # the predicted column is hidden from the input: changing it does not change the embedding
+    X2 = X.copy()
+    X2[:, 2:6] = np.roll(X2[:, 2:6], 1, axis=1)
+    assert np.array_equal(model.encode(X), model.encode(X2)), "predicted columns must be masked from the input"
+    with pytest.raises(ConfigError, match=r"predict_columns names \['colour'\]"):
+        quick("multitask", predict_columns=("colour",)).fit(X, spans=spans, device="cpu")
+
+
+def test_multitask_reports_task_losses():
+    X, spans = small_data()
+    seen = []
+    quick("multitask", contrastive_weight=0.5).fit(X, spans=spans, device="cpu",
+                                                   progress=lambda r: seen.append(r.task_losses))
+    assert set(seen[0]) == {"reconstruction", "mask", "contrastive"}
