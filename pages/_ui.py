@@ -450,3 +450,46 @@ def sidebar() -> None:
         rows = len(run.product_ids)
         dim = int(np.asarray(run.embeddings).shape[1]) if np.asarray(run.embeddings).ndim == 2 else 0
         st.caption(f"{(run.info or {}).get('learner', '?')} · {rows:,} products · d = {dim}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Column profile and roles (pure; used by the Data page)
+
+
+def column_profile(df: pd.DataFrame, schema: "Schema | None" = None, *, sample: int = 100_000) -> pd.DataFrame:
+    """One row per column: type, missing %, distinct values, an example, and the inferred role and reason."""
+    part = df.head(sample)
+    rows = []
+    for col in df.columns:
+        s = part[col]
+        present = s.dropna()
+        example = "" if present.empty else str(present.iloc[0])
+        if len(example) > 60:
+            example = example[:59] + "…"
+        row = {
+            "column": str(col),
+            "type": str(s.dtype),
+            "missing %": round(100.0 * float(s.isna().mean()), 1) if len(s) else 0.0,
+            "distinct": int(s.astype("string").nunique(dropna=True)),
+            "example": example,
+        }
+        if schema is not None and str(col) in schema.names():
+            row["role"] = _role_value(schema.role(str(col)))
+            row["reason"] = schema.reason(str(col))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _role_value(role: Any) -> str:
+    return str(getattr(role, "value", role))
+
+
+def role_changes(schema: "Schema", edited: pd.DataFrame) -> dict[str, str]:
+    """The roles in an edited ``column``/``role`` table that differ from ``schema``: {column: role}."""
+    changes = {}
+    for col, role in zip(edited["column"], edited["role"]):
+        if role is None or (isinstance(role, float) and np.isnan(role)):
+            continue
+        if str(col) in schema.names() and _role_value(schema.role(str(col))) != str(role):
+            changes[str(col)] = str(role)
+    return changes
