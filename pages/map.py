@@ -1,0 +1,136 @@
+"""Map: the active run's products in 2D or 3D (UMAP or PCA), coloured, hoverable and selectable."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages import _views as views
+from pages._ui import cached_projection, error_boundary, require_run
+
+METHODS = {"umap": "UMAP", "pca": "PCA"}
+METRICS = ("cosine", "euclidean", "correlation", "manhattan")
+NONE = "(none)"
+ERROR = "reconstruction error"
+AGREEMENT = "neighbour agreement"
+AGREEMENT_K = 10
+
+
+def stored_settings(run) -> dict:
+    """The projection settings the run was made with (defaults where the run does not say)."""
+    info = (run.info or {}).get("projection", {}) or {}
+    params = dict(info.get("params", {}) or {})
+    dims = 3 if run.projection is not None and "z" in run.projection.columns else 2
+    return {
+        "method": str(info.get("method", params.get("method", "umap"))),
+        "dims": int(params.get("dims", dims)),
+        "n_neighbors": int(params.get("n_neighbors", 15)),
+        "min_dist": float(params.get("min_dist", 0.1)),
+        "metric": str(params.get("metric", "cosine")),
+        "seed": params.get("seed", None),
+    }
+
+
+def describe(settings: dict) -> str:
+    """One line naming the projection and its parameters."""
+    text = f"{METHODS.get(settings['method'], settings['method'])} {settings['dims']}D"
+    if settings["method"] == "umap":
+        text += f" · n_neighbors={settings['n_neighbors']} · min_dist={settings['min_dist']:g} · metric={settings['metric']}"
+        seed = settings["seed"]
+        text += f" · seed={seed}" if seed is not None else " · no seed (fast, not reproducible)"
+    return text
+
+
+st.title("Map")
+run = require_run()
+
+with error_boundary():
+    view = views.run_view(run)
+    stored = stored_settings(run)
+    st.caption(
+        "Each point is a product placed by its learned embedding: products the model finds alike sit close "
+        "together. Hover for details; drag a box (or pick lasso in the chart's toolbar) to select products."
+    )
+    if view.note:
+        st.info(view.note)
+
+    colour_options = [NONE]
+    if run.reconstruction is not None:
+        colour_options.append(ERROR)
+    if view.rows is not None:
+        colour_options.append(AGREEMENT)
+        colour_options += [str(c) for c in view.rows.columns]
+    default_colour = view.colour or view.label or (ERROR if run.reconstruction is not None else NONE)
+    left, middle, right = st.columns([3, 1, 3])
+    colour_by = left.selectbox("Colour by", colour_options, index=colour_options.index(default_colour)
+                               if default_colour in colour_options else 0, key="map.colour")
+    three_d = middle.toggle("3D", value=stored["dims"] == 3, key="map.3d",
+                            help="A 3D map (recomputed on first use); selection works on the 2D map.")
+    with right.expander("Projection settings", expanded=False):
+        with st.form("map.projection"):
+            method = st.selectbox("Method", list(METHODS), format_func=METHODS.get,
+                                  index=list(METHODS).index(stored["method"]) if stored["method"] in METHODS else 0,
+                                  key="map.method")
+            n_neighbors = st.slider("n_neighbors", 2, 200, stored["n_neighbors"], key="map.n_neighbors",
+                                    help="UMAP: how many neighbours shape each point's place; small = local detail, "
+                                         "large = global structure.")
+            min_dist = st.slider("min_dist", 0.0, 0.99, float(stored["min_dist"]), step=0.01, key="map.min_dist",
+                                 help="UMAP: how tightly points may pack together.")
+            metric = st.selectbox("metric", METRICS, index=METRICS.index(stored["metric"])
+                                  if stored["metric"] in METRICS else 0, key="map.metric")
+            reproducible = st.checkbox("Reproducible (fixed seed, slower)", value=stored["seed"] is not None,
+                                       key="map.reproducible",
+                                       help="Without a seed UMAP runs in parallel: fast, but each run differs a little.")
+            seed = st.number_input("seed", 0, 2**31 - 1, int(stored["seed"] or 0), key="map.seed")
+            st.form_submit_button("Apply")
+
+    settings = {"method": method, "dims": 3 if three_d else 2, "n_neighbors": int(n_neighbors),
+                "min_dist": float(min_dist), "metric": metric, "seed": int(seed) if reproducible else None}
+    if method == "pca":
+        for name in ("n_neighbors", "min_dist", "metric", "seed"):
+            settings[name] = stored[name]
+    note = ""
+    if run.projection is not None and settings == stored:
+        coords = run.projection[["x", "y", "z"][: settings["dims"]]].to_numpy(dtype=np.float32)
+    else:
+        with st.spinner(f"Computing the {describe(settings)} map…"):
+            projected = cached_projection(run, **settings)
+        coords, note = np.asarray(projected.coords, dtype=np.float32), str(projected.note or "")
+
+    colour, continuous, scale = None, False, "Viridis"
+    if colour_by == ERROR:
+        colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, "Inferno"
+    elif colour_by == AGREEMENT:
+        raw = views.raw_neighbour_ids(view, AGREEMENT_K)
+        learned, _ = views.learned_neighbour_ids(run, AGREEMENT_K)
+        from product_repr import neighbours
+
+        colour, continuous, scale = np.asarray(neighbours.overlap(learned, raw[0]), dtype=np.float64), True, "RdYlGn"
+    elif colour_by != NONE:
+        colour, continuous = views.column_colours(view, colour_by)
+
+    fig = views.scatter_figure(coords, run.product_ids, colour=colour, colour_name=None if colour_by == NONE else colour_by,
+                               continuous=continuous, hover=views.hover_frame(view), colorscale=scale)
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map.chart",
+                            width="stretch")
+    caption = f"{len(run.product_ids):,} products · {describe(settings)}"
+    if colour_by == AGREEMENT:
+        caption += (f" · colour: share of a product's {AGREEMENT_K} nearest neighbours that are also its neighbours "
+                    "in the raw features (1 = the model keeps the raw neighbourhood, 0 = it found new look-alikes)")
+    st.caption(caption + (f" · {note}" if note else ""))
+
+    selected = views.selected_product_ids(event)
+    if selected:
+        st.subheader(f"{len(selected):,} selected products")
+        position = {str(p): i for i, p in enumerate(run.product_ids)}
+        index = [position[p] for p in selected if p in position]
+        table = pd.DataFrame({"product_id": [str(run.product_ids[i]) for i in index]})
+        if colour is not None and (view.rows is None or colour_by not in view.rows.columns):
+            table[colour_by] = np.asarray(colour)[index]
+        if view.rows is not None:
+            table = pd.concat([table, view.rows.iloc[index].reset_index(drop=True)], axis=1)
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.download_button("Download selection (CSV)", table.to_csv(index=False).encode("utf-8"),
+                           file_name=f"{run.name}-selection.csv", mime="text/csv", key="map.download")
+    else:
+        st.caption("Select points on the map to list them here.")

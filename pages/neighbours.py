@@ -1,0 +1,95 @@
+"""Neighbours: one product's nearest look-alikes in the learned embedding and in the raw features."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from pages import _views as views
+from pages._ui import error_boundary, require_run
+
+RUN_WIDE_K = 10  # the run-wide overlap is computed once, at this k (shared with the Map's agreement colour)
+MAX_MATCHES = 1000
+
+
+def top_k(Z: np.ndarray, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Product ``i``'s ``k`` nearest cosine neighbours in ``Z`` (n, d), itself left out: (ids (k,), sims (k,))."""
+    from product_repr import neighbours
+
+    return neighbours.query(views.neighbour_index(Z), i, k)
+
+
+st.title("Neighbours")
+run = require_run()
+
+with error_boundary():
+    view = views.run_view(run)
+    if view.note:
+        st.info(view.note)
+    product_ids = [str(p) for p in run.product_ids]
+    n = len(product_ids)
+    if n < 2:
+        st.info("This run has a single product, so it has no neighbours.")
+        st.stop()
+    st.caption("Type part of a product's title or id, pick it, and compare its nearest neighbours by cosine "
+               "similarity in the learned embedding with those in the raw encoded features.")
+
+    left, right = st.columns([3, 1])
+    text = left.text_input("Find a product", key="neighbours.query", placeholder="part of its title or id")
+    k = right.slider("k (neighbours)", 1, min(50, n - 1), min(10, n - 1), key="neighbours.k")
+    titles = view.rows[view.title].to_numpy() if view.rows is not None and view.title else None
+    hits, total = views.search_products(product_ids, titles, text, limit=MAX_MATCHES)
+    if total == 0:
+        st.warning(f"No product's id or title contains '{text}'. Try a shorter or different part.")
+        st.stop()
+    choice = st.selectbox(f"Product ({total:,} match{'es' if total != 1 else ''}"
+                          + (f", first {MAX_MATCHES:,} listed" if total > MAX_MATCHES else "") + ")",
+                          hits.tolist(), format_func=lambda i: view.label_of(product_ids[i]),
+                          key="neighbours.product")
+    i = int(choice)
+    pid = product_ids[i]
+
+    st.subheader(view.label_of(pid))
+    if view.rows is not None:
+        st.dataframe(view.rows.iloc[[i]], hide_index=True, width="stretch")
+
+    learned_ids, learned_sims = top_k(np.asarray(run.embeddings, dtype=np.float32), i, k)
+    X = views.raw_features(view)
+    columns = [c for c in [view.title, *view.keys] if c is not None]
+    if X is None:
+        st.markdown("**In the learned embedding**")
+        st.dataframe(views.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns),
+                     hide_index=True, width="stretch")
+        st.info("The raw-feature comparison needs the catalog this run was trained on (load it on the Data page).")
+        st.stop()
+
+    raw_ids, raw_sims = top_k(X, i, k)
+    shared = {product_ids[j] for j in learned_ids} & {product_ids[j] for j in raw_ids}
+    a, b = st.columns(2)
+    with a:
+        st.markdown("**In the learned embedding**")
+        st.dataframe(views.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns, shared=shared),
+                     hide_index=True, width="stretch", key="neighbours.learned")
+    with b:
+        st.markdown("**In the raw features**")
+        st.dataframe(views.neighbour_table(raw_ids, raw_sims, product_ids, view.rows, columns, shared=shared),
+                     hide_index=True, width="stretch", key="neighbours.raw")
+
+    st.subheader("Overlap")
+    m1, m2 = st.columns([1, 3])
+    m1.metric("Shared neighbours", f"{len(shared)} of {k}",
+              help="How many of this product's k nearest neighbours are the same in both spaces.")
+    m2.plotly_chart(views.overlap_figure(len(shared), len(learned_ids) - len(shared), len(raw_ids) - len(shared)),
+                    width="stretch", key="neighbours.overlap")
+
+    from product_repr import neighbours
+
+    kk = min(RUN_WIDE_K, n - 1)
+    learned_all, _ = views.learned_neighbour_ids(run, kk)
+    raw_all, _ = views.raw_neighbour_ids(view, kk)
+    per_product = np.asarray(neighbours.overlap(learned_all, raw_all), dtype=np.float64)
+    st.metric(f"Run-wide mean overlap at k = {kk}", f"{per_product.mean():.0%}",
+              help="Averaged over all products: the share of each product's neighbours the learned embedding "
+                   "keeps from the raw features. 100% means the model only copies the raw geometry; low values "
+                   "mean it groups products differently (check on the Map whether the new groups make sense).")
+    st.plotly_chart(views.histogram_figure(per_product, name=f"share of {kk} neighbours shared", nbins=kk + 1),
+                    width="stretch", key="neighbours.overlap_hist")
