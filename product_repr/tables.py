@@ -1,0 +1,560 @@
+"""read_table(): any product table file in, a pandas DataFrame out.
+
+The format is decided from the file's content first and its name second, so a
+CSV saved as ``.xlsx`` still loads and a PNG renamed ``.csv`` is refused with a
+message that says so. Every failure caused by the file is a ``TableError``
+naming the file, the line/column/value where it can, and the way out.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+import zipfile
+import zlib
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from product_repr.errors import TableError
+from product_repr.table_formats import (
+    SAMPLE_BYTES,
+    decode_text,
+    detect_encoding,
+    sniff_delimiter,
+    sniff_format,
+)
+
+#: More columns than this is refused: a catalog is rows of products, not a matrix of pixels.
+MAX_COLUMNS = 5000
+
+#: Pandas' own names for blank headers ("Unnamed: 3") and for de-duplicated ones are not ours.
+_LEADING_ZERO = re.compile(r"^[+-]?0\d")
+
+
+def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = None) -> pd.DataFrame:
+    """Read a product table from a path or an uploaded file.
+
+    ``source`` is a path (str or ``Path``) or a binary file-like object with a
+    ``.name`` (Streamlit's ``UploadedFile``, or ``io.BytesIO`` with ``name`` set).
+    Formats: CSV/TSV (delimiter ``,`` ``;`` tab ``|`` sniffed; UTF-8, UTF-8 with
+    BOM, UTF-16, Windows-1252/Latin-1), the same gzip-compressed, Parquet, JSON
+    (a list of records, ``{"col": [...]}``, or records under one key), JSON
+    Lines and Excel ``.xlsx`` (first sheet).
+
+    Returns a DataFrame of shape (rows, columns) whose column names are unique,
+    non-empty strings. Columns that are all numbers become numeric, except
+    codes with leading zeros (``"0108775015"``), which stay strings. ``df.attrs``
+    holds ``source`` (the file name), ``format`` (``"csv"``, ``"tsv"``,
+    ``"parquet"``, ``"json"``, ``"jsonl"``, ``"xlsx"``), ``compression``
+    (``"gzip"`` or None), ``capped`` (True when ``max_rows`` cut the table
+    short), ``rows_read`` and ``notes`` (list of plain-language remarks, e.g.
+    renamed columns).
+
+    Raises ``TableError`` when the file is missing, empty, not a table, damaged,
+    or wider than ``MAX_COLUMNS`` columns.
+    """
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 1):
+        raise TableError(f"max_rows must be a whole number of at least 1 or None (got {max_rows!r})")
+    name, stream, owned = _open(source)
+    try:
+        df, fmt, compression, notes, capped = _read_stream(stream, name, max_rows)
+    finally:
+        if owned:
+            stream.close()
+    df = _finish(df, name, notes)
+    df.attrs.update(
+        {
+            "source": name,
+            "format": fmt,
+            "compression": compression,
+            "capped": bool(capped),
+            "rows_read": int(len(df)),
+            "notes": notes,
+        }
+    )
+    return df
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _open(source: Any) -> tuple[str, IO[bytes], bool]:
+    """Return (display name, seekable binary stream, whether we must close it)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise TableError(f"file not found: '{path}'; check the path and the working directory")
+        if path.is_dir():
+            raise TableError(f"'{path}' is a folder, not a file; give the path of the table inside it")
+        try:
+            return path.name, open(path, "rb"), True
+        except OSError as err:
+            raise TableError(f"cannot open '{path}': {err.strerror}; check that you may read it") from err
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "uploaded table", io.BytesIO(bytes(source)), True
+    if not hasattr(source, "read"):
+        raise TableError(
+            f"cannot read a table from a {type(source).__name__}; give a file path or an uploaded file"
+        )
+    name = Path(str(getattr(source, "name", "") or "uploaded table")).name
+    if hasattr(source, "seekable") and source.seekable():
+        source.seek(0)
+        if isinstance(source, io.BytesIO):
+            return name, source, False
+    data = source.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return name, io.BytesIO(data), True
+
+
+def _peek(stream: IO[bytes], n: int = SAMPLE_BYTES) -> bytes:
+    head = stream.read(n)
+    stream.seek(0)
+    return head
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _read_stream(
+    stream: IO[bytes], name: str, max_rows: int | None
+) -> tuple[pd.DataFrame, str, str | None, list[str], bool]:
+    notes: list[str] = []
+    compression = None
+    inner_name = name
+    try:
+        head = _peek(stream)
+    except OSError as err:
+        raise TableError(f"cannot read '{name}': {err}; try saving the file again") from err
+    if not head.strip():
+        raise TableError(f"'{name}' is empty ({len(head)} bytes); export the table again with its header row")
+
+    if head[:2] == b"\x1f\x8b":
+        compression = "gzip"
+        inner_name = re.sub(r"\.gz$", "", name, flags=re.IGNORECASE)
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        try:
+            head = _peek(stream)
+        except (OSError, EOFError, zlib.error) as err:
+            raise TableError(f"'{name}' is a damaged gzip file ({err}); compress the table again") from err
+        if not head.strip():
+            raise TableError(f"'{name}' holds an empty file once decompressed; compress the table again")
+    elif name.lower().endswith(".gz"):
+        notes.append(f"'{name}' is named .gz but is not gzip-compressed; read it as it is")
+        inner_name = name[:-3]
+
+    fmt = sniff_format(head, inner_name, shown_name=name)
+    try:
+        if fmt == "parquet":
+            df, capped = _read_parquet(stream, name, max_rows, notes)
+        elif fmt == "xlsx":
+            df, capped = _read_excel(stream, name, max_rows, notes)
+        else:
+            encoding, note = detect_encoding(head)
+            if note:
+                notes.append(note)
+            if fmt in ("json", "jsonl"):
+                text = _read_all_text(stream, name, encoding, notes)
+                df, capped, fmt = _read_json(text, name, fmt, max_rows, notes)
+            else:
+                df, capped, fmt = _read_delimited(stream, name, inner_name, head, encoding, max_rows, notes)
+    except (OSError, EOFError, zlib.error) as err:
+        if compression:
+            raise TableError(f"'{name}' is a damaged gzip file ({err}); compress the table again") from err
+        raise TableError(f"cannot read '{name}': {err}; try saving the file again") from err
+    return df, fmt, compression, notes, capped
+
+
+def _read_all_text(stream: IO[bytes], name: str, encoding: str, notes: list[str]) -> str:
+    text, note = decode_text(stream.read(), encoding)
+    if note:
+        notes.append(note)
+    if "\x00" in text:
+        notes.append(f"removed {text.count(chr(0)):,} NUL bytes")
+        text = text.replace("\x00", "")
+    return text
+
+
+# --------------------------------------------------------------------------- CSV / TSV
+
+
+def _read_delimited(
+    stream: IO[bytes], name: str, inner_name: str, head: bytes, encoding: str, max_rows: int | None, notes: list[str]
+) -> tuple[pd.DataFrame, bool, str]:
+    head_text, _ = decode_text(head, encoding, partial=len(head) >= SAMPLE_BYTES)
+    sep, header, note = sniff_delimiter(head_text, inner_name, truncated=len(head) >= SAMPLE_BYTES)
+    if note:
+        notes.append(note)
+    if len(header) > MAX_COLUMNS:
+        raise TableError(
+            f"'{name}' has {len(header):,} columns, more than the {MAX_COLUMNS:,} this tool reads; "
+            "keep the product attributes you need and save them as a new file"
+        )
+    kwargs = dict(
+        sep=sep,
+        dtype=str,
+        index_col=False,
+        nrows=max_rows + 1 if max_rows else None,
+        engine="c",
+        low_memory=False,
+        quoting=csv.QUOTE_MINIMAL if sep != "\x1f" else csv.QUOTE_NONE,
+    )
+    if "\x00" in head_text or not encoding.startswith("utf-8"):
+        # Decode in Python: NUL bytes are dropped and UTF-16/cp1252 handled in one place.
+        source: Any = io.StringIO(_read_all_text(stream, name, encoding, notes))
+        kwargs["encoding"] = None
+    else:
+        source = stream
+        kwargs["encoding"] = encoding
+        kwargs["encoding_errors"] = "strict"
+    try:
+        df = _parse_csv(source, name, kwargs)
+    except UnicodeDecodeError:
+        # The sample was UTF-8 but a later byte is not: the file is Windows-1252/Latin-1.
+        stream.seek(0)
+        text, note = decode_text(stream.read(), "cp1252")
+        notes.append(f"not UTF-8 past the first {SAMPLE_BYTES // 1024} KB; read as {note or 'Windows-1252'}")
+        kwargs["encoding"] = None
+        kwargs.pop("encoding_errors", None)
+        df = _parse_csv(io.StringIO(text.replace("\x00", "")), name, kwargs)
+    capped = max_rows is not None and len(df) > max_rows
+    if capped:
+        df = df.iloc[:max_rows]
+    if len(header) == df.shape[1]:
+        df.columns = header
+    df = _strings_to_numbers(df, notes)
+    return df, capped, "tsv" if sep == "\t" else "csv"
+
+
+def _parse_csv(source: Any, name: str, kwargs: dict) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source, **kwargs)
+    except pd.errors.EmptyDataError as err:
+        raise TableError(f"'{name}' has no columns or rows; export the table again with its header row") from err
+    except pd.errors.ParserError as err:
+        raise TableError(_explain_parser_error(name, str(err))) from err
+    except UnicodeDecodeError:
+        raise
+    except (ValueError, csv.Error, OverflowError) as err:
+        raise TableError(f"'{name}' could not be read as a delimited table ({err}); save it again as UTF-8 CSV") from err
+
+
+def _explain_parser_error(name: str, message: str) -> str:
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if ragged:
+        want, line, got = ragged.groups()
+        return (
+            f"'{name}' line {line} has {got} fields but the header has {want}; "
+            "quote values that contain the delimiter, or fix or delete that line"
+        )
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:
+        line = int(quote.group(1)) + 1
+        return (
+            f"'{name}' has an unbalanced quote: the quoted value starting on line {line} never closes; "
+            "close the quote or remove the stray '\"' on that line"
+        )
+    return f"'{name}' could not be parsed as a delimited table ({message.strip()}); save it again as a plain CSV"
+
+
+# --------------------------------------------------------------------------- Parquet / Excel
+
+
+def _read_parquet(stream: IO[bytes], name: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(stream)
+        total = pf.metadata.num_rows
+        if len(pf.schema_arrow.names) > MAX_COLUMNS:
+            raise TableError(
+                f"'{name}' has {len(pf.schema_arrow.names):,} columns, more than the {MAX_COLUMNS:,} this tool "
+                "reads; keep the product attributes you need and save them as a new file"
+            )
+        if max_rows is not None and total > max_rows:
+            batches = []
+            got = 0
+            for batch in pf.iter_batches(batch_size=min(max_rows, 65536)):
+                batches.append(batch)
+                got += batch.num_rows
+                if got >= max_rows:
+                    break
+            table = pa.Table.from_batches(batches, schema=pf.schema_arrow).slice(0, max_rows)
+        else:
+            table = pf.read()
+        df = table.to_pandas()
+    except TableError:
+        raise
+    except (pa.ArrowException, ValueError, OSError, TypeError, KeyError, IndexError) as err:
+        raise TableError(f"'{name}' is a damaged or unsupported Parquet file ({err}); write it again") from err
+    return df, max_rows is not None and total > max_rows
+
+
+def _read_excel(stream: IO[bytes], name: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool]:
+    try:
+        book = pd.ExcelFile(stream, engine="openpyxl")
+        if len(book.sheet_names) > 1:
+            notes.append(f"read the first sheet '{book.sheet_names[0]}' of {len(book.sheet_names)}")
+        raw = pd.read_excel(book, sheet_name=book.sheet_names[0], header=None, nrows=max_rows + 2 if max_rows else None)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError) as err:
+        raise TableError(f"'{name}' is not a readable .xlsx workbook ({err}); save it again from Excel as .xlsx or CSV") from err
+    raw = raw.dropna(how="all").dropna(axis=1, how="all")
+    if raw.empty:
+        raise TableError(f"the first sheet of '{name}' is empty; put the table on the first sheet")
+    header = ["" if _is_missing(v) else str(v) for v in raw.iloc[0]]
+    df = raw.iloc[1:].reset_index(drop=True)
+    capped = max_rows is not None and len(df) > max_rows
+    if capped:
+        df = df.iloc[:max_rows]
+    df.columns = header
+    return df.infer_objects(), capped
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _read_json(text: str, name: str, fmt: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool, str]:
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            if err.msg == "Extra data" and text.lstrip().startswith("{"):
+                return _read_jsonl(text, name, max_rows, notes)
+            raise TableError(
+                f"'{name}' is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); "
+                "fix it there or export the table as CSV"
+            ) from err
+        records, columns = _json_to_records(data, name, notes)
+        if columns is not None:
+            df = pd.DataFrame(columns)
+            capped = max_rows is not None and len(df) > max_rows
+            return (df.iloc[:max_rows] if capped else df), capped, "json"
+        capped = max_rows is not None and len(records) > max_rows
+        return _records_frame(records[:max_rows] if capped else records, name), capped, "json"
+    return _read_jsonl(text, name, max_rows, notes)
+
+
+def _read_jsonl(text: str, name: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool, str]:
+    records: list[Any] = []
+    capped = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if max_rows is not None and len(records) >= max_rows:
+            capped = True
+            break
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise TableError(
+                f"'{name}' line {number} is not valid JSON ({err.msg} at column {err.colno}); fix or delete that line"
+            ) from err
+        if not isinstance(item, dict):
+            raise TableError(
+                f"'{name}' line {number} is a {_json_kind(item)}, not an object; "
+                'JSON Lines needs one object like {"title": ..., "price": ...} per line'
+            )
+        records.append(item)
+    if not records:
+        raise TableError(f"'{name}' has no JSON records; export the table again")
+    return _records_frame(records, name), capped, "jsonl"
+
+
+def _json_to_records(data: Any, name: str, notes: list[str]) -> tuple[list, dict | None]:
+    """Return (records, None) or ([], columns) for column-oriented JSON."""
+    if isinstance(data, list):
+        if not data:
+            raise TableError(f"'{name}' holds an empty list; export the table again with its rows")
+        if all(isinstance(item, dict) for item in data):
+            return data, None
+        if all(isinstance(item, list) for item in data):
+            notes.append("read a list of lists: the first list is taken as the header")
+            header = [str(h) for h in data[0]]
+            width = len(header)
+            for i, row in enumerate(data[1:], start=2):
+                if len(row) != width:
+                    raise TableError(f"'{name}' row {i} has {len(row)} values but the first row has {width}; fix that row")
+            return [dict(zip(header, row)) for row in data[1:]], None
+        if all(not isinstance(item, (dict, list)) for item in data):
+            notes.append("read a list of plain values as one column 'value'")
+            return [{"value": item} for item in data], None
+        bad = next(i for i, item in enumerate(data) if not isinstance(item, dict))
+        raise TableError(
+            f"'{name}' item {bad + 1} is a {_json_kind(data[bad])} among objects; every item must be an object like "
+            '{"title": ..., "price": ...}'
+        )
+    if isinstance(data, dict):
+        if not data:
+            raise TableError(f"'{name}' holds an empty object; export the table again with its rows")
+        lists = {k: v for k, v in data.items() if isinstance(v, list)}
+        if lists and len(lists) == len(data) and all(not any(isinstance(x, (dict, list)) for x in v) for v in lists.values()):
+            lengths = {len(v) for v in lists.values()}
+            if len(lengths) > 1:
+                raise TableError(
+                    f"'{name}' has columns of different lengths ({', '.join(f'{k}: {len(v)}' for k, v in lists.items())}); "
+                    "every column list must have one value per row"
+                )
+            return [], lists
+        record_lists = {k: v for k, v in lists.items() if v and all(isinstance(x, dict) for x in v)}
+        if record_lists:
+            key = max(record_lists, key=lambda k: len(record_lists[k]))
+            notes.append(f"read the {len(record_lists[key]):,} records under the key '{key}'")
+            return record_lists[key], None
+        if all(isinstance(v, dict) for v in data.values()):
+            notes.append("read an object of objects: its keys became the column 'key'")
+            return [{"key": k, **v} for k, v in data.items()], None
+        notes.append("read a single JSON object as a one-row table")
+        return [data], None
+    raise TableError(
+        f"'{name}' holds a single {_json_kind(data)} ({str(data)[:40]!r}), not a table; a table in JSON is a list "
+        'of objects like [{"title": "Kettle", "price": 25}, ...]'
+    )
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false value"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "list" if isinstance(value, list) else "object"
+
+
+def _records_frame(records: list[dict], name: str) -> pd.DataFrame:
+    width = len({k for r in records[:1000] for k in r})
+    if width > MAX_COLUMNS:
+        raise TableError(
+            f"'{name}' has {width:,} fields, more than the {MAX_COLUMNS:,} columns this tool reads; "
+            "keep the product attributes you need"
+        )
+    return pd.json_normalize(records, max_level=2)
+
+
+# --------------------------------------------------------------------------- finishing
+
+
+def _strings_to_numbers(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Turn all-number string columns into numbers; codes with leading zeros stay strings."""
+    out = {}
+    kept: list[str] = []
+    for pos in range(df.shape[1]):
+        s = df.iloc[:, pos]
+        if not (pd.api.types.is_string_dtype(s) or s.dtype == object):
+            out[pos] = s
+            continue
+        s = _clean_strings(s)
+        out[pos] = s
+        if s.isna().all():
+            continue
+        try:
+            num = pd.to_numeric(s, errors="raise")
+        except (ValueError, TypeError):
+            continue
+        if not pd.api.types.is_numeric_dtype(num) or num.dtype == object:
+            continue
+        if s.dropna().str.match(_LEADING_ZERO).any():
+            kept.append(str(df.columns[pos]))
+            continue
+        out[pos] = num
+    if kept:
+        notes.append("kept as text because of leading zeros (codes, not amounts): " + ", ".join(repr(k) for k in kept[:5]))
+    result = pd.concat(out, axis=1) if out else df
+    result.columns = df.columns
+    return result
+
+
+def _clean_strings(s: pd.Series) -> pd.Series:
+    """Strip surrounding spaces; blank strings become missing."""
+    s = s.astype("str") if s.dtype == object else s
+    s = s.str.strip()
+    return s.mask(s == "")
+
+
+def _finish(df: pd.DataFrame, name: str, notes: list[str]) -> pd.DataFrame:
+    if df.shape[1] > MAX_COLUMNS:
+        raise TableError(
+            f"'{name}' has {df.shape[1]:,} columns, more than the {MAX_COLUMNS:,} this tool reads; "
+            "keep the product attributes you need and save them as a new file"
+        )
+    if df.shape[1] == 0:
+        raise TableError(f"'{name}' has no columns; export the table again with its header row")
+    if len(df) == 0:
+        raise TableError(f"'{name}' has a header but no rows; export the table again with its rows")
+    df = df.reset_index(drop=True)
+    df.columns = unique_names([_name_text(c) for c in df.columns], notes)
+    for pos in range(df.shape[1]):
+        s = df.iloc[:, pos]
+        if s.dtype == object:
+            df.isetitem(pos, _object_column(s))
+    return df
+
+
+def _name_text(name: Any) -> str:
+    if name is None or (isinstance(name, float) and np.isnan(name)):
+        return ""
+    text = str(name).replace("\x00", "").strip()
+    return "" if re.fullmatch(r"Unnamed: \d+(_level_\d+)?", text) else text
+
+
+def unique_names(names: list[str], notes: list[str] | None = None) -> list[str]:
+    """Make column names unique and non-empty: blank → ``column_3``, repeats → ``price.1``.
+
+    ``names`` are the raw header texts in order; a remark is appended to
+    ``notes`` for each kind of change.
+    """
+    result: list[str] = []
+    taken = set(names)
+    seen: set[str] = set()
+    blanks, repeats = [], []
+    for i, raw in enumerate(names):
+        new = raw
+        if not new:
+            new = f"column_{i + 1}"
+            while new in taken or new in seen:
+                new += "_"
+            blanks.append(new)
+        if new in seen:
+            k = 1
+            while f"{raw}.{k}" in seen or f"{raw}.{k}" in taken:
+                k += 1
+            new = f"{raw}.{k}"
+            repeats.append(f"{raw!r} → {new!r}")
+        seen.add(new)
+        result.append(new)
+    if notes is not None:
+        if blanks:
+            notes.append(f"named {len(blanks)} blank column header(s): {', '.join(blanks[:5])}")
+        if repeats:
+            notes.append(f"renamed {len(repeats)} repeated column name(s): {', '.join(repeats[:5])}")
+    return result
+
+
+def _object_column(s: pd.Series) -> pd.Series:
+    """Mixed Python objects (from JSON or Excel) → numbers when all are numbers, else strings."""
+    values = s.dropna()
+    if values.map(lambda v: isinstance(v, (list, dict, tuple))).any():
+        return s.map(lambda v: v if _is_missing(v) else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (list, dict, tuple)) else str(v)).astype("str")
+    if len(values) and values.map(lambda v: isinstance(v, bool)).all():
+        return s.astype("boolean") if len(values) < len(s) else s.astype(bool)
+    if len(values) and values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)).all():
+        return pd.to_numeric(s, errors="coerce")
+    if len(values) == 0:
+        return s.astype("float64")
+    return _clean_strings(s.map(lambda v: v if _is_missing(v) else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)))

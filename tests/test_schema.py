@@ -1,0 +1,112 @@
+"""infer_schema, Schema and as_numbers."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from product_repr.errors import SchemaError
+from product_repr.schema import SET_BY_YOU, ColumnInfo, Role, Schema, as_numbers, infer_schema
+
+N = 200
+
+
+@pytest.fixture
+def catalog() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    words = ["red", "blue", "cotton", "steel", "kettle", "shirt", "mug", "lamp", "soft", "large", "travel"]
+    return pd.DataFrame(
+        {
+            "product_id": [f"P{i:05d}" for i in range(N)],
+            "title": [" ".join(rng.choice(words, 4)) + f" {i}" for i in range(N)],
+            "description": [" ".join(rng.choice(words, 25)) for _ in range(N)],
+            "brand": rng.choice([f"brand{i}" for i in range(12)], N),
+            "price": rng.gamma(2.0, 30.0, N).round(2),
+            "price_text": [f"₹{int(v):,}" for v in rng.integers(100, 90000, N)],
+            "discount": [f"{v}%" for v in rng.integers(0, 90, N)],
+            "in_stock": rng.choice(["yes", "no"], N),
+            "added": pd.date_range("2021-01-01", periods=N, freq="D").strftime("%Y-%m-%d"),
+            "department_id": rng.integers(1, 22, N),
+            "source": ["scraper"] * N,
+            "notes": [None] * N,
+        }
+    )
+
+
+def test_roles_and_reasons(catalog):
+    schema = infer_schema(catalog)
+    roles = {c.name: c.role for c in schema}
+    assert roles == {
+        "product_id": Role.ID, "title": Role.TEXT, "description": Role.TEXT, "brand": Role.CATEGORICAL,
+        "price": Role.NUMERIC, "price_text": Role.NUMERIC, "discount": Role.NUMERIC, "in_stock": Role.NUMERIC,
+        "added": Role.NUMERIC, "department_id": Role.CATEGORICAL, "source": Role.IGNORE, "notes": Role.IGNORE,
+    }, roles
+    assert schema.reason("product_id") == "all 200 values unique → id"
+    assert schema.reason("source") == "constant (every value 'scraper') → ignore"
+    assert schema.reason("notes") == "all empty → ignore"
+    assert "12 levels" in schema.reason("brand")
+    assert "₹" in schema.reason("price_text"), schema.reason("price_text")
+    assert "days since 1970-01-01" in schema.reason("added")
+    assert "codes" in schema.reason("department_id")
+    assert [schema.parse(c) for c in ("price", "price_text", "in_stock", "added", "brand")] == [
+        None, "number_text", "bool", "datetime", None
+    ]
+    assert schema.id_column == "product_id"
+    assert schema.names(Role.TEXT) == ["title", "description"]
+    assert len(schema) == catalog.shape[1] and schema.names() == list(catalog.columns)
+
+
+def test_as_numbers_reads_what_schema_inferred(catalog):
+    schema = infer_schema(catalog)
+    for col in schema.names(Role.NUMERIC):
+        x = as_numbers(catalog[col], schema.parse(col))
+        assert x.dtype == np.float64 and x.shape == (N,)
+        assert np.isfinite(x).all(), f"{col}: {np.isnan(x).sum()} values did not parse"
+    assert as_numbers(pd.Series(["₹1,099", "64%", "24,269", "1.2k", "n/a"]), "number_text").tolist()[:4] == [
+        1099.0, 64.0, 24269.0, 1200.0
+    ]
+    x = as_numbers(pd.Series([1.0, np.inf, -np.inf, None, 1e308]), None)
+    assert np.isnan(x[1:4]).all() and x[4] == 1e308, x
+    assert as_numbers(pd.Series(["Yes", "no", None]), "bool")[:2].tolist() == [1.0, 0.0]
+    assert as_numbers(pd.Series(["1970-01-02"]), "datetime").tolist() == [1.0]
+    with pytest.raises(SchemaError, match="unknown parse 'roman'"):
+        as_numbers(pd.Series([1]), "roman")
+
+
+def test_with_roles_overrides_and_validates(catalog):
+    schema = infer_schema(catalog)
+    new = schema.with_roles({"department_id": "numeric", "brand": Role.TEXT, "price": "ignore"})
+    assert new.role("department_id") is Role.NUMERIC and new.reason("department_id") == SET_BY_YOU
+    assert new.role("brand") is Role.TEXT and new.role("price") is Role.IGNORE
+    assert schema.role("price") is Role.NUMERIC, "with_roles must not change the original"
+    with pytest.raises(SchemaError, match=r"unknown column 'nope'; the columns are 'product_id'"):
+        schema.with_roles({"nope": "numeric"})
+    with pytest.raises(SchemaError, match=r"unknown role 'number' for column 'price'; choose one of id, numeric"):
+        schema.with_roles({"price": "number"})
+    with pytest.raises(SchemaError, match=r"column 'brand' has 200 non-numeric values of 200 \(e.g. 'brand"):
+        schema.with_roles({"brand": "numeric"})
+
+
+def test_round_trips_through_json(catalog):
+    schema = infer_schema(catalog).with_roles({"brand": "text"})
+    again = Schema.from_dict(json.loads(json.dumps(schema.to_dict())))
+    assert again == schema
+    with pytest.raises(SchemaError, match="malformed"):
+        Schema.from_dict({"cols": []})
+    with pytest.raises(SchemaError, match="unknown role 'big'"):
+        ColumnInfo("a", "big", "")
+
+
+def test_check_usable_names_reasons():
+    schema = infer_schema(pd.DataFrame({"a": ["x"] * 5, "b": [None] * 5}))
+    with pytest.raises(SchemaError, match=r"no column can be used as a feature — 'a': constant"):
+        schema.check_usable()
+
+
+def test_bad_input_is_schema_error():
+    with pytest.raises(SchemaError, match="column names must be strings"):
+        infer_schema(pd.DataFrame(np.zeros((3, 2))))
+    with pytest.raises(SchemaError, match="needs a pandas DataFrame"):
+        infer_schema([[1, 2]])
