@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -99,13 +100,12 @@ def _check(cls_name: str, name: str, value: Any, meta: dict) -> Any:
             raise ConfigError(f"{where} must hold column names (strings), got {bad[0]!r}")
         return value
     # numbers
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{where} must be a number, got {value!r}")
     if kind == "int":
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ConfigError(f"{where} must be a whole number, got {value!r}")
-            value = int(value)
+        if not isinstance(value, numbers.Integral) and not float(value).is_integer():
+            raise ConfigError(f"{where} must be a whole number, got {value!r}")
+        value = int(value)
     else:
         value = float(value)
         if not math.isfinite(value):
