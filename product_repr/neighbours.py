@@ -1,0 +1,246 @@
+"""Exact cosine nearest neighbours: for all products at once, and for one product.
+
+Vectors are L2-normalised to float32 and searched with faiss ``IndexFlatIP``
+(exact inner product, i.e. cosine similarity). A zero vector stays zero, so its
+similarity to everything is 0 — never NaN. When a product is excluded from its
+own list it is dropped *by id*, not by position: with exact duplicates the
+duplicate may tie with (or beat, by rounding) the product itself.
+
+The same functions serve the learned embedding ``Z`` and the raw feature matrix
+``X``; :func:`overlap` compares the two neighbour lists ("what the model thinks
+is similar" against "what the columns say").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from product_repr.errors import ConfigError
+
+try:  # faiss is a requirement; the numpy path only keeps the module usable without it
+    import faiss
+except ImportError:  # pragma: no cover - exercised only where faiss is absent
+    faiss = None
+
+_BLOCK = 4096  # rows per block in the numpy fallback: bounds memory to _BLOCK * n floats
+
+
+def normalise(Z: np.ndarray) -> np.ndarray:
+    """Rows of ``Z`` scaled to unit L2 norm, float32 C-contiguous, shape (n, d).
+
+    Zero rows (and rows with non-finite values, set to zero) stay zero.
+    Raises ConfigError if ``Z`` is not a 2-D array.
+    """
+    Z = np.asarray(Z)
+    if Z.ndim != 2:
+        raise ConfigError(f"embeddings must be a 2-D array (products x dimensions), got shape {Z.shape}")
+    Z = np.array(Z, dtype=np.float32, order="C", copy=True)
+    Z[~np.isfinite(Z)] = 0.0
+    norms = np.sqrt(np.einsum("ij,ij->i", Z, Z, dtype=np.float64)).astype(np.float32)
+    nonzero = norms > 0
+    Z[nonzero] /= norms[nonzero, None]
+    return Z
+
+
+def _check_k(n: int, k: int, exclude_self: bool) -> None:
+    limit = n - 1 if exclude_self else n
+    if k < 1 or k > limit:
+        raise ConfigError(
+            f"k={k} neighbours asked for {n} products; choose 1 <= k <= {max(limit, 1)}"
+            + (" (a product is not its own neighbour)" if exclude_self else "")
+        )
+
+
+def _search(base: np.ndarray, queries: np.ndarray, k: int, index=None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k inner products of ``queries`` against ``base`` (both normalised), sorted descending."""
+    if faiss is not None:
+        if index is None:
+            index = faiss.IndexFlatIP(base.shape[1])
+            index.add(base)
+        sims, ids = index.search(queries, k)
+        return ids.astype(np.int64, copy=False), sims
+    ids_out = np.empty((len(queries), k), dtype=np.int64)
+    sims_out = np.empty((len(queries), k), dtype=np.float32)
+    for lo in range(0, len(queries), _BLOCK):
+        block = queries[lo : lo + _BLOCK] @ base.T
+        part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < block.shape[1] else np.tile(
+            np.arange(block.shape[1]), (len(block), 1)
+        )
+        part_sims = np.take_along_axis(block, part, axis=1)
+        order = np.argsort(-part_sims, axis=1, kind="stable")
+        ids_out[lo : lo + len(block)] = np.take_along_axis(part, order, axis=1)
+        sims_out[lo : lo + len(block)] = np.take_along_axis(part_sims, order, axis=1)
+    return ids_out, sims_out
+
+
+def _drop_self(rows: np.ndarray, ids: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """From (m, k+1) results drop each row's own id; where it is absent, drop the last column."""
+    is_self = ids == rows[:, None]
+    missing = ~is_self.any(axis=1)
+    is_self[missing, -1] = True
+    keep = ~is_self
+    m = len(rows)
+    return ids[keep].reshape(m, k), sims[keep].reshape(m, k)
+
+
+def _self_first(rows: np.ndarray, ids: np.ndarray, sims: np.ndarray, self_sims: np.ndarray):
+    """Put each row's own id in column 0 (ties with duplicates resolved in favour of self)."""
+    is_self = ids == rows[:, None]
+    m, k = ids.shape
+    # rows where self is absent from the top k (more than k exact duplicates): it replaces the last entry
+    missing = ~is_self.any(axis=1)
+    is_self[missing, -1] = True
+    rest_ids = ids[~is_self].reshape(m, k - 1)
+    rest_sims = sims[~is_self].reshape(m, k - 1)
+    out_ids = np.concatenate([rows[:, None], rest_ids], axis=1)
+    out_sims = np.concatenate([self_sims[:, None].astype(np.float32), rest_sims], axis=1)
+    return out_ids, out_sims
+
+
+class NeighbourIndex:
+    """Normalised embeddings built once, queried many times.
+
+    ``NeighbourIndex(Z)`` costs one pass over ``Z``; ``.query(i, k)`` then takes
+    about a millisecond at 100k x 32 (one matrix-vector product and a partial sort).
+    """
+
+    def __init__(self, Z: np.ndarray):
+        self.vectors = normalise(Z)
+        self._faiss = None
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def _index(self):
+        if faiss is not None and self._faiss is None:
+            self._faiss = faiss.IndexFlatIP(self.vectors.shape[1])
+            self._faiss.add(self.vectors)
+        return self._faiss
+
+    def query(self, i: int, k: int = 10, *, exclude_self: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most cosine-similar products to product ``i``.
+
+        Returns (ids int64 (k,), sims float32 (k,)) sorted by similarity, descending.
+        Raises ConfigError for an out-of-range ``i`` or ``k``.
+        """
+        n = len(self.vectors)
+        if not 0 <= int(i) < n:
+            raise ConfigError(f"product index {i} is out of range; there are {n} products (0 .. {n - 1})")
+        i = int(i)
+        _check_k(n, k, exclude_self)
+        return self.query_vector(self.vectors[i], k, exclude=i if exclude_self else None, self_id=i)
+
+    def query_vector(
+        self, v: np.ndarray, k: int = 10, *, exclude: int | None = None, self_id: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` products most cosine-similar to the vector ``v`` (shape (d,)), optionally skipping id ``exclude``."""
+        n = len(self.vectors)
+        v = normalise(np.asarray(v, dtype=np.float32).reshape(1, -1))[0]
+        if v.shape[0] != self.vectors.shape[1]:
+            raise ConfigError(f"query vector has {v.shape[0]} dimensions, the index has {self.vectors.shape[1]}")
+        sims = self.vectors @ v
+        if exclude is not None:
+            sims[exclude] = -np.inf
+        elif self_id is not None:
+            sims[self_id] = np.inf  # self first even when an exact duplicate ties
+        k = min(k, n)
+        top = np.argpartition(-sims, k - 1)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-sims[top], kind="stable")]
+        out = sims[top].astype(np.float32)
+        if exclude is None and self_id is not None:
+            out[top == self_id] = float(self.vectors[self_id] @ self.vectors[self_id])
+        return top.astype(np.int64), out
+
+    def all(self, k: int = 10, *, exclude_self: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` neighbours of every product: (ids int64 (n, k), sims float32 (n, k))."""
+        n = len(self.vectors)
+        _check_k(n, k, exclude_self)
+        rows = np.arange(n, dtype=np.int64)
+        if exclude_self:
+            ids, sims = _search(self.vectors, self.vectors, k + 1, self._index())
+            return _drop_self(rows, ids, sims, k)
+        ids, sims = _search(self.vectors, self.vectors, k, self._index())
+        self_sims = np.einsum("ij,ij->i", self.vectors, self.vectors)
+        return _self_first(rows, ids, sims, self_sims)
+
+
+def all_neighbours(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine top-``k`` neighbours of every row of ``Z`` (shape (n, d)).
+
+    Returns ``(ids, sims)``: int64 (n, k) row indices and float32 (n, k) cosine
+    similarities, each row sorted descending. With ``exclude_self`` a row never
+    lists itself; without it, column 0 is the row itself (similarity 1, or 0 for
+    a zero vector).
+
+    Raises ConfigError if ``Z`` is not 2-D or ``k`` does not fit the number of rows.
+    """
+    Zn = normalise(Z)
+    n = len(Zn)
+    _check_k(n, k, exclude_self)
+    rows = np.arange(n, dtype=np.int64)
+    if exclude_self:
+        ids, sims = _search(Zn, Zn, k + 1)
+        return _drop_self(rows, ids, sims, k)
+    ids, sims = _search(Zn, Zn, k)
+    return _self_first(rows, ids, sims, np.einsum("ij,ij->i", Zn, Zn))
+
+
+def query(
+    Z: np.ndarray | NeighbourIndex, i: int, k: int = 10, *, exclude_self: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest cosine neighbours of row ``i``: (ids int64 (k,), sims float32 (k,)).
+
+    Pass a :class:`NeighbourIndex` instead of ``Z`` to reuse its normalised
+    matrix across calls (the dashboard does); with a raw array the matrix is
+    normalised on every call. Equals row ``i`` of :func:`all_neighbours`, up to
+    the order of exact ties.
+
+    Raises ConfigError for an out-of-range ``i`` or ``k``.
+    """
+    index = Z if isinstance(Z, NeighbourIndex) else NeighbourIndex(Z)
+    return index.query(i, k, exclude_self=exclude_self)
+
+
+def overlap(ids_a: np.ndarray, ids_b: np.ndarray) -> np.ndarray:
+    """Per-row share of neighbours two lists have in common, float32 (n,) in [0, 1].
+
+    ``ids_a`` (n, ka) and ``ids_b`` (n, kb), e.g. neighbours in the learned
+    embedding and in the raw feature space; the share is ``|A ∩ B| / min(ka, kb)``.
+    Raises ConfigError if the row counts differ.
+    """
+    a = np.asarray(ids_a)
+    b = np.asarray(ids_b)
+    if a.ndim != 2 or b.ndim != 2 or len(a) != len(b):
+        raise ConfigError(f"neighbour lists must be (n, k) arrays of the same n; got {a.shape} and {b.shape}")
+    denom = max(min(a.shape[1], b.shape[1]), 1)
+    out = np.empty(len(a), dtype=np.float32)
+    step = max(1, 2_000_000 // max(a.shape[1] * b.shape[1], 1))
+    for lo in range(0, len(a), step):
+        blk_a, blk_b = a[lo : lo + step], b[lo : lo + step]
+        common = (blk_a[:, :, None] == blk_b[:, None, :]).any(axis=2).sum(axis=1)
+        out[lo : lo + step] = common / denom
+    return out
+
+
+def neighbours_frame(product_ids: np.ndarray, ids: np.ndarray, sims: np.ndarray) -> pd.DataFrame:
+    """Long table of neighbours: product_id, rank (1..k), neighbour_id, similarity.
+
+    ``product_ids`` (n,) names the rows; ``ids``/``sims`` are (n, k) from
+    :func:`all_neighbours`. Raises ConfigError on mismatched shapes.
+    """
+    pid = np.asarray(product_ids, dtype=object)
+    ids = np.asarray(ids)
+    sims = np.asarray(sims)
+    if ids.shape != sims.shape or ids.ndim != 2 or len(ids) != len(pid):
+        raise ConfigError(
+            f"neighbour ids {ids.shape}, similarities {sims.shape} and {len(pid)} product ids do not line up"
+        )
+    n, k = ids.shape
+    return pd.DataFrame(
+        {
+            "product_id": np.repeat(pid, k),
+            "rank": np.tile(np.arange(1, k + 1, dtype=np.int32), n),
+            "neighbour_id": pid[ids.reshape(-1)],
+            "similarity": sims.reshape(-1).astype(np.float32),
+        }
+    )
