@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # imported lazily at run time so a page opens before torch/um
 
 log = logging.getLogger("product_repr.app")
 
+ROOT = Path(__file__).resolve().parent.parent  # the folder holding app.py
 STATE_KEY = "app"
 DEMO_NAME = "demo catalog"
 DEMO_LABEL = "category"
@@ -239,6 +241,20 @@ def add_run(run: "Run", *, table: pd.DataFrame | None = None, label: str | None 
     return name
 
 
+JOB_KEY = "train.job"
+
+
+def collect_job() -> str | None:
+    """Keep the run of a finished background training (see pages/_training_job.py) once; return its name."""
+    job = st.session_state.get(JOB_KEY)
+    if job is None or not job.done or job.collected:
+        return None
+    job.collected = True
+    if job.run is None:
+        return None
+    return add_run(job.run, table=job.table, label=job.label)
+
+
 def run_label(run: "Run") -> str | None:
     """The label column a run was evaluated against (session record, else run.json/metrics)."""
     app = state()
@@ -423,6 +439,7 @@ def run_features(run: "Run") -> np.ndarray | None:
 def sidebar() -> None:
     """Current catalog (name, rows × columns, label) and the active run, switchable among this session's runs."""
     app = state()
+    collect_job()
     with st.sidebar:
         st.markdown("**Catalog**")
         if app.catalog is None:
@@ -432,6 +449,10 @@ def sidebar() -> None:
             st.caption(f"{cat.name}  \n{len(cat.df):,} rows × {len(cat.df.columns)} columns  \n"
                        f"label: {cat.label or '—'}")
         st.markdown("**Run**")
+        job = st.session_state.get(JOB_KEY)
+        if job is not None and job.running:
+            epoch = job.reports[-1].epoch if job.reports else 0
+            st.caption(f"training {job.name}: epoch {epoch} — {job.stage}")
         if not app.runs:
             st.caption("none yet — train one on the Train page")
             return
@@ -493,3 +514,52 @@ def role_changes(schema: "Schema", edited: pd.DataFrame) -> dict[str, str]:
         if str(col) in schema.names() and _role_value(schema.role(str(col))) != str(role):
             changes[str(col)] = str(role)
     return changes
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Settings and metrics display (pure)
+
+
+def log_grid(low: float, high: float, default: float, *, integer: bool = False) -> list:
+    """Log-spaced choices for a select_slider from ``low`` to ``high`` that include ``default``.
+
+    Floats follow 1-2-5 steps per decade (1e-4, 2e-4, 5e-4, 1e-3 …); integers are powers of two. A zero
+    ``low`` becomes the first choice as is. Sorted, unique.
+    """
+    values: set = {default}
+    if integer:
+        v = 1
+        while v <= high:
+            if v >= low:
+                values.add(v)
+            v *= 2
+        values.update({int(low), int(high)})
+        return sorted(int(x) for x in values)
+    start = low if low > 0 else (default if default > 0 else high / 1e4)
+    exponent = int(np.floor(np.log10(start)))
+    while 10.0 ** exponent <= high * 1.0000001:
+        for m in (1, 2, 5):
+            v = float(f"{m}e{exponent}")
+            if low - 1e-15 <= v <= high * 1.0000001:
+                values.add(v)
+        exponent += 1
+    values.update({float(low), float(high)})
+    return sorted(values)
+
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    """Rows = metrics that compare the model with baselines (values are {"model", "raw", "pca", …} dicts).
+
+    Columns are the compared representations ("model" first). Scalars and other entries are left out.
+    """
+    rows = {}
+    for key, value in (metrics or {}).items():
+        if isinstance(value, dict) and value and all(isinstance(v, (int, float)) or v is None
+                                                     for v in value.values()):
+            rows[key] = value
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).T
+    order = [c for c in ("model", "raw", "pca") if c in table.columns] + \
+            [c for c in table.columns if c not in ("model", "raw", "pca")]
+    return table[order]

@@ -1,0 +1,118 @@
+"""A training run in a background thread that a page can watch, and stop while keeping what was learned.
+
+Why a thread: a Streamlit button click reruns the script, which would abort a training loop running inside
+it and lose the weights. Here the thread owns the training; the page only polls the job's progress (its
+st.* calls let Streamlit interrupt the *polling*, never the training). The Stop button sets ``stop``; the
+progress callback returns True at the end of the current epoch, the training loop restores the best weights
+so far, and the pipeline finishes the analysis, so a stopped run is a complete run.
+
+No Streamlit here: the thread touches only this object, so it never needs a ScriptRunContext.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from product_repr.errors import ProductReprError
+
+log = logging.getLogger("product_repr.app")
+
+
+@dataclass
+class TrainingJob:
+    """One ``pipeline.build_run`` call on a snapshot of the catalog, run by :meth:`start` in a thread.
+
+    After the thread ends exactly one of ``run`` and ``error`` is set. ``reports`` grows by one
+    ``training.EpochReport`` per epoch; ``stage`` names the current step.
+    """
+
+    name: str
+    learner: str
+    config: Any
+    table: pd.DataFrame
+    schema: Any
+    exclude: list[str]
+    label: str | None
+    source: str | None = None
+    reports: list = field(default_factory=list)
+    stage: str = "Waiting to start"
+    stop: threading.Event = field(default_factory=threading.Event)
+    run: Any = None
+    error: str | None = None
+    stopped: bool = False
+    collected: bool = False
+    started: float = 0.0
+    finished: float | None = None
+    thread: threading.Thread | None = None
+
+    # -- called from the training thread --------------------------------------------------------------
+    def _progress(self, report) -> bool:
+        self.reports.append(report)
+        if self.stop.is_set():
+            self.stopped = True
+            return True
+        return False
+
+    def _on_stage(self, message: str) -> None:
+        self.stage = message
+
+    def execute(self) -> None:
+        """Train and analyse synchronously (the thread's body; tests may call it directly)."""
+        from product_repr.pipeline import build_run
+
+        self.started = self.started or time.perf_counter()
+        try:
+            self.run = build_run(
+                self.table, self.schema, learner=self.learner, config=self.config, exclude=self.exclude,
+                label=self.label, progress=self._progress, on_stage=self._on_stage, name=self.name,
+                source=self.source,
+            )
+            self.stage = "Stopped early — kept the best weights so far" if self.stopped else "Done"
+        except ProductReprError as err:
+            self.error = str(err)
+            self.stage = "Failed"
+        except Exception:  # noqa: BLE001 - shown as a generic message; details go to the log
+            log.exception("training %s (%s) failed", self.name, self.learner)
+            self.error = "Training failed unexpectedly (details in the server log)."
+            self.stage = "Failed"
+        finally:
+            self.finished = time.perf_counter()
+
+    # -- called from the page -------------------------------------------------------------------------
+    def start(self) -> "TrainingJob":
+        """Start :meth:`execute` in a daemon thread and return self."""
+        self.started = time.perf_counter()
+        self.stage = "Starting"
+        self.thread = threading.Thread(target=self.execute, name=f"train-{self.name}", daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return self.finished is not None
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return max(0.0, end - self.started) if self.started else 0.0
+
+    def history(self) -> pd.DataFrame:
+        """Losses per epoch so far: epoch, train, validation and one column per task (multi-task)."""
+        rows = []
+        for r in list(self.reports):  # copy: the thread may append meanwhile
+            row = {"epoch": r.epoch, "train": r.train_loss}
+            if r.val_loss is not None:
+                row["validation"] = r.val_loss
+            for task, value in (r.task_losses or {}).items():
+                row[f"task: {task}"] = value
+            rows.append(row)
+        return pd.DataFrame(rows)

@@ -1,0 +1,201 @@
+"""Train: pick a learner, set it up with widgets drawn from its config, watch it learn, stop it any time."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from pages import _ui
+from pages._training_job import TrainingJob
+from product_repr import learners
+from product_repr.errors import ProductReprError
+
+# shared settings shown up front; the rest of LearnerConfig's fields go under "Training settings"
+FRONT = ("embedding_dim", "epochs")
+SHARED = {f.name for f in learners.config_fields(learners.LearnerConfig)}
+POLL_S = 0.25
+
+
+def draw_field(learner: str, spec, columns: list[str]):
+    """One widget for one config field (slider, select_slider on a log grid, select, checkbox, multiselect)."""
+    key = f"train.{learner}.{spec.name}"
+    label = spec.name.replace("_", " ")
+    helptext = spec.help or None
+    if spec.kind == "bool":
+        return st.checkbox(label, value=bool(spec.default), key=key, help=helptext)
+    if spec.kind == "choice":
+        choices = list(spec.choices)
+        return st.selectbox(label, choices, index=choices.index(spec.default), key=key, help=helptext)
+    if spec.kind == "columns":
+        return tuple(st.multiselect(label, columns, default=[c for c in spec.default if c in columns], key=key,
+                                    help=helptext))
+    low, high = spec.low, spec.high
+    if spec.kind == "int":
+        if spec.log:
+            grid = _ui.log_grid(low, high, spec.default, integer=True)
+            return int(st.select_slider(label, grid, value=spec.default, key=key, help=helptext))
+        if low is None or high is None or high - low > 5000:
+            return int(st.number_input(label, min_value=None if low is None else int(low),
+                                       max_value=None if high is None else int(high), value=int(spec.default),
+                                       step=int(spec.step or 1), key=key, help=helptext))
+        return int(st.slider(label, int(low), int(high), int(spec.default), step=int(spec.step or 1), key=key,
+                             help=helptext))
+    # float
+    if spec.log and low is not None and high is not None:
+        grid = _ui.log_grid(low, high, spec.default)
+        return float(st.select_slider(label, grid, value=spec.default, key=key, help=helptext,
+                                      format_func=lambda v: f"{v:g}"))
+    if spec.step is None or low is None or high is None:
+        return float(st.number_input(label, min_value=low, max_value=high, value=float(spec.default),
+                                     step=float(spec.step or (spec.default or 1e-3) / 2 or 1e-3), format="%g",
+                                     key=key, help=helptext))
+    return float(st.slider(label, float(low), float(high), float(spec.default), step=float(spec.step), key=key,
+                           help=helptext))
+
+
+def draw_progress(job: TrainingJob, bar, chart, status) -> None:
+    """Progress bar, loss chart and stage line from the job's reports so far."""
+    history = job.history()
+    if job.reports:
+        last = job.reports[-1]
+        bar.progress(min(1.0, last.epoch / max(1, last.epochs)),
+                     text=f"epoch {last.epoch} of at most {last.epochs} · train loss {last.train_loss:.4f}"
+                          + (f" · validation {last.val_loss:.4f}" if last.val_loss is not None else "")
+                          + f" · best epoch {last.best_epoch}")
+    else:
+        bar.progress(0.0, text=job.stage)
+    if not history.empty:
+        chart.line_chart(history.set_index("epoch"), x_label="epoch", y_label="loss", height=260)
+    status.caption(f"{job.stage} · {_ui.format_seconds(job.seconds)}")
+
+
+def summary(run) -> None:
+    """What a finished run took and achieved: time, final losses, quality against the baselines."""
+    info = run.info or {}
+    timings = info.get("timings", {})
+    history = run.history if run.history is not None else pd.DataFrame()
+    total = sum(v for v in timings.values() if isinstance(v, (int, float)))
+    cols = st.columns(4)
+    cols[0].metric("Total time", _ui.format_seconds(total), help="features + training + analysis")
+    cols[1].metric("Epochs", len(history))
+    if not history.empty and "train_loss" in history:
+        cols[2].metric("Final train loss", f"{history['train_loss'].iloc[-1]:.4f}")
+        if "val_loss" in history and history["val_loss"].notna().any():
+            best = history["val_loss"].min()
+            cols[3].metric("Best validation loss", f"{best:.4f}",
+                           help="the weights kept are those of the epoch with the best validation loss")
+    if timings:
+        st.caption(" · ".join(f"{k.removesuffix('_s')} {_ui.format_seconds(v)}" for k, v in timings.items()
+                              if isinstance(v, (int, float))))
+    table = _ui.metrics_table(run.metrics)
+    label = _ui.run_label(run)
+    if not table.empty:
+        st.markdown(f"**Quality against the label '{label}'** (higher is better; *raw* = the encoded features, "
+                    "*pca* = PCA of them to the same size)")
+        st.dataframe(table.style.format("{:.3f}", na_rep="—"), width="stretch")
+        knn = run.metrics.get("knn_precision@10") or next(
+            (v for k, v in run.metrics.items() if k.startswith("knn_precision") and isinstance(v, dict)), None)
+        if isinstance(knn, dict) and knn.get("model") is not None and knn.get("pca") is not None:
+            gain = knn["model"] - knn["pca"]
+            verdict = "better than" if gain > 0.01 else ("no better than" if gain > -0.01 else "worse than")
+            st.caption(f"kNN precision: the learned embedding is {verdict} PCA ({knn['model']:.3f} vs "
+                       f"{knn['pca']:.3f}).")
+    elif label is None:
+        st.caption("Choose a label column on the Data page to score runs against the raw and PCA baselines.")
+
+
+st.title("Train")
+app = _ui.state()
+cat = _ui.require_catalog()
+job: TrainingJob | None = st.session_state.get(_ui.JOB_KEY)
+
+names = list(learners.REGISTRY)
+default = getattr(learners, "DEFAULT", names[0])
+learner = st.radio(
+    "Learner", names, index=names.index(default) if default in names else 0, horizontal=True, key="train.learner",
+    format_func=lambda n: learners.REGISTRY[n].title,
+    help="Start with the denoising autoencoder: it is the best all-rounder on catalog tables (docs/LEARNERS.md). "
+         "The Learn page explains each objective.",
+)
+cls = learners.get(learner)
+st.markdown(f"**{cls.title}** — {cls.description}")
+
+columns = [c for c in cat.schema.names() if c not in cat.exclude]
+specs = learners.config_fields(cls.Config)
+values = {}
+own = [s for s in specs if s.name not in SHARED]
+front = [s for s in specs if s.name in FRONT]
+rest = [s for s in specs if s.name in SHARED and s.name not in FRONT]
+with _ui.error_boundary("drawing the settings"):
+    left, right = st.columns(2, gap="large")
+    with left:
+        for spec in front:
+            values[spec.name] = draw_field(learner, spec, columns)
+    with right:
+        for spec in own:
+            values[spec.name] = draw_field(learner, spec, columns)
+    with st.expander("Training settings (encoder shape, optimiser, early stopping, seed)"):
+        a, b = st.columns(2, gap="large")
+        for i, spec in enumerate(rest):
+            with a if i % 2 == 0 else b:
+                values[spec.name] = draw_field(learner, spec, columns)
+
+count = sum(1 for r in app.runs.values() if (r.info or {}).get("learner") == learner) + 1
+name = st.text_input("Run name", value="", placeholder=f"{learner}-{count}", key="train.name",
+                     help="Each training is kept as a named run; switch between runs in the sidebar.").strip()
+st.caption(f"Trains on **{cat.name}** ({len(cat.df):,} rows), "
+           f"label {repr(cat.label) if cat.label else '—'}, excluded: {', '.join(cat.exclude) or 'none'}.")
+
+busy = job is not None and job.running
+go_col, stop_col = st.columns([1, 5])
+clicked = go_col.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train.go")
+if busy:
+    stop_col.button("Stop", icon=":material/stop:", key="train.stop", on_click=job.stop.set,
+                    help="Finish the current epoch, keep the best weights so far, and analyse the run.")
+
+if clicked and not busy:
+    try:
+        config = cls.Config.from_dict(values)
+    except ProductReprError as err:
+        st.error(str(err))
+        st.stop()
+    job = TrainingJob(name=name or f"{learner}-{count}", learner=learner, config=config, table=cat.df,
+                      schema=cat.schema, exclude=list(cat.exclude), label=cat.label,
+                      source=cat.df.attrs.get("source", cat.name))
+    st.session_state[_ui.JOB_KEY] = job
+    job.start()
+    st.rerun()  # draw the Stop button for the running job
+
+if job is not None and not job.collected:
+    st.subheader(f"Run {job.name}")
+    bar, chart, status = st.empty(), st.empty(), st.empty()
+    # Poll until the thread ends. A click (Stop, or anything else) reruns the script and ends this loop —
+    # not the training, which lives in its own thread and is picked up again by the next run.
+    while not job.done:
+        draw_progress(job, bar, chart, status)
+        time.sleep(POLL_S)
+    draw_progress(job, bar, chart, status)
+    if job.error:
+        job.collected = True
+        st.error(job.error)
+    else:
+        _ui.collect_job()
+        st.session_state["train.last"] = job.run.name
+        st.rerun()  # so the sidebar lists the new run as active
+
+last = app.runs.get(st.session_state.get("train.last", ""))
+if last is not None:
+    st.subheader(f"Run {last.name}")
+    if job is not None and job.run is last and job.stopped:
+        st.info("Stopped early: the weights of the best epoch so far were kept and the run was analysed.")
+    history = last.history
+    if history is not None and not history.empty and "train_loss" in history:
+        plot = history.set_index("epoch")[[c for c in history.columns if c.endswith("_loss")
+                                           and history[c].notna().any()]]
+        st.line_chart(plot.rename(columns=lambda c: c.removesuffix("_loss")), x_label="epoch", y_label="loss",
+                      height=260)
+    with _ui.error_boundary("summarising the run"):
+        summary(last)
+    if (_ui.ROOT / "pages" / "map.py").exists():
+        st.page_link("pages/map.py", label="See it on the Map", icon=":material/scatter_plot:")
