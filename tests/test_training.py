@@ -1,0 +1,120 @@
+"""The training loop: early stopping, best weights, progress, NaN guard, devices, splits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from product_repr import learners
+from product_repr.errors import ConfigError, TrainingError
+from product_repr.features import Span
+from product_repr.learners.config import LearnerConfig
+from product_repr.schema import Role
+from product_repr.training import EpochReport, resolve_device, split_rows, train, use_machine_threads
+
+torch.set_num_threads(1)
+SPANS = [Span("a", Role.NUMERIC, 0, 2, "mse")]
+
+
+def scheduled_loss(val_schedule: list[float]):
+    """A loss whose validation value follows ``val_schedule`` epoch by epoch (training value: 1.0)."""
+    calls = {"val": 0}
+
+    def loss_fn(model, xb, generator):
+        zero = (model.weight * 0).sum()
+        if model.training:
+            return zero + 1.0, {"part": zero + 0.5}
+        value = val_schedule[min(calls["val"], len(val_schedule) - 1)]
+        calls["val"] += 1
+        return zero + value, {}
+
+    return loss_fn
+
+
+def test_early_stopping_restores_best_weights():
+    model = nn.Linear(2, 1)
+    X = np.ones((40, 2), dtype=np.float32)
+    cfg = LearnerConfig(epochs=50, patience=2, batch_size=64, weight_decay=0.05, learning_rate=0.01)
+    snapshots = {}
+
+    def progress(report: EpochReport):
+        snapshots[report.epoch] = model.weight.detach().clone()
+
+    history = train(model, X, spans=SPANS, loss_fn=scheduled_loss([3, 2, 1, 2, 2, 2, 2]), config=cfg,
+                    progress=progress, device="cpu")
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5], "patience 2 after the best epoch 3 ends at epoch 5"
+    assert [h["val_loss"] for h in history] == [3, 2, 1, 2, 2]
+    assert not torch.equal(snapshots[3], snapshots[5]), "weight decay should have moved the weights"
+    assert torch.equal(model.weight, snapshots[3]), "the best epoch's weights must be restored"
+    assert history[0]["part_loss"] == pytest.approx(0.5), "task losses are recorded as <task>_loss"
+
+
+def test_progress_stop_and_report_fields():
+    model = nn.Linear(2, 1)
+    reports = []
+
+    def progress(report):
+        reports.append(report)
+        return report.epoch == 3
+
+    cfg = LearnerConfig(epochs=10, patience=10)
+    history = train(model, np.ones((30, 2), np.float32), spans=SPANS, loss_fn=scheduled_loss([5, 4, 3, 2, 1]),
+                    config=cfg, progress=progress, device="cpu")
+    assert len(history) == 3
+    last = reports[-1]
+    assert (last.epoch, last.epochs, last.best_epoch) == (3, 10, 3)
+    assert last.train_loss == pytest.approx(1.0) and last.val_loss == 3
+    assert last.task_losses == {"part": pytest.approx(0.5)}
+    assert last.seconds >= 0 and last.elapsed >= last.seconds
+
+
+def test_no_validation_split_watches_train_loss():
+    cfg = LearnerConfig(epochs=3, val_fraction=0.0)
+    history = train(nn.Linear(2, 1), np.ones((30, 2), np.float32), spans=SPANS, loss_fn=scheduled_loss([1.0]),
+                    config=cfg, device="cpu")
+    assert [h["val_loss"] for h in history] == [None, None, None]
+
+
+def test_nan_loss_raises_with_the_way_out():
+    X = np.full((50, 2), 1e25, dtype=np.float32)  # squared error overflows float32
+    model = learners.get("autoencoder")(LearnerConfig(epochs=3, learning_rate=0.01, width=16).to_dict())
+    with pytest.raises(TrainingError, match=r"loss became (nan|inf) at epoch 1; lower the learning rate \(now 0.01\)"):
+        model.fit(X, spans=SPANS, device="cpu")
+
+
+def test_too_few_rows():
+    with pytest.raises(TrainingError, match="at least 2 rows, got 1"):
+        learners.get("autoencoder")().fit(np.zeros((1, 2), np.float32), spans=SPANS, device="cpu")
+
+
+def test_split_rows_is_seeded_and_disjoint():
+    tr, va = split_rows(100, 0.2, seed=3)
+    assert len(va) == 20 and len(tr) == 80
+    assert set(tr.tolist()).isdisjoint(va.tolist()) and set(tr.tolist()) | set(va.tolist()) == set(range(100))
+    tr2, va2 = split_rows(100, 0.2, seed=3)
+    assert torch.equal(va, va2)
+    assert len(split_rows(2, 0.3, seed=0)[1]) == 0, "too few rows: no validation split"
+
+
+def test_devices():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU is available"):
+            resolve_device("cuda")
+
+
+def test_threads_never_raised():
+    before = torch.get_num_threads()
+    assert use_machine_threads() <= before
+    torch.set_num_threads(1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_runs():
+    X = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
+    model = learners.get("denoising")({"epochs": 2}).fit(X, spans=SPANS, device="cuda")
+    assert model.encode(X).shape == (200, 32)
