@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 
 from product_repr.errors import TableError
 
@@ -67,22 +68,33 @@ def sniff_format(head: bytes, name: str, *, shown_name: str | None = None) -> st
             f"'{shown}' looks like binary data, not a text table{hint}; upload a CSV, Excel, Parquet or JSON file"
         )
     start = text.lstrip("\ufeff \t\r\n")
+    if re.match(r"<(!doctype html|html|\?xml|svg)", start, re.IGNORECASE):
+        what = "a web page (HTML)" if re.match(r"<(!doctype html|html)", start, re.IGNORECASE) else "an XML/SVG file"
+        raise TableError(
+            f"'{shown}' looks like {what}, not a table; download the table itself (CSV, Excel, Parquet or JSON), "
+            "not the page that links to it"
+        )
     if lower.endswith((".jsonl", ".ndjson")) and start.startswith("{"):
         return "jsonl"
-    if start.startswith("[") or start.startswith("{"):
-        return "json"
-    if lower.endswith((".json", ".jsonl", ".ndjson")) and not start:
+    if start.startswith("[") or start.startswith("{") or lower.endswith((".json", ".jsonl", ".ndjson")):
         return "json"
     return "csv"
 
 
 def looks_binary(text: str) -> bool:
-    """True when more than 5% of a decoded sample are control characters (NUL included)."""
+    """True when a decoded sample is mostly not text.
+
+    More than 5% control characters other than NUL, or more than 25% NULs
+    (a few stray NUL bytes in a text table are tolerated and removed later).
+    """
     if not text:
         return False
     sample = text[:8192]
-    bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r\f\v") or 0x7F <= ord(ch) < 0xA0 or ch == "\ufffd")
-    return bad > 0.05 * len(sample)
+    nul = sample.count("\x00")
+    bad = sum(
+        1 for ch in sample if (0 < ord(ch) < 32 and ch not in "\t\n\r\f\v") or 0x7F <= ord(ch) < 0xA0 or ch == "\ufffd"
+    )
+    return bad > 0.05 * len(sample) or nul > 0.25 * len(sample)
 
 
 def detect_encoding(head: bytes) -> tuple[str, str | None]:
