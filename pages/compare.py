@@ -1,0 +1,82 @@
+"""Compare: this session's runs side by side — metrics against the baselines, maps, changed neighbourhoods."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from pages import _views as views
+from pages._ui import error_boundary, state
+
+K = 10  # neighbour list length compared between runs
+NONE = "(none)"
+
+st.title("Compare runs")
+app = state()
+if len(app.runs) < 2:
+    st.info("Comparing needs at least two runs: train another learner (or the same one with other settings) on "
+            "the **Train** page, or open a saved run on the **Runs** page.")
+    st.stop()
+
+with error_boundary():
+    names = list(app.runs)
+    chosen = st.multiselect("Runs", names, default=names[-2:], key="compare.runs")
+    if len(chosen) < 2:
+        st.info("Pick at least two runs.")
+        st.stop()
+    runs = [app.runs[n] for n in chosen]
+
+    st.subheader("Metrics")
+    table = views.metrics_table(runs)
+    st.dataframe(table.style.format(precision=3, na_rep="—"), hide_index=True, width="stretch", key="compare.metrics")
+    st.caption("kNN precision: share of each product's 10 nearest neighbours with its label. Linear probe: accuracy "
+               "of a logistic regression predicting the label from the vectors. Trustworthiness: how well the 2D map "
+               "keeps the embedding's neighbourhoods (1 = perfectly). Baselines use the raw encoded features and "
+               "PCA of them to the same size; a learned embedding should beat both. Empty cells: no label was "
+               "chosen for that run, or the learner has no decoder.")
+
+    st.subheader("Maps")
+    left_name, right_name = st.columns(2)
+    a_name = left_name.selectbox("Left", chosen, index=0, key="compare.left")
+    b_name = right_name.selectbox("Right", chosen, index=1, key="compare.right")
+    run_a, run_b = app.runs[a_name], app.runs[b_name]
+    view_a, view_b = views.run_view(run_a), views.run_view(run_b)
+    shared_columns = [c for c in (view_a.rows.columns if view_a.rows is not None else [])
+                      if view_b.rows is not None and c in view_b.rows.columns]
+    options = [NONE, *map(str, shared_columns)]
+    default = view_a.label or view_a.colour
+    colour_by = st.selectbox("Colour both by", options, index=options.index(default) if default in options else 0,
+                             key="compare.colour")
+    map_a, map_b = st.columns(2)
+    for column, run, view in ((map_a, run_a, view_a), (map_b, run_b, view_b)):
+        with column:
+            if run.projection is None:
+                st.info(f"Run {run.name} has no stored map; open it on the Map page to compute one.")
+                continue
+            coords = run.projection[["x", "y"]].to_numpy(dtype=np.float32)
+            colour, continuous = (None, False) if colour_by == NONE else views.column_colours(view, colour_by)
+            fig = views.scatter_figure(coords, run.product_ids, colour=colour,
+                                       colour_name=None if colour_by == NONE else colour_by, continuous=continuous,
+                                       hover=views.hover_frame(view), title=run.name, height=480)
+            st.plotly_chart(fig, width="stretch", key=f"compare.map.{'a' if column is map_a else 'b'}")
+
+    st.subheader("Products whose neighbourhood changed most")
+    if a_name == b_name:
+        st.info("Pick two different runs above to compare their neighbourhoods.")
+        st.stop()
+    k = max(1, min(K, len(run_a.product_ids) - 1, len(run_b.product_ids) - 1))
+    nn_a, _ = views.learned_neighbour_ids(run_a, k)
+    nn_b, _ = views.learned_neighbour_ids(run_b, k)
+    changes = views.neighbourhood_changes(run_a.product_ids, nn_a, run_b.product_ids, nn_b)
+    if changes.empty:
+        st.info(f"Runs {a_name} and {b_name} have no products in common.")
+        st.stop()
+    st.metric(f"Mean neighbourhood change at k = {k}", f"{changes['change'].mean():.0%}",
+              help=f"1 − the share of a product's {k} nearest neighbours that are the same in both runs, averaged.")
+    st.plotly_chart(views.histogram_figure(changes["change"].to_numpy(), name="neighbourhood change", nbins=k + 1),
+                    width="stretch", key="compare.change_hist")
+    top = changes.head(50).copy()
+    if view_a.rows is not None:
+        for c in [view_a.title, *view_a.keys]:
+            if c is not None:
+                top[c] = view_a.rows[c].reindex(top["product_id"]).to_numpy()
+    st.dataframe(top, hide_index=True, width="stretch", key="compare.changes")

@@ -1,0 +1,85 @@
+"""Reconstruction: how well the model rebuilds each product from its embedding, and what it cannot rebuild."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from pages import _views as views
+from pages._ui import error_boundary, require_run, state
+
+st.title("Reconstruction")
+run = require_run()
+
+if run.reconstruction is None:
+    st.info(
+        f"Run **{run.name}** was trained with the **{(run.info or {}).get('learner', 'contrastive')}** learner, "
+        "which has no decoder: it learns which products look alike, not how to rebuild a product from its "
+        "embedding, so there is no reconstruction error to show. To find unusual products with this run, use "
+        "**Neighbours** (a product whose nearest neighbours are far away is unusual) or colour the **Map** by "
+        "neighbour agreement; to get reconstruction errors, train an autoencoder, denoising or multi-task run "
+        "on the **Train** page."
+    )
+    st.stop()
+
+with error_boundary():
+    view = views.run_view(run)
+    if view.note:
+        st.info(view.note)
+    rec = run.reconstruction
+    error = rec["error"].to_numpy(dtype=np.float64)
+    columns = [c for c in rec.columns if c not in ("product_id", "error")]
+    st.caption(
+        "A product's reconstruction error is how far the model's rebuilt row is from the real one, summed over "
+        "its columns (squared error for numbers and text, cross-entropy for categories). Products the model "
+        "rebuilds badly do not fit the patterns it learned from the rest of the catalog: they are the unusual ones."
+    )
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Mean error", f"{np.nanmean(error):.3f}")
+    m2.metric("Median error", f"{np.nanmedian(error):.3f}")
+    m3.metric("99th percentile", f"{np.nanpercentile(error, 99):.3f}")
+
+    st.subheader("Distribution of errors")
+    log_y = st.toggle("Log scale (counts)", value=False, key="reconstruction.log")
+    st.plotly_chart(views.histogram_figure(error, name="reconstruction error", log_y=log_y), width="stretch",
+                    key="reconstruction.histogram")
+
+    st.subheader("Most unusual products")
+    top = st.slider("How many", 5, min(200, max(5, len(rec))), min(20, max(5, len(rec))), key="reconstruction.top")
+    table = views.unusual_products(rec, top=top)
+    if view.rows is not None:
+        extra = [c for c in [view.title, *view.keys] if c is not None]
+        for c in extra:
+            table[c] = view.rows[c].reindex(table["product_id"]).to_numpy()
+    st.dataframe(table, hide_index=True, width="stretch", key="reconstruction.unusual")
+    st.caption("“unusual in” lists the columns whose error for this product is far above that column's mean "
+               "(×mean): these are the attributes that do not fit the rest of the product.")
+
+    catalog = state().catalog
+    truth = getattr(catalog, "truth", None) if catalog is not None else None
+    if truth and view.rows is not None and truth.get("anomalies"):
+        from product_repr import evaluation
+
+        nn, _ = views.learned_neighbour_ids(run, min(10, len(rec) - 1))
+        found = evaluation.planted_recall(error, nn, run.product_ids, truth)
+        if found.get("n_anomalies") and found.get("anomaly_recall") is not None:
+            st.success(f"The demo catalog has {found['n_anomalies']} planted odd products; "
+                       f"{found['anomaly_recall']:.0%} of them are in the top {found['top_fraction']:.0%} by error.")
+
+    if columns:
+        st.subheader("Error per column")
+        means = rec[columns].mean(axis=0)
+        st.plotly_chart(views.bar_figure(list(means.index), means.to_numpy(), x_title="mean error", y_title="column"),
+                        width="stretch", key="reconstruction.columns")
+        st.caption("Which attributes the model reconstructs badly. Categorical columns are scored by cross-entropy "
+                   "and numeric/text columns by squared error on the standardised scale, so compare bars of the "
+                   "same kind with each other.")
+
+    if view.rows is not None and view.categorical:
+        st.subheader("Errors by category")
+        default = view.label if view.label in view.categorical else view.categorical[0]
+        group = st.selectbox("Group by", view.categorical, index=view.categorical.index(default),
+                             key="reconstruction.group")
+        st.plotly_chart(views.box_figure(error, view.rows[group].to_numpy(dtype=object), value_name="reconstruction error",
+                                         group_name=group), width="stretch", key="reconstruction.by_group")
+        st.caption("A category whose box sits high is one the model finds harder to describe (few products, or "
+                   "more varied ones).")
