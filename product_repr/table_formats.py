@@ -188,7 +188,8 @@ def sniff_delimiter(text: str, name: str, *, truncated: bool = False) -> tuple[s
     if any(d in first for d in _DELIMITERS) and len(lines) > 1:
         # The header splits but the rows disagree: let the parser report the first bad line.
         sep = max(_DELIMITERS, key=lambda d: first.count(d))
-        return sep, _records(sample, sep)[0], None
+        records = _records(sample, sep)
+        return sep, records[0] if records else first.split(sep), None
     return "\x1f", [first.strip()], "no delimiter found (, ; tab |): read as a single column"
 
 

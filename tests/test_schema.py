@@ -110,3 +110,65 @@ def test_bad_input_is_schema_error():
         infer_schema(pd.DataFrame(np.zeros((3, 2))))
     with pytest.raises(SchemaError, match="needs a pandas DataFrame"):
         infer_schema([[1, 2]])
+
+
+# --------------------------------------------------------------------------- property: read_table → infer_schema
+
+import io  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from product_repr.errors import ProductReprError  # noqa: E402
+from product_repr.tables import read_table  # noqa: E402
+
+_cells = st.one_of(
+    st.none(),
+    st.integers(-10**6, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.sampled_from(["₹1,099", "64%", "yes", "no", "2023-01-05", "0123", "N/A", ""]),
+)
+
+
+@st.composite
+def _frames(draw) -> pd.DataFrame:
+    rows = draw(st.integers(1, 8))
+    names = draw(st.lists(st.text(max_size=6), min_size=1, max_size=5, unique=True))
+    cols = {}
+    for name in names:
+        kind = draw(st.sampled_from(["mixed", "int", "float", "str"]))
+        if kind == "int":
+            cols[name] = draw(st.lists(st.integers(-1000, 1000), min_size=rows, max_size=rows))
+        elif kind == "float":
+            cols[name] = draw(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=rows, max_size=rows))
+        elif kind == "str":
+            cols[name] = draw(st.lists(st.text(max_size=10), min_size=rows, max_size=rows))
+        else:
+            cols[name] = [str(v) if v is not None else None for v in draw(st.lists(_cells, min_size=rows, max_size=rows))]
+    return pd.DataFrame(cols)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=_frames(), fmt=st.sampled_from(["csv", "parquet"]))
+def test_property_read_then_infer_never_crashes(frame, fmt):
+    buf = io.BytesIO()
+    if fmt == "csv":
+        frame.to_csv(buf, index=False)
+    else:
+        frame.to_parquet(buf)
+    buf.name = f"random.{fmt}"
+    try:
+        df = read_table(buf)
+        schema = infer_schema(df)
+    except ProductReprError:
+        return  # a clear refusal is allowed; any other exception fails the test
+    assert schema.names() == list(df.columns) and len(set(df.columns)) == df.shape[1]
+    assert all(isinstance(c, str) and c for c in df.columns), list(df.columns)
+    for info in schema:
+        assert isinstance(info.role, Role) and info.reason, info
+        if info.role is Role.NUMERIC:
+            x = as_numbers(df[info.name], info.parse)
+            assert x.shape == (len(df),) and not np.isinf(x).any(), (info, x)
+    assert Schema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
