@@ -244,3 +244,47 @@ def neighbours_frame(product_ids: np.ndarray, ids: np.ndarray, sims: np.ndarray)
             "similarity": sims.reshape(-1).astype(np.float32),
         }
     )
+
+
+def umap_knn(Z: np.ndarray, k: int, *, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """The exact kNN graph in the form umap-learn's ``precomputed_knn`` expects.
+
+    Returns (ids int64 (n, k), dists float32 (n, k)) with each row itself in
+    column 0 at distance 0, then its ``k - 1`` nearest other rows, ascending.
+    ``metric``: ``"cosine"`` (distance ``1 - similarity``, in [0, 2]) or
+    ``"euclidean"``. Raises ConfigError for an unknown metric or a ``k`` that
+    does not fit.
+    """
+    n = len(Z)
+    _check_k(n, k, exclude_self=False)
+    rows = np.arange(n, dtype=np.int64)
+    if metric == "cosine":
+        if k == 1:
+            return rows[:, None], np.zeros((n, 1), dtype=np.float32)
+        ids, sims = all_neighbours(Z, k - 1, exclude_self=True)
+        dists = np.clip(1.0 - sims, 0.0, 2.0)
+    elif metric == "euclidean":
+        V = np.nan_to_num(np.ascontiguousarray(Z, dtype=np.float32))
+        if k == 1:
+            return rows[:, None], np.zeros((n, 1), dtype=np.float32)
+        if faiss is not None:
+            index = faiss.IndexFlatL2(V.shape[1])
+            index.add(V)
+            sq, ids = index.search(V, k)
+            ids = ids.astype(np.int64)
+        else:  # squared distances = |a|^2 + |b|^2 - 2ab, via the cosine machinery's block search
+            sq_norms = np.einsum("ij,ij->i", V, V)
+            ids = np.empty((n, k), dtype=np.int64)
+            sq = np.empty((n, k), dtype=np.float32)
+            for lo in range(0, n, _BLOCK):
+                d = sq_norms[lo : lo + _BLOCK, None] + sq_norms[None, :] - 2 * V[lo : lo + _BLOCK] @ V.T
+                top = np.argsort(d, axis=1, kind="stable")[:, :k]
+                ids[lo : lo + len(d)] = top
+                sq[lo : lo + len(d)] = np.take_along_axis(d, top, axis=1)
+        ids, sq = _drop_self(rows, ids, sq, k - 1)
+        dists = np.sqrt(np.maximum(sq, 0.0))
+    else:
+        raise ConfigError(f"metric {metric!r} is not supported for the kNN graph; use 'cosine' or 'euclidean'")
+    ids = np.concatenate([rows[:, None], ids], axis=1)
+    dists = np.concatenate([np.zeros((n, 1), dtype=np.float32), dists.astype(np.float32)], axis=1)
+    return ids, dists
