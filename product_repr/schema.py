@@ -253,7 +253,9 @@ def infer_schema(df: pd.DataFrame, *, max_levels: int = 50) -> Schema:
         dupes = sorted(set(df.columns[df.columns.duplicated()]))
         raise SchemaError(f"column names repeat: {dupes}; rename them (read_table does this for you)")
     n = len(df)
-    profiles = [_profile(name, df[name], n, max_levels) for name in df.columns]
+    frame = df.copy(deep=False)
+    frame.attrs = {}  # pandas deep-copies attrs into every column it hands out: slow on wide tables
+    profiles = [_profile(name, frame[name], n, max_levels) for name in frame.columns]
     candidates = [p for p in profiles if p.id_score is not None]
     chosen = max(candidates, key=lambda p: p.id_score) if candidates else None
     out = []

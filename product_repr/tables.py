@@ -451,26 +451,27 @@ def _records_frame(records: list[dict], name: str) -> pd.DataFrame:
 
 
 def _strings_to_numbers(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Turn all-number string columns into numbers; codes with leading zeros stay strings."""
+    """Turn all-number string columns into numbers; codes with leading zeros stay strings.
+
+    Other string columns lose surrounding spaces, and blank strings become missing.
+    """
     out = {}
     kept: list[str] = []
     for pos in range(df.shape[1]):
         s = df.iloc[:, pos]
-        if not (pd.api.types.is_string_dtype(s) or s.dtype == object):
-            out[pos] = s
-            continue
-        s = _clean_strings(s)
         out[pos] = s
-        if s.isna().all():
+        if not (pd.api.types.is_string_dtype(s) or s.dtype == object) or s.isna().all():
             continue
-        try:
-            num = pd.to_numeric(s, errors="raise")
-        except (ValueError, TypeError):
-            continue
-        if not pd.api.types.is_numeric_dtype(num) or num.dtype == object:
+        num = _to_numbers(s)
+        if num is None:
+            s = _clean_strings(s)
+            out[pos] = s
+            num = None if s.isna().all() else _to_numbers(s)
+        if num is None:
             continue
         if s.dropna().str.match(_LEADING_ZERO).any():
             kept.append(str(df.columns[pos]))
+            out[pos] = s.str.strip()
             continue
         out[pos] = num
     if kept:
@@ -478,6 +479,15 @@ def _strings_to_numbers(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     result = pd.concat(out, axis=1) if out else df
     result.columns = df.columns
     return result
+
+
+def _to_numbers(s: pd.Series) -> pd.Series | None:
+    """The column as numbers, or None when some value is not a number (very large integers included)."""
+    try:
+        num = pd.to_numeric(s, errors="raise")
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return num if pd.api.types.is_numeric_dtype(num) and num.dtype != object else None
 
 
 def _clean_strings(s: pd.Series) -> pd.Series:
