@@ -1,6 +1,7 @@
 """Train: pick a learner, set it up with widgets drawn from its config, watch it learn, stop it any time."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pandas as pd
@@ -18,8 +19,21 @@ POLL_S = 0.25
 
 
 def draw_field(learner: str, spec, columns: list[str]):
-    """One widget for one config field (slider, select_slider on a log grid, select, checkbox, multiselect)."""
+    """One widget for one config field (slider, select_slider on a log grid, select, checkbox, multiselect).
+
+    The value chosen last is remembered outside the widget (Streamlit forgets a widget's state when its page
+    is left), so settings survive a visit to another page.
+    """
     key = f"train.{learner}.{spec.name}"
+    saved = st.session_state.setdefault("train.saved", {}).setdefault(learner, {})
+    if spec.name in saved:
+        spec = dataclasses.replace(spec, default=saved[spec.name])
+    value = _widget(key, spec, columns)
+    saved[spec.name] = value
+    return value
+
+
+def _widget(key: str, spec, columns: list[str]):
     label = spec.name.replace("_", " ")
     helptext = spec.help or None
     if spec.kind == "bool":
