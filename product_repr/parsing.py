@@ -127,10 +127,14 @@ def to_datetime(values: pd.Series) -> pd.Series:
     text = values.astype("object").map(lambda v: None if _missing(v) else str(v).strip())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", utc=True)
-        except (ValueError, TypeError, OverflowError):
-            parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+        for dayfirst in (False, True):  # 05/01/2023: the reading under which more values are dates wins
+            try:
+                attempt = pd.to_datetime(text, errors="coerce", utc=True, dayfirst=dayfirst)
+            except (ValueError, TypeError, OverflowError):
+                continue
+            if attempt.notna().sum() > parsed.notna().sum():
+                parsed = attempt
         if parsed.notna().sum() < 0.95 * text.notna().sum():
             try:
                 mixed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")

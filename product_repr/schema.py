@@ -330,7 +330,7 @@ def _numbers(name, s, values, n, max_levels, empty, info) -> _Profile:
     unique = integral and levels == m == n and finite.size == n
     if unique:
         id_name = bool(_ID_NAME.search(name))
-        counter = n >= 20 and finite.max() - finite.min() + 1 == n
+        counter = n >= 20 and pd.api.types.is_integer_dtype(s) and finite.max() - finite.min() + 1 == n
         if id_name or counter:
             profile.id_score = (2 if id_name else 0, 1, 0)
             what = "row numbers" if counter and not id_name else "values"
@@ -359,7 +359,7 @@ def _strings(name, values: pd.Series, n, max_levels, empty, info) -> _Profile:
         lowered = values.str.strip().str.lower()
         share = lowered.isin(["true", "yes", "y", "t", "1", "1.0", "on"]).mean()
         return _Profile(
-            info(Role.NUMERIC, f"yes/no values ({_pair(values)}; {share:.0%} true{empty}) → numeric 0/1", "bool",
+            info(Role.NUMERIC, f"two values {_pair(values)} ({share:.0%} true{empty}) → numeric 0/1", "bool",
                  numeric_parse="bool")
         )
     if not leading_zero and numbers.notna().mean() >= NUMERIC_SHARE:

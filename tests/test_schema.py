@@ -1,14 +1,18 @@
 """infer_schema, Schema and as_numbers."""
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from product_repr.errors import SchemaError
+from product_repr.errors import ProductReprError, SchemaError
 from product_repr.schema import SET_BY_YOU, ColumnInfo, Role, Schema, as_numbers, infer_schema
+from product_repr.tables import read_table
 
 N = 200
 
@@ -112,15 +116,55 @@ def test_bad_input_is_schema_error():
         infer_schema([[1, 2]])
 
 
+def test_dates_day_first_and_native_types():
+    days = pd.date_range("2021-01-01", periods=40, freq="D")
+    df = pd.DataFrame({
+        "uk": days.strftime("%d/%m/%Y"), "us": days.strftime("%m/%d/%Y"), "stamp": days,
+        "flag": [True, False] * 20, "ok": ["Y", "N"] * 20,
+    })
+    schema = infer_schema(df)
+    for col in ("uk", "us", "stamp"):
+        assert schema.parse(col) == "datetime", (col, schema.reason(col))
+        assert "dates from 2021-01-01 to 2021-02-09" in schema.reason(col), schema.reason(col)
+        assert as_numbers(df[col], "datetime")[0] == 18628.0, col  # 2021-01-01 is day 18,628 since 1970
+    assert schema.parse("flag") == "bool" and schema.parse("ok") == "bool", schema.to_dict()
+    assert as_numbers(df["ok"], "bool")[:2].tolist() == [1.0, 0.0]
+
+
+def test_one_id_other_unique_columns_ignored():
+    n = 60
+    df = pd.DataFrame({
+        "row": range(n), "sku": [f"S-{i}" for i in range(n)], "url": [f"https://shop.example/p/{i}" for i in range(n)],
+        "title": [f"cotton shirt size {i}" for i in range(n)], "price": np.linspace(1, 60, n),
+    })
+    schema = infer_schema(df)
+    assert schema.names(Role.ID) == ["sku"], schema.to_dict()
+    assert schema.reason("url") == "all 60 values unique, like an id ('sku' is the id) → ignore"
+    assert schema.role("row") is Role.IGNORE and schema.role("title") is Role.TEXT
+    assert schema.role("price") is Role.NUMERIC, "unique floats are a quantity, not an id"
+
+
+def test_small_table_has_no_accidental_id():
+    df = pd.DataFrame({"colour": ["red", "blue", "green"], "size": [1, 2, 3]})
+    schema = infer_schema(df)
+    assert schema.id_column is None, schema.to_dict()
+    assert schema.role("colour") is Role.CATEGORICAL and schema.role("size") is Role.NUMERIC
+
+
+def test_mostly_numbers_text_is_numeric_else_override_refused():
+    good = pd.Series([f"₹{1000 + i:,}" for i in range(97)] + ["call"] * 3)
+    bad = pd.Series(["₹1,099"] * 60 + ["call", "ask", "see shop", "n.a."] * 10)
+    schema = infer_schema(pd.DataFrame({"good": good, "bad": bad}))
+    assert schema.role("good") is Role.NUMERIC and schema.parse("good") == "number_text", schema.reason("good")
+    assert "97% of 100 values are numbers written as text (e.g. '₹1,000')" in schema.reason("good")
+    assert schema.role("bad") is Role.CATEGORICAL
+    with pytest.raises(SchemaError, match=r"column 'bad' has 40 non-numeric values of 100 \(e.g. 'call', 'ask', 'see shop'\)"):
+        schema.with_roles({"bad": Role.NUMERIC})
+    codes = infer_schema(pd.DataFrame({"department_id": [1, 2, 3] * 10})).with_roles({"department_id": "NUMERIC"})
+    assert codes.role("department_id") is Role.NUMERIC and codes.parse("department_id") is None
+
+
 # --------------------------------------------------------------------------- property: read_table → infer_schema
-
-import io  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from product_repr.errors import ProductReprError  # noqa: E402
-from product_repr.tables import read_table  # noqa: E402
 
 _cells = st.one_of(
     st.none(),
