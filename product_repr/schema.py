@@ -327,15 +327,14 @@ def _numbers(name, s, values, n, max_levels, empty, info) -> _Profile:
             profile.info = info(
                 Role.IGNORE, f"{levels:,} distinct codes: too many to one-hot and not a quantity → ignore"
             )
-    unique = integral and levels == m == n and finite.size == n
-    if unique:
-        id_name = bool(_ID_NAME.search(name))
-        counter = n >= 20 and pd.api.types.is_integer_dtype(s) and finite.max() - finite.min() + 1 == n
-        if id_name or counter:
-            profile.id_score = (2 if id_name else 0, 1, 0)
+    id_name = _id_name_score(name)
+    if integral and finite.size == m:
+        counter = n >= 20 and levels == m == n and pd.api.types.is_integer_dtype(s) and finite.max() - finite.min() + 1 == n
+        if counter or (id_name and levels == m == n):
             what = "row numbers" if counter and not id_name else "values"
-            profile.id_reason = f"all {n:,} {what} unique"
-            profile.fallback_is_id = True
+            _mark_id(profile, (id_name, 1), f"all {n:,} {what} unique", fallback=True)
+        elif id_name and _near_unique(levels, m, n):
+            _mark_id(profile, (id_name, 0), _repeats(levels, m, n), fallback=True)
     return profile
 
 
@@ -379,7 +378,7 @@ def _strings(name, values: pd.Series, n, max_levels, empty, info) -> _Profile:
     words = sample.str.count(r"\S+")
     mean_len, mean_words = float(lengths.mean()), float(words.mean())
     unique = levels == m == n
-    id_name = bool(_ID_NAME.search(name))
+    id_name = _id_name_score(name)
     profile = _Profile(info(Role.CATEGORICAL, "", **num_kw))
     tokens = (words <= 1).mean() >= 0.95
     if levels <= max_levels:
@@ -406,10 +405,33 @@ def _strings(name, values: pd.Series, n, max_levels, empty, info) -> _Profile:
             Role.CATEGORICAL, f"{levels:,} levels, {shape}{empty} → categorical (top {max_levels} kept)", **num_kw
         )
     if unique and (id_name or (n >= 20 and tokens and mean_len <= 64)):
-        profile.id_score = (2 if id_name else 0, 0, 0)
-        profile.id_reason = f"all {n:,} values unique"
-        profile.fallback_is_id = tokens or id_name
+        _mark_id(profile, (id_name, 1), f"all {n:,} values unique", fallback=tokens or bool(id_name))
+    elif id_name and tokens and _near_unique(levels, m, n):
+        _mark_id(profile, (id_name, 0), _repeats(levels, m, n), fallback=True)
     return profile
+
+
+def _id_name_score(name: str) -> int:
+    """2 for names like "id", "sku", "product_id"; 1 for other id-like names; 0 otherwise."""
+    if not _ID_NAME.search(name):
+        return 0
+    return 2 if re.fullmatch(r"(product|item|article|sku)?[_ ]?(id|sku|asin)", name, re.IGNORECASE) else 1
+
+
+def _near_unique(levels: int, m: int, n: int) -> bool:
+    """An id column with a few repeats (scraped twice) or a few blanks is still the id."""
+    return n >= 20 and levels >= 0.9 * n and m >= 0.95 * n
+
+
+def _repeats(levels: int, m: int, n: int) -> str:
+    blanks = f", {n - m:,} empty" if m < n else ""
+    return f"{levels:,} distinct of {n:,} ({m - levels:,} repeated{blanks}), named like an id"
+
+
+def _mark_id(profile: _Profile, score: tuple, reason: str, *, fallback: bool) -> None:
+    profile.id_score = score
+    profile.id_reason = reason
+    profile.fallback_is_id = fallback
 
 
 def _dates(info, values: pd.Series, empty: str) -> ColumnInfo:

@@ -8,9 +8,11 @@ naming the file, the line/column/value where it can, and the way out.
 from __future__ import annotations
 
 import csv
+import decimal
 import gzip
 import io
 import json
+import numbers
 import os
 import re
 import zipfile
@@ -203,7 +205,7 @@ def _read_delimited(
         nrows=max_rows + 1 if max_rows else None,
         engine="c",
         low_memory=False,
-        quoting=csv.QUOTE_MINIMAL if sep != "\x1f" else csv.QUOTE_NONE,
+        quoting=csv.QUOTE_MINIMAL,
     )
     if "\x00" in head_text or not encoding.startswith("utf-8"):
         # Decode in Python: NUL bytes are dropped and UTF-16/cp1252 handled in one place.
@@ -289,6 +291,8 @@ def _read_parquet(stream: IO[bytes], name: str, max_rows: int | None, notes: lis
             table = pa.Table.from_batches(batches, schema=pf.schema_arrow).slice(0, max_rows)
         else:
             table = pf.read()
+        while any(pa.types.is_struct(f.type) for f in table.schema):
+            table = table.flatten()  # {"dims": {"w": 1}} → column "dims.w", as for JSON
         df = table.to_pandas()
     except TableError:
         raise
@@ -556,15 +560,22 @@ def unique_names(names: list[str], notes: list[str] | None = None) -> list[str]:
     return result
 
 
+def _json_text(value: Any) -> Any:
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value if _is_missing(value) else str(value)
+
+
 def _object_column(s: pd.Series) -> pd.Series:
     """Mixed Python objects (from JSON or Excel) → numbers when all are numbers, else strings."""
+    s = s.map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)  # Parquet lists arrive as arrays
     values = s.dropna()
     if values.map(lambda v: isinstance(v, (list, dict, tuple))).any():
-        return s.map(lambda v: v if _is_missing(v) else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (list, dict, tuple)) else str(v)).astype("str")
-    if len(values) and values.map(lambda v: isinstance(v, bool)).all():
+        return s.map(_json_text).astype("str")
+    if len(values) and values.map(lambda v: isinstance(v, (bool, np.bool_))).all():
         return s.astype("boolean") if len(values) < len(s) else s.astype(bool)
-    if len(values) and values.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool)).all():
-        return pd.to_numeric(s, errors="coerce")
+    if len(values) and values.map(lambda v: isinstance(v, numbers.Number) and not isinstance(v, (bool, np.bool_))).all():
+        return pd.to_numeric(s.map(lambda v: float(v) if isinstance(v, decimal.Decimal) else v), errors="coerce")
     if len(values) == 0:
         return s.astype("float64")
     return _clean_strings(s.map(lambda v: v if _is_missing(v) else v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)))

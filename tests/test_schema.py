@@ -164,6 +164,13 @@ def test_mostly_numbers_text_is_numeric_else_override_refused():
     assert codes.role("department_id") is Role.NUMERIC and codes.parse("department_id") is None
 
 
+def test_id_with_a_few_repeats_is_still_the_id():
+    ids = [f"B0{i:04d}" for i in range(95)] + ["B00001"] * 5  # scraped twice, as in raw Amazon listings
+    schema = infer_schema(pd.DataFrame({"product_id": ids, "price": np.arange(100) * 1.5}))
+    assert schema.id_column == "product_id", schema.reason("product_id")
+    assert schema.reason("product_id") == "95 distinct of 100 (5 repeated), named like an id → id"
+
+
 # --------------------------------------------------------------------------- property: read_table → infer_schema
 
 _cells = st.one_of(

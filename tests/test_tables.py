@@ -147,3 +147,50 @@ def test_100k_rows_read_fast(tmp_path):
 
 def test_errors_are_product_repr_errors():
     assert issubclass(TableError, ProductReprError) and issubclass(TableError, ValueError)
+
+
+def test_parquet_nested_decimal_and_lists(tmp_path):
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "id": [1, 2, 3],
+        "tags": [[1, 2], [3], []],
+        "price": pa.array([decimal.Decimal("1.50"), decimal.Decimal("2.00"), None], pa.decimal128(5, 2)),
+        "dims": [{"w": 1, "h": 2}, {"w": 3, "h": 4}, None],
+        "added": [datetime.datetime(2020, 1, 1), None, datetime.datetime(2021, 1, 1)],
+    })
+    pq.write_table(table, tmp_path / "nested.parquet")
+    df = read_table(tmp_path / "nested.parquet")
+    assert list(df.columns) == ["id", "tags", "price", "dims.w", "dims.h", "added"], list(df.columns)
+    assert df["tags"].tolist() == ["[1, 2]", "[3]", "[]"], df["tags"].tolist()
+    assert df["price"].dtype.kind == "f" and df["price"].iloc[0] == 1.5, df["price"]
+    assert df["added"].dtype.kind == "M", df["added"].dtype
+
+
+def test_single_column_with_quoted_commas(tmp_path):
+    path = tmp_path / "titles.csv"
+    path.write_text('title\n"Shoes, red"\nHat\n')
+    df = read_table(path)
+    assert df["title"].tolist() == ["Shoes, red", "Hat"], df["title"].tolist()
+    assert any("single column" in n for n in df.attrs["notes"]), df.attrs["notes"]
+
+
+def test_excel_header_dates_and_mixed_columns(tmp_path):
+    import datetime
+
+    rows = pd.DataFrame({
+        "sku": ["0012", "0013", "0014"], "added": [datetime.datetime(2022, 5, d) for d in (1, 2, 3)],
+        "size": [1, "L", 3.5],
+    })
+    with pd.ExcelWriter(tmp_path / "book.xlsx") as writer:
+        rows.to_excel(writer, sheet_name="products", index=False)
+        rows.head(1).to_excel(writer, sheet_name="other", index=False)
+    df = read_table(tmp_path / "book.xlsx")
+    assert df["sku"].tolist() == ["0012", "0013", "0014"], df["sku"].tolist()
+    assert df["added"].dtype.kind == "M", df["added"].dtype
+    assert df["size"].tolist() == ["1", "L", "3.5"], df["size"].tolist()
+    assert "read the first sheet 'products' of 2" in df.attrs["notes"], df.attrs["notes"]
