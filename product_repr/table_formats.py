@@ -16,6 +16,9 @@ from product_repr.errors import TableError
 #: Bytes looked at to decide format, encoding and delimiter.
 SAMPLE_BYTES = 64 * 1024
 
+#: More columns than this is refused: a catalog is rows of products, not a matrix of pixels.
+MAX_COLUMNS = 5000
+
 _DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
