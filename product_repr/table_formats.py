@@ -58,6 +58,8 @@ def sniff_format(head: bytes, name: str, *, shown_name: str | None = None) -> st
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        if b"opendocument.spreadsheet" in head[:200]:
+            raise TableError(f"'{shown}' is an OpenDocument spreadsheet (.ods); save it as .xlsx or CSV")
         if b"xl/" in head or b"[Content_Types].xml" in head or lower.endswith((".xlsx", ".xlsm")):
             return "xlsx"
         raise TableError(

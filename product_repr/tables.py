@@ -90,7 +90,7 @@ def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = 
 def _open(source: Any) -> tuple[str, IO[bytes], bool]:
     """Return (display name, seekable binary stream, whether we must close it)."""
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
+        path = Path(source).expanduser()
         if not path.exists():
             raise TableError(f"file not found: '{path}'; check the path and the working directory")
         if path.is_dir():

@@ -95,6 +95,17 @@ def test_uploaded_file_like(tmp_path):
     assert df.attrs["source"] == "upload.csv"
 
 
+def test_streamlit_uploaded_file_read_twice():
+    from streamlit.proto.Common_pb2 import FileURLs
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    data = gzip.compress(EXPECTED.to_csv(index=False).encode())
+    upload = UploadedFile(UploadedFileRec("1", "catalog.csv.gz", "application/gzip", data), FileURLs())
+    first, second = read_table(upload), read_table(upload)
+    _check(second, "csv")
+    assert first.equals(second) and second.attrs["source"] == "catalog.csv.gz", second.attrs
+
+
 def test_max_rows_caps_and_says_so(tmp_path):
     path = tmp_path / "many.csv"
     pd.DataFrame({"x": range(100), "y": [f"v{i}" for i in range(100)]}).to_csv(path, index=False)
