@@ -223,3 +223,18 @@ def test_property_read_then_infer_never_crashes(frame, fmt):
             x = as_numbers(df[info.name], info.parse)
             assert x.shape == (len(df),) and not np.isinf(x).any(), (info, x)
     assert Schema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=_frames(), mixed=st.lists(st.one_of(_cells, st.lists(st.integers(), max_size=2)), min_size=1, max_size=8))
+def test_property_infer_on_raw_frames(frame, mixed):
+    """DataFrames built in code (object columns of mixed Python values) are inferred too."""
+    frame = frame.copy()
+    frame["mixed objects"] = (mixed * len(frame))[: len(frame)]
+    frame.columns = [str(c) or f"column_{i}" for i, c in enumerate(frame.columns)]
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    schema = infer_schema(frame)
+    for info in schema:
+        if info.role is Role.NUMERIC:
+            x = as_numbers(frame[info.name], info.parse)
+            assert x.shape == (len(frame),) and not np.isinf(x).any(), (info, x)
