@@ -250,6 +250,11 @@ class FeatureSpace:
         Raises FeatureError when no column can be encoded, a schema column is absent from
         ``df``, or ``df`` has no rows.
         """
+        self._fit(df, None)
+        return self
+
+    def _fit(self, df: pd.DataFrame, text_blocks: dict[str, np.ndarray] | None) -> None:
+        """Fit every column; with ``text_blocks`` given, also keep each text column's encoding of ``df``."""
         plan = self._plan()
         absent = [name for name, _, _ in plan if name not in df.columns]
         if absent:
@@ -268,7 +273,11 @@ class FeatureSpace:
                 state = {"role": role.value, **fit_categorical(category_strings(series), self.max_levels)}
                 cols, loss = [f"{name}={level}" for level in category_columns(state)], "ce"
             else:
-                enc = TextEncoder(self.text_dim, weight=self.text_weight, seed=self.seed + i).fit(series)
+                enc = TextEncoder(self.text_dim, weight=self.text_weight, seed=self.seed + i)
+                if text_blocks is None:
+                    enc.fit(series)
+                else:
+                    text_blocks[name] = enc.fit_transform(series)
                 self._text[name] = enc
                 state = {"role": role.value}
                 cols, loss = [f"{name}__svd{j}" for j in range(enc.width)], "mse"
@@ -278,7 +287,6 @@ class FeatureSpace:
             start += len(cols)
         self.spans, self.feature_names = spans, names
         self._fitted = True
-        return self
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Encode ``df`` to X: float32 (n, p), finite, p = ``spans[-1].stop``.
@@ -287,6 +295,9 @@ class FeatureSpace:
         categorical: (missing) or (other); text: empty) and listed in ``last_missing_columns``.
         Raises NotFittedError before fit, FeatureError if none of the encoded columns is present.
         """
+        return self._transform(df, {})
+
+    def _transform(self, df: pd.DataFrame, text_blocks: dict[str, np.ndarray]) -> np.ndarray:
         self._check_fitted()
         self.last_missing_columns = [s.name for s in self.spans if s.name not in df.columns]
         if len(self.last_missing_columns) == len(self.spans):
@@ -304,6 +315,8 @@ class FeatureSpace:
                 block = encode_numeric(v, state)
             elif span.role is Role.CATEGORICAL:
                 block = encode_categorical(category_strings(series), state)
+            elif span.name in text_blocks:
+                block = text_blocks[span.name]
             else:
                 block = self._text[span.name].transform(series)
             X[:, span.slice] = block
@@ -312,8 +325,10 @@ class FeatureSpace:
         return X
 
     def fit_transform(self, df: pd.DataFrame) -> np.ndarray:
-        """``fit(df)`` then ``transform(df)``: float32 (n, p)."""
-        return self.fit(df).transform(df)
+        """``fit(df)`` then ``transform(df)``: float32 (n, p); text n-grams are counted once."""
+        blocks: dict[str, np.ndarray] = {}
+        self._fit(df, blocks)
+        return self._transform(df, blocks)
 
     # -- explanations --------------------------------------------------------------------------
     def span(self, col: str) -> Span:

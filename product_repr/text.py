@@ -29,16 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils.extmath import randomized_svd
 
+from product_repr import ngrams
 from product_repr.errors import FeatureError, NotFittedError
 
-WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"
-_ANALYZERS = {
-    "word": {"analyzer": "word", "ngram_range": (1, 2), "token_pattern": WORD_TOKEN_PATTERN},
-    "char": {"analyzer": "char_wb", "ngram_range": (3, 5)},
-}
 _MIN_VARIANCE = 0.05  # floor for the scale: a block of nearly empty texts is not blown up
 
 
@@ -55,12 +50,6 @@ def clean_texts(values: Iterable[Any], *, max_chars: int = 1000) -> list[str]:
         s = v if isinstance(v, str) else str(v)
         out.append(s.strip()[:max_chars])
     return out
-
-
-def _vectorizer(kind: str, vocabulary: list[str] | None = None, *, max_features: int | None = None,
-                min_df: int = 1) -> CountVectorizer:
-    return CountVectorizer(lowercase=True, dtype=np.float64, vocabulary=vocabulary,
-                           max_features=max_features, min_df=min_df, **_ANALYZERS[kind])
 
 
 def tfidf_block(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
@@ -129,8 +118,21 @@ class TextEncoder:
 
         Never fails on content: all-empty texts give a one-dimensional all-zero block.
         """
+        self._fit(clean_texts(values, max_chars=self.max_chars))
+        return self
+
+    def fit_transform(self, values: Iterable[Any]) -> np.ndarray:
+        """``fit(values)`` then ``transform(values)``, counting the n-grams once when no sample is drawn."""
         texts = clean_texts(values, max_chars=self.max_chars)
-        if len(texts) > self.fit_rows:
+        m = self._fit(texts)
+        if m is None:
+            return self._encode(self._sparse(texts))
+        return self._encode(m)
+
+    def _fit(self, texts: list[str]) -> sp.csr_matrix | None:
+        """Fit on ``texts``; returns their sparse TF-IDF matrix, or None if a sample was fitted."""
+        sampled = len(texts) > self.fit_rows
+        if sampled:
             rng = np.random.default_rng(self.seed)
             keep = np.sort(rng.choice(len(texts), size=self.fit_rows, replace=False))
             texts = [texts[i] for i in keep]
@@ -139,15 +141,10 @@ class TextEncoder:
         caps = {"word": self.max_word_features, "char": self.max_char_features}
         self.vocabularies_, self.idf_ = {}, {}
         blocks = []
-        for kind in ("word", "char"):
-            vec = _vectorizer(kind, max_features=caps[kind], min_df=min_df)
-            try:
-                counts = vec.fit_transform(texts)
-            except ValueError:  # empty vocabulary: no texts with such terms
+        for kind in ngrams.KINDS:
+            terms, counts = ngrams.fit_counts(texts, kind, max_features=caps[kind], min_df=min_df)
+            if not terms:
                 continue
-            terms = [""] * len(vec.vocabulary_)
-            for term, j in vec.vocabulary_.items():
-                terms[j] = term
             self.vocabularies_[kind] = terms
             self.idf_[kind] = smooth_idf(counts)
             blocks.append(tfidf_block(counts, self.idf_[kind]))
@@ -161,7 +158,7 @@ class TextEncoder:
         unit = l2_rows(self._project(m))
         total_var = float(unit.astype(np.float64).var(axis=0).sum())
         self.scale_ = self.weight / np.sqrt(max(total_var, _MIN_VARIANCE))
-        return self
+        return None if sampled else m
 
     # -- transforming ------------------------------------------------------------------------
     @property
@@ -173,14 +170,16 @@ class TextEncoder:
     def transform(self, values: Iterable[Any]) -> np.ndarray:
         """Encode ``values`` (n,) to a finite float32 array (n, width)."""
         self._check_fitted()
-        texts = clean_texts(values, max_chars=self.max_chars)
-        out = l2_rows(self._project(self._sparse(texts))) * np.float32(self.scale_)
+        return self._encode(self._sparse(clean_texts(values, max_chars=self.max_chars)))
+
+    def _encode(self, m: sp.csr_matrix) -> np.ndarray:
+        out = l2_rows(self._project(m)) * np.float32(self.scale_)
         return out.astype(np.float32, copy=False)
 
     def _sparse(self, texts: list[str]) -> sp.csr_matrix:
         blocks = []
         for kind, terms in self.vocabularies_.items():
-            counts = _vectorizer(kind, vocabulary=terms).transform(texts)
+            counts = ngrams.count(texts, kind, terms)
             blocks.append(tfidf_block(counts, self.idf_[kind]))
         return _join(blocks, len(texts))
 

@@ -203,3 +203,10 @@ def test_text_span_total_variance_matches_weight():
     fs, df, X = fitted(text_weight=2.0)
     var = float(X[:, fs.span("title").slice].astype(np.float64).var(axis=0).sum())
     assert var == pytest.approx(4.0, rel=1e-3), f"text span total variance {var} != text_weight**2"
+
+
+def test_fit_transform_equals_fit_then_transform():
+    df = table()
+    a = FeatureSpace(SCHEMA, exclude=["label"], text_dim=8).fit_transform(df)
+    b = FeatureSpace(SCHEMA, exclude=["label"], text_dim=8).fit(df).transform(df)
+    assert np.allclose(a, b, atol=1e-6), "fit_transform must give what fit then transform gives"

@@ -88,3 +88,11 @@ def test_errors():
         TextEncoder.from_dict(state, arrays)
     with pytest.raises(FeatureError, match="lacks"):
         TextEncoder.from_dict({}, {})
+
+
+def test_fit_transform_equals_fit_then_transform():
+    a = TextEncoder(8).fit_transform(TITLES)
+    b = TextEncoder(8).fit(TITLES).transform(TITLES)
+    assert np.allclose(a, b, atol=1e-6)
+    c = TextEncoder(8, fit_rows=20).fit_transform(TITLES)
+    assert c.shape == (len(TITLES), 8) and np.isfinite(c).all(), "a sampled fit still encodes every row"
