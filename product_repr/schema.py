@@ -225,9 +225,11 @@ def _check_numeric(info: ColumnInfo) -> None:
 
 # --------------------------------------------------------------------------- inference
 
-_ID_NAME = re.compile(r"(^|[_\W])(id|sku|asin|ean|upc|gtin|isbn|uuid|guid|index|idx)$|[a-z]I[dD]$|^(id|sku|index)$", re.IGNORECASE)
+# Names that say "identifier" / "code": whole words after _ or space or -, or camelCase endings (productId).
+_ID_NAME = re.compile(r"(^|[_\W])(id|sku|asin|ean|upc|gtin|isbn|uuid|guid|index|idx)$|[a-z](?-i:Id|ID)$", re.IGNORECASE)
 _CODE_NAME = re.compile(
-    r"(^|[_\W])(id|code|no|nr|num|number|key|zip|postcode|type|class|group|cat)$|[a-z](Id|ID|Code|No)$", re.IGNORECASE
+    r"(^|[_\W])(id|code|no|nr|number|key|zip|postcode|type|class|group|cat)$|[a-z](?-i:Id|ID|Code|No|Nr)$",
+    re.IGNORECASE,
 )
 _SAMPLE = 20_000
 

@@ -171,6 +171,17 @@ def test_id_with_a_few_repeats_is_still_the_id():
     assert schema.reason("product_id") == "95 distinct of 100 (5 repeated), named like an id → id"
 
 
+@pytest.mark.parametrize(
+    "name, role",
+    [("productId", Role.ID), ("article id", Role.ID), ("sku", Role.ID), ("amount_paid", Role.NUMERIC),
+     ("android", Role.NUMERIC), ("deptNo", Role.CATEGORICAL), ("piano", Role.NUMERIC), ("review_num", Role.NUMERIC)],
+)
+def test_name_hints_are_whole_words(name, role):
+    values = [7, 3, 9, 1, 12] * 4 if role is Role.CATEGORICAL else [v * 7 + 3 for v in range(20)]
+    got = infer_schema(pd.DataFrame({name: values}))
+    assert got.role(name) is role, f"{name}: {got.reason(name)}"
+
+
 # --------------------------------------------------------------------------- property: read_table → infer_schema
 
 _cells = st.one_of(
