@@ -255,7 +255,7 @@ def infer_schema(df: pd.DataFrame, *, max_levels: int = 50) -> Schema:
         dupes = sorted(set(df.columns[df.columns.duplicated()]))
         raise SchemaError(f"column names repeat: {dupes}; rename them (read_table does this for you)")
     n = len(df)
-    frame = df.copy(deep=False)
+    frame = df.reset_index(drop=True)  # repeated index labels must not misalign the per-column checks
     frame.attrs = {}  # pandas deep-copies attrs into every column it hands out: slow on wide tables
     profiles = [_profile(name, frame[name], n, max_levels) for name in frame.columns]
     candidates = [p for p in profiles if p.id_score is not None]
@@ -348,9 +348,10 @@ def _strings(name, values: pd.Series, n, max_levels, empty, info) -> _Profile:
     sample = values if m <= _SAMPLE else values.sample(_SAMPLE, random_state=0)
     probe = sample.head(200)
     # Cheap look first: most text columns fail on the first values, so skip the full parse.
-    numbers = parse_number_text(sample if parse_number_text(probe).notna().mean() >= 0.5 else probe)
-    failed = sample.loc[numbers.index][numbers.isna()]
-    non_numeric = int(round(len(failed) * m / len(numbers)))
+    checked = sample if parse_number_text(probe).notna().mean() >= 0.5 else probe
+    numbers = parse_number_text(checked)
+    failed = checked[numbers.isna()]
+    non_numeric = int(round(len(failed) * m / len(checked)))
     examples = tuple(_short(v, quote=False) for v in failed.drop_duplicates().head(3))
     num_kw = dict(numeric_parse="number_text", non_numeric=non_numeric, examples=examples)
     digits = sample.str.fullmatch(r"\d+")

@@ -182,6 +182,15 @@ def test_name_hints_are_whole_words(name, role):
     assert got.role(name) is role, f"{name}: {got.reason(name)}"
 
 
+def test_repeated_index_labels_and_input_untouched(catalog):
+    twice = pd.concat([catalog, catalog])  # index 0..199 twice
+    before = twice.copy()
+    schema = infer_schema(twice)
+    assert schema.role("price_text") is Role.NUMERIC and schema.role("brand") is Role.CATEGORICAL
+    assert schema.role("product_id") is not Role.ID, "every id appears twice"
+    pd.testing.assert_frame_equal(twice, before)
+
+
 # --------------------------------------------------------------------------- property: read_table → infer_schema
 
 _cells = st.one_of(
