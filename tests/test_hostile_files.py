@@ -168,3 +168,24 @@ def test_hostile_upload_same_as_path(case):
             read_table(upload)
     else:
         expect(read_table(upload))
+
+
+LOADED = [case for case, (_, _, expect) in CASES.items() if not isinstance(expect, str)]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", LOADED, ids=LOADED)
+def test_hostile_file_end_to_end_features_finite(tmp_path, case):
+    """What loads goes on to finite features, or stops with a ProductReprError (never NaN, never a crash)."""
+    features = pytest.importorskip("product_repr.features")
+    name, data, _ = CASES[case]
+    path = tmp_path / name
+    path.write_bytes(data)
+    df = read_table(path)
+    schema = infer_schema(df)
+    try:
+        X = features.FeatureSpace(schema).fit_transform(df)
+    except ProductReprError as err:
+        assert str(err), "an error must say what is wrong"
+        return
+    assert X.shape[0] == len(df) and np.isfinite(X).all(), f"{case}: {np.isnan(X).sum()} NaN in X"
