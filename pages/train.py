@@ -49,7 +49,7 @@ def _widget(key: str, spec, columns: list[str]):
         if spec.log:
             grid = _ui.log_grid(low, high, spec.default, integer=True)
             return int(st.select_slider(label, grid, value=spec.default, key=key, help=helptext))
-        if low is None or high is None or high - low > 5000:
+        if low is None or high is None or (high - low) / (spec.step or 1) > 400:  # too fine for a slider
             return int(st.number_input(label, min_value=None if low is None else int(low),
                                        max_value=None if high is None else int(high), value=int(spec.default),
                                        step=int(spec.step or 1), key=key, help=helptext))

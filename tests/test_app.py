@@ -48,6 +48,16 @@ def catalog_csv(rows: int = 120) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
+def set_setting(at: AppTest, key: str, value) -> None:
+    """Set a Train page setting whichever widget draws it (slider, number input, select slider)."""
+    for widgets in (at.slider, at.number_input, at.select_slider):
+        matches = [w for w in widgets if w.key == key]
+        if matches:
+            matches[0].set_value(value)
+            return
+    raise AssertionError(f"no widget with key {key!r} on the page")
+
+
 def errors_of(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
@@ -55,6 +65,26 @@ def errors_of(at: AppTest) -> list[str]:
 def assert_clean(at: AppTest, where: str) -> None:
     assert not at.exception, f"{where}: exception shown: {[e.value for e in at.exception]}"
     assert not errors_of(at), f"{where}: error shown: {errors_of(at)}"
+
+
+@pytest.fixture(autouse=True)
+def navigation_as_on_a_server(monkeypatch):
+    """Run pages through app.py's st.navigation, as a running server does.
+
+    Streamlit guesses "legacy multipage app" when a folder named pages/ sits beside the main script, and then
+    runs a page file on its own (no sidebar, no error boundary) until st.navigation has been called once in
+    the process. A server calls it on its first run and keeps the answer; AppTest resets the guess before
+    every run, so without this a switch_page() would skip app.py.
+    """
+    from streamlit.runtime import pages_manager
+
+    init = pages_manager.PagesManager.__init__
+
+    def v2_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", v2_init)
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +175,8 @@ def test_upload_then_role_change_then_train_then_map():
 
     at.switch_page("pages/train.py").run()
     assert_clean(at, "Train page")
-    at.slider(key="train.denoising.epochs").set_value(3)
-    at.slider(key="train.denoising.width").set_value(32)
+    set_setting(at, "train.denoising.epochs", 3)
+    set_setting(at, "train.denoising.width", 32)
     at.text_input(key="train.name").input("first")
     at.button(key="train.go").click().run()
     assert_clean(at, "after training")
