@@ -138,7 +138,9 @@ class NeighbourIndex:
         v = normalise(np.asarray(v, dtype=np.float32).reshape(1, -1))[0]
         if v.shape[0] != self.vectors.shape[1]:
             raise ConfigError(f"query vector has {v.shape[0]} dimensions, the index has {self.vectors.shape[1]}")
-        sims = self.vectors @ v
+        # einsum, not BLAS: a one-vector product gains nothing from threads, and on a busy
+        # machine BLAS thread hand-offs made it 20x slower (28 ms instead of ~1 ms at 100k x 32)
+        sims = np.einsum("ij,j->i", self.vectors, v)
         if exclude is not None:
             sims[exclude] = -np.inf
         elif self_id is not None:
