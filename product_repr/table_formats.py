@@ -21,6 +21,7 @@ MAX_COLUMNS = 5000
 
 _DELIMITERS = (",", ";", "\t", "|")
 _NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_CODE = re.compile(r"^\s*[+-]?0\d+\s*$")
 
 # (magic prefix, what it is, the way out)
 _NOT_TABLES = (
@@ -196,6 +197,20 @@ def sniff_delimiter(text: str, name: str, *, truncated: bool = False) -> tuple[s
         records = _records(sample, sep)
         return sep, records[0] if records else first.split(sep), None
     return "\x1f", [first.strip()], "no delimiter found (, ; tab |): read as a single column"
+
+
+def leading_zero_columns(text: str, sep: str, *, truncated: bool = False) -> set[int]:
+    """Positions of columns whose sampled values include a digit code with a leading zero ("0042")."""
+    text = text.lstrip("\ufeff").replace("\x00", "")
+    lines = text.splitlines(keepends=True)
+    if truncated and len(lines) > 1:
+        lines = lines[:-1]
+    found: set[int] = set()
+    for row in _records("".join(lines), sep)[1:]:
+        for i, value in enumerate(row):
+            if _CODE.match(value):
+                found.add(i)
+    return found
 
 
 def _records(sample: str, sep: str) -> list[list[str]]:

@@ -29,6 +29,7 @@ from product_repr.table_formats import (
     SAMPLE_BYTES,
     decode_text,
     detect_encoding,
+    leading_zero_columns,
     sniff_delimiter,
     sniff_format,
 )
@@ -164,8 +165,15 @@ def _read_stream(
                 notes.append(note)
             if fmt in ("json", "jsonl"):
                 text = _read_all_text(stream, name, encoding, notes)
-                df, capped, fmt = read_json_text(text, name, fmt, max_rows, notes)
-            else:
+                try:
+                    df, capped, fmt = read_json_text(text, name, fmt, max_rows, notes)
+                except TableError:
+                    if inner_name.lower().endswith((".json", ".jsonl", ".ndjson")):
+                        raise
+                    # Named as delimited text and merely starting with "[" or "{": read it as what its name says.
+                    stream.seek(0)
+                    fmt = "csv"
+            if fmt not in ("json", "jsonl"):
                 df, capped, fmt = _read_delimited(stream, name, inner_name, head, encoding, max_rows, notes)
     except (OSError, EOFError, zlib.error) as err:
         if compression:
@@ -199,9 +207,12 @@ def _read_delimited(
             f"'{name}' has {len(header):,} columns, more than the {MAX_COLUMNS:,} this tool reads; "
             "keep the product attributes you need and save them as a new file"
         )
+    # Types are inferred by pandas' C parser (fast); only columns whose sample holds codes with leading zeros
+    # ("0108775015") are read as text, so the zeros survive.
+    codes = leading_zero_columns(head_text, sep, truncated=len(head) >= SAMPLE_BYTES)
     kwargs = dict(
         sep=sep,
-        dtype=str,
+        dtype={i: str for i in codes} or None,
         index_col=False,
         nrows=max_rows + 1 if max_rows else None,
         engine="c",
@@ -231,7 +242,7 @@ def _read_delimited(
         df = df.iloc[:max_rows]
     if len(header) == df.shape[1]:
         df.columns = header
-    df = _strings_to_numbers(df, notes)
+    df = _tidy_text_columns(df, codes, notes)
     return df, capped, "tsv" if sep == "\t" else "csv"
 
 
@@ -332,10 +343,11 @@ def _is_missing(value: Any) -> bool:
 # --------------------------------------------------------------------------- finishing
 
 
-def _strings_to_numbers(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Turn all-number string columns into numbers; codes with leading zeros stay strings.
+def _tidy_text_columns(df: pd.DataFrame, codes: set[int], notes: list[str]) -> pd.DataFrame:
+    """Strip text values (blank → missing); text that is all numbers after that becomes numeric.
 
-    Other string columns lose surrounding spaces, and blank strings become missing.
+    ``codes`` are the positions read as text on purpose; those that hold digit
+    codes with leading zeros stay text (and the notes say so).
     """
     out = {}
     kept: list[str] = []
@@ -344,18 +356,19 @@ def _strings_to_numbers(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
         out[pos] = s
         if not (pd.api.types.is_string_dtype(s) or s.dtype == object) or s.isna().all():
             continue
-        num = _to_numbers(s)
-        if num is None:
-            s = _clean_strings(s)
-            out[pos] = s
-            num = None if s.isna().all() else _to_numbers(s)
-        if num is None:
+        s = _clean_strings(s)
+        out[pos] = s
+        values = s.dropna()
+        if values.empty:
             continue
-        if s.dropna().str.match(_LEADING_ZERO).any():
+        if pos in codes and values.str.fullmatch(r"[+-]?\d+").all() and values.str.match(_LEADING_ZERO).any():
             kept.append(str(df.columns[pos]))
-            out[pos] = s.str.strip()
             continue
-        out[pos] = num
+        if _to_numbers(values.head(50)) is None:
+            continue  # the usual case: real text; checking 50 values spares a full parse
+        num = _to_numbers(s)
+        if num is not None:
+            out[pos] = num
     if kept:
         notes.append("kept as text because of leading zeros (codes, not amounts): " + ", ".join(repr(k) for k in kept[:5]))
     result = pd.concat(out, axis=1) if out else df

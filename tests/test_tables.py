@@ -205,3 +205,22 @@ def test_excel_header_dates_and_mixed_columns(tmp_path):
     assert df["added"].dtype.kind == "M", df["added"].dtype
     assert df["size"].tolist() == ["1", "L", "3.5"], df["size"].tolist()
     assert "read the first sheet 'products' of 2" in df.attrs["notes"], df.attrs["notes"]
+
+
+def test_csv_whose_header_starts_with_a_bracket(tmp_path):
+    path = tmp_path / "brackets.csv"
+    path.write_text("[size],{note}\n1,a\n2,b\n")
+    df = read_table(path)
+    assert list(df.columns) == ["[size]", "{note}"] and df.attrs["format"] == "csv", df.attrs
+    (tmp_path / "brackets.json").write_text("[size],{note}\n1,a\n")
+    with pytest.raises(TableError, match="'brackets.json' is not valid JSON"):
+        read_table(tmp_path / "brackets.json")
+
+
+def test_leading_zero_codes_detected_in_sample_only_stay_text_and_others_numeric(tmp_path):
+    rows = "".join(f"{i:06d},{i * 2} ,  item {i}  \n" for i in range(3000))
+    path = tmp_path / "zips.csv"
+    path.write_text("zip,qty,name\n" + rows)
+    df = read_table(path)
+    assert df["zip"].iloc[5] == "000005" and df["zip"].dtype.kind not in "if", df["zip"].head()
+    assert df["qty"].dtype.kind == "i" and df["name"].iloc[1] == "item 1", df.dtypes
