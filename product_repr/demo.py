@@ -8,7 +8,7 @@ others, and category-dependent log-normal prices and weights). Then it plants:
   varied (a word dropped, two words swapped, a marketing word added), price within ±3% and
   review count within ±5%;
 - anomalies (~0.75% of rows, at least three), in three kinds:
-  ``price`` (25-60x its subcategory's typical price: a kettle at 40,000),
+  ``price`` (30-100x its subcategory's typical price: a kettle at 90,000),
   ``weight`` (a 20-40 kg t-shirt, or 25-60x the typical weight),
   ``category`` (a title and description of one category filed under another, with that
   other category's subcategory, brand, price and weight).
@@ -241,7 +241,7 @@ def _plant_anomaly(rng: np.random.Generator, row: dict, kind: str) -> dict:
     c = next(i for i, cat in enumerate(_CATEGORIES) if cat["name"] == row["category"])
     nouns, specs, price_median, weight_median = _CATEGORIES[c]["subs"][row["subcategory"]]
     if kind == "price":
-        row["price"] = _shop_price(price_median * float(rng.uniform(25, 60)))
+        row["price"] = _shop_price(price_median * float(rng.uniform(30, 100)))
     elif kind == "weight":
         light = weight_median < 1.0
         row["weight_kg"] = round(float(rng.uniform(20, 40)) if light else weight_median * float(rng.uniform(25, 60)), 3)

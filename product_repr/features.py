@@ -29,7 +29,7 @@ CLIP = 10.0  # standardised numeric values are clipped to ±CLIP
 OTHER = "(other)"
 MISSING = "(missing)"
 STATE_VERSION = 1
-DEFAULT_TEXT_DIM = 128
+TEXT_DIM_RANGE = (64, 256)  # automatic text_dim: rows // 32 within this range (docs/FEATURES.md)
 ENCODED_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT)
 
 
@@ -180,6 +180,16 @@ def encode_categorical(values: list[str | None], state: dict) -> np.ndarray:
     return out
 
 
+def auto_text_dim(rows: int) -> int:
+    """SVD components per text column for a table of ``rows`` rows: ``rows // 32`` in [64, 256].
+
+    Measured (docs/FEATURES.md): small catalogs lose nothing at 64 components, while catalogs of
+    thousands of short, fine-grained titles gain up to 0.05 in 10-NN precision from 256.
+    """
+    lo, hi = TEXT_DIM_RANGE
+    return int(min(hi, max(lo, rows // 32)))
+
+
 # ---------------------------------------------------------------------------------------------
 # the feature space
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +198,7 @@ class FeatureSpace:
 
     ``exclude``: columns never encoded (e.g. the evaluation label). ``max_levels``: one-hot
     levels kept per categorical column. ``text_dim``: SVD components per text column (fewer
-    when the data support fewer). ``text_weight``: each text span's total standard deviation
+    when the data support fewer); None chooses :func:`auto_text_dim` of the fitted rows. ``text_weight``: each text span's total standard deviation
     (1 = as much as one standardised numeric column). ``seed``: text sampling and SVD.
 
     After :meth:`fit`: ``spans`` (one per encoded column, contiguous, covering all columns of
@@ -197,17 +207,17 @@ class FeatureSpace:
     """
 
     def __init__(self, schema: Any, *, exclude: Iterable[str] = (), max_levels: int = 50,
-                 text_dim: int = DEFAULT_TEXT_DIM, text_weight: float = 1.0, seed: int = 0) -> None:
+                 text_dim: int | None = None, text_weight: float = 1.0, seed: int = 0) -> None:
         if int(max_levels) < 1:
             raise FeatureError(f"max_levels must be at least 1, got {max_levels}")
-        if int(text_dim) < 1:
+        if text_dim is not None and int(text_dim) < 1:
             raise FeatureError(f"text_dim must be at least 1, got {text_dim}")
         if not float(text_weight) > 0:
             raise FeatureError(f"text_weight must be positive, got {text_weight}")
         self.schema = schema
         self.exclude = [str(c) for c in exclude]
         self.max_levels = int(max_levels)
-        self.text_dim = int(text_dim)
+        self.text_dim = None if text_dim is None else int(text_dim)
         self.text_weight = float(text_weight)
         self.seed = int(seed)
         self.spans: list[Span] = []
@@ -273,7 +283,8 @@ class FeatureSpace:
                 state = {"role": role.value, **fit_categorical(category_strings(series), self.max_levels)}
                 cols, loss = [f"{name}={level}" for level in category_columns(state)], "ce"
             else:
-                enc = TextEncoder(self.text_dim, weight=self.text_weight, seed=self.seed + i)
+                dim = self.text_dim or auto_text_dim(len(df))
+                enc = TextEncoder(dim, weight=self.text_weight, seed=self.seed + i)
                 if text_blocks is None:
                     enc.fit(series)
                 else:

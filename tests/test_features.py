@@ -210,3 +210,11 @@ def test_fit_transform_equals_fit_then_transform():
     a = FeatureSpace(SCHEMA, exclude=["label"], text_dim=8).fit_transform(df)
     b = FeatureSpace(SCHEMA, exclude=["label"], text_dim=8).fit(df).transform(df)
     assert np.allclose(a, b, atol=1e-6), "fit_transform must give what fit then transform gives"
+
+
+def test_automatic_text_dim_grows_with_rows():
+    from product_repr.features import auto_text_dim
+
+    assert [auto_text_dim(n) for n in (10, 2000, 4000, 100_000)] == [64, 64, 125, 256]
+    fs = FeatureSpace(schema_of(title="text")).fit(table(60))
+    assert fs.span("title").width <= 60, "never more components than rows"
