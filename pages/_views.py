@@ -24,6 +24,8 @@ PALETTE = (
     "#17BECF", "#BCBD22", "#393B79", "#AD494A",
 )
 OTHER_COLOUR = "#C7C7C7"
+# low errors recede (pale blue), high ones stand out (red) on a white background
+ERROR_SCALE = [[0.0, "#c6dbef"], [0.45, "#6baed6"], [0.7, "#2171b5"], [0.85, "#f16913"], [1.0, "#a50f15"]]
 TITLE_HINTS = ("title", "name", "product_name", "product", "description")
 
 
@@ -139,7 +141,7 @@ def _hover(ids: np.ndarray, hover: pd.DataFrame | None, colour_name: str | None,
 def scatter_figure(coords: np.ndarray, ids: Sequence[str], *, colour: np.ndarray | None = None,
                    colour_name: str | None = None, continuous: bool = False, hover: pd.DataFrame | None = None,
                    title: str | None = None, height: int = 640, marker_size: float | None = None,
-                   colorscale: str = "Viridis") -> go.Figure:
+                   colorscale: str | list = "Viridis") -> go.Figure:
     """A WebGL scatter of a map: ``go.Scattergl`` for (n, 2) coords, ``go.Scatter3d`` for (n, 3).
 
     Every point's ``customdata`` row starts with its product id, so a selection maps back to
@@ -175,9 +177,13 @@ def scatter_figure(coords: np.ndarray, ids: Sequence[str], *, colour: np.ndarray
         if missing.any():
             traces.append(trace(missing, f"{colour_name}: {MISSING}", dict(size=size, color=OTHER_COLOUR, opacity=0.6), True))
         present = ~missing
+        shown = values[present]
+        # the 1st-99th percentile range, so a few extreme values do not wash out the rest
+        low, high = (np.percentile(shown, [1, 99]) if len(shown) else (0.0, 1.0))
         traces.append(trace(present, colour_name or "value", dict(
-            size=size, color=values[present], colorscale=colorscale, opacity=0.85, showscale=True,
-            colorbar=dict(title=dict(text=colour_name or ""), thickness=14)), False))
+            size=size, color=shown, colorscale=colorscale, opacity=0.85, showscale=True,
+            cmin=float(low), cmax=float(high) if high > low else float(low) + 1e-9,
+            colorbar=dict(title=dict(text=colour_name or "", side="right"), thickness=14)), False))
     else:
         labels = np.asarray(colour, dtype=object).astype(str)
         levels = top_levels(labels)
@@ -552,3 +558,48 @@ def neighbourhood_changes(ids_a: Sequence[str], nn_a: np.ndarray, ids_b: Sequenc
         change.append(1.0 - common / max(k, 1))
     frame = pd.DataFrame({"product_id": out_id, "change": np.round(change, 4), "shared": shared})
     return frame.sort_values(["change", "product_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def selection_table(product_ids: Sequence[str], selected: Sequence[str], rows: pd.DataFrame | None, *,
+                    extra: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The selected products (in selection order) with ``extra`` per-product values and their catalog rows.
+
+    ``extra`` maps a column name to values in run order (e.g. the map's colour); catalog columns whose
+    names are already taken (``product_id``, an extra) are left out, so every column name is unique.
+    """
+    position = {str(p): i for i, p in enumerate(product_ids)}
+    index = [position[str(p)] for p in selected if str(p) in position]
+    table = pd.DataFrame({"product_id": [str(product_ids[i]) for i in index]})
+    for name, values in (extra or {}).items():
+        if name not in table.columns:
+            table[name] = np.asarray(values)[index]
+    if rows is not None:
+        part = rows.iloc[index].reset_index(drop=True)
+        part = part[[c for c in part.columns if c not in table.columns]]
+        table = pd.concat([table, part], axis=1)
+    return table
+
+
+@st.cache_data(max_entries=4, show_spinner="Reconstructing the products…")
+def _reconstructed(key: str, _run, _X: np.ndarray) -> np.ndarray:
+    return np.asarray(_run.learner.reconstruct(_X), dtype=np.float32)
+
+
+def reconstructed(view: RunView) -> np.ndarray | None:
+    """The run's reconstruction X̂ float32 (n, p) of its products (None without a decoder or a catalog)."""
+    from pages import _ui
+
+    if view.rows is None or not getattr(view.run.learner, "has_decoder", False):
+        return None
+    X = raw_features(view)
+    if X is None:
+        return None
+    return _reconstructed(_ui.array_hash(np.asarray(view.run.embeddings, dtype=np.float32)) + _ui.array_hash(X), view.run, X)
+
+
+def explanations_table(explanations: Sequence[Any]) -> pd.DataFrame:
+    """``reconstruction.explain``'s output as a table: error_rank, product_id, error, why."""
+    return pd.DataFrame({"error_rank": np.arange(1, len(explanations) + 1),
+                         "product_id": [str(e.product_id) for e in explanations],
+                         "error": np.round([float(e.error) for e in explanations], 4),
+                         "why": [e.text or "—" for e in explanations]})

@@ -99,7 +99,7 @@ with error_boundary():
 
     colour, continuous, scale = None, False, "Viridis"
     if colour_by == ERROR:
-        colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, "Inferno"
+        colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, views.ERROR_SCALE
     elif colour_by == AGREEMENT:
         raw = views.raw_neighbour_ids(view, AGREEMENT_K)
         learned, _ = views.learned_neighbour_ids(run, AGREEMENT_K)
@@ -122,13 +122,8 @@ with error_boundary():
     selected = views.selected_product_ids(event)
     if selected:
         st.subheader(f"{len(selected):,} selected products")
-        position = {str(p): i for i, p in enumerate(run.product_ids)}
-        index = [position[p] for p in selected if p in position]
-        table = pd.DataFrame({"product_id": [str(run.product_ids[i]) for i in index]})
-        if colour is not None and (view.rows is None or colour_by not in view.rows.columns):
-            table[colour_by] = np.asarray(colour)[index]
-        if view.rows is not None:
-            table = pd.concat([table, view.rows.iloc[index].reset_index(drop=True)], axis=1)
+        extra = {} if colour is None else {colour_by: colour}
+        table = views.selection_table(run.product_ids, selected, view.rows, extra=extra)
         st.dataframe(table, hide_index=True, width="stretch")
         st.download_button("Download selection (CSV)", table.to_csv(index=False).encode("utf-8"),
                            file_name=f"{run.name}-selection.csv", mime="text/csv", key="map.download")

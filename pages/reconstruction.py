@@ -45,14 +45,26 @@ with error_boundary():
 
     st.subheader("Most unusual products")
     top = st.slider("How many", 5, min(200, max(5, len(rec))), min(20, max(5, len(rec))), key="reconstruction.top")
-    table = views.unusual_products(rec, top=top)
+    X_hat = views.reconstructed(view)
+    if X_hat is not None:
+        from product_repr import reconstruction
+
+        nn, _ = views.learned_neighbour_ids(run, max(1, min(10, len(rec) - 1)))
+        found = reconstruction.explain(rec, view.rows.reset_index(drop=True), run.feature_space, X_hat, top=top,
+                                       neighbours=nn, product_ids=run.product_ids)
+        table = views.explanations_table(found)
+        hint = ("“why” names each product's worst-reconstructed columns, what it has, and what the model expected "
+                "from similar products.")
+    else:
+        table = views.unusual_products(rec, top=top)
+        hint = ("“unusual in” lists the columns whose error for this product is far above that column's mean "
+                "(×mean): these are the attributes that do not fit the rest of the product.")
     if view.rows is not None:
-        extra = [c for c in [view.title, *view.keys] if c is not None]
-        for c in extra:
-            table[c] = view.rows[c].reindex(table["product_id"]).to_numpy()
+        for c in [view.title, *view.keys]:
+            if c is not None:
+                table[c] = view.rows[c].reindex(table["product_id"]).to_numpy()
     st.dataframe(table, hide_index=True, width="stretch", key="reconstruction.unusual")
-    st.caption("“unusual in” lists the columns whose error for this product is far above that column's mean "
-               "(×mean): these are the attributes that do not fit the rest of the product.")
+    st.caption(hint)
 
     catalog = state().catalog
     truth = getattr(catalog, "truth", None) if catalog is not None else None

@@ -153,7 +153,7 @@ def test_neighbours_search_without_match_warns(trained):
 def test_reconstruction_lists_unusual_products_and_explains_a_missing_decoder(trained):
     catalog, runs = trained
     at = open_page(app_with(catalog, runs, "denoising-test"), "pages/reconstruction.py")
-    unusual = next(df.value for df in at.dataframe if "unusual in" in df.value.columns)
+    unusual = next(df.value for df in at.dataframe if "why" in df.value.columns)
     assert len(unusual) == 20 and unusual["error"].is_monotonic_decreasing
     assert len(charts(at)) >= 3, "histogram, per-column bars and errors by category"
 

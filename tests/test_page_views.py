@@ -106,3 +106,11 @@ def test_small_figures_build():
                            value_name="error", group_name="cat")
     assert [t.name for t in box.data] == [views.MISSING, "v", "u"], "groups ordered by median error, highest first"
     assert [t.x[0] for t in views.overlap_figure(3, 2, 1).data] == [3, 2, 1]
+
+
+def test_selection_table_keeps_order_and_unique_column_names():
+    rows = pd.DataFrame({"product_id": ["a", "b", "c"], "price": [1.0, 2.0, 3.0]}, index=["a", "b", "c"])
+    table = views.selection_table(["a", "b", "c"], ["c", "a", "zz"], rows, extra={"price": np.array([9, 8, 7])})
+    assert list(table.columns) == ["product_id", "price"], "catalog columns already present are not repeated"
+    assert list(table["product_id"]) == ["c", "a"] and list(table["price"]) == [7, 9]
+    assert list(views.selection_table(["a"], ["a"], None).columns) == ["product_id"]
