@@ -90,8 +90,9 @@ def sniff_format(head: bytes, name: str, *, shown_name: str | None = None) -> st
 def looks_binary(text: str) -> bool:
     """True when a decoded sample is mostly not text.
 
-    More than 5% control characters other than NUL, or more than 25% NULs
-    (a few stray NUL bytes in a text table are tolerated and removed later).
+    More than 5% control characters other than NUL (and at least 8 of them),
+    or more than 25% NULs (a few stray NUL bytes in a text table are tolerated
+    and removed later).
     """
     if not text:
         return False
@@ -100,7 +101,7 @@ def looks_binary(text: str) -> bool:
     bad = sum(
         1 for ch in sample if (0 < ord(ch) < 32 and ch not in "\t\n\r\f\v") or 0x7F <= ord(ch) < 0xA0 or ch == "\ufffd"
     )
-    return bad > 0.05 * len(sample) or nul > 0.25 * len(sample)
+    return (bad > 0.05 * len(sample) and bad >= 8) or nul > 0.25 * len(sample)
 
 
 def detect_encoding(head: bytes) -> tuple[str, str | None]:

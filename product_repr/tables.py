@@ -15,6 +15,7 @@ import json
 import numbers
 import os
 import re
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -228,7 +229,7 @@ def _read_delimited(
         kwargs["encoding"] = encoding
         kwargs["encoding_errors"] = "strict"
     try:
-        df = _parse_csv(source, name, kwargs)
+        df = _parse_csv(source, name, kwargs, head_text)
     except UnicodeDecodeError:
         # The sample was UTF-8 but a later byte is not: the file is Windows-1252/Latin-1.
         stream.seek(0)
@@ -236,7 +237,7 @@ def _read_delimited(
         notes.append(f"not UTF-8 past the first {SAMPLE_BYTES // 1024} KB; read as {note or 'Windows-1252'}")
         kwargs["encoding"] = None
         kwargs.pop("encoding_errors", None)
-        df = _parse_csv(io.StringIO(text.replace("\x00", "")), name, kwargs)
+        df = _parse_csv(io.StringIO(text.replace("\x00", "")), name, kwargs, head_text)
     capped = max_rows is not None and len(df) > max_rows
     if capped:
         df = df.iloc[:max_rows]
@@ -246,9 +247,14 @@ def _read_delimited(
     return df, capped, "tsv" if sep == "\t" else "csv"
 
 
-def _parse_csv(source: Any, name: str, kwargs: dict) -> pd.DataFrame:
+def _parse_csv(source: Any, name: str, kwargs: dict, sample: str = "") -> pd.DataFrame:
     try:
-        return pd.read_csv(source, **kwargs)
+        with warnings.catch_warnings():
+            # pandas only warns when every row is longer than the header, and drops the extra fields.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(source, **kwargs)
+    except pd.errors.ParserWarning as err:
+        raise TableError(_explain_long_rows(name, sample, kwargs["sep"])) from err
     except pd.errors.EmptyDataError as err:
         raise TableError(f"'{name}' has no columns or rows; export the table again with its header row") from err
     except pd.errors.ParserError as err:
@@ -257,6 +263,18 @@ def _parse_csv(source: Any, name: str, kwargs: dict) -> pd.DataFrame:
         raise
     except (ValueError, csv.Error, OverflowError) as err:
         raise TableError(f"'{name}' could not be read as a delimited table ({err}); save it again as UTF-8 CSV") from err
+
+
+def _explain_long_rows(name: str, sample: str, sep: str) -> str:
+    rows = list(csv.reader(io.StringIO(sample), delimiter=sep)) if sample else []
+    width = len(rows[0]) if rows else 0
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) > width:
+            return (
+                f"'{name}' line {line} has {len(row)} fields but the header has {width}; "
+                "add the missing column names to the header, or remove the extra fields"
+            )
+    return f"'{name}' has rows with more fields than the header; add the missing column names to the header"
 
 
 def _explain_parser_error(name: str, message: str) -> str:

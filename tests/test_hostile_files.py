@@ -114,6 +114,8 @@ CASES: dict[str, tuple[str, bytes, str | Check]] = {
                                r"'page.csv' looks like a web page \(HTML\)"),
     "ragged rows": ("ragged.csv", b"a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n",
                     r"'ragged.csv' line 3 has 4 fields but the header has 3; quote values"),
+    "every row longer than the header": ("long.csv", b"a,b\n1,2,3\n4,5,6\n",
+                                         r"'long.csv' line 2 has 3 fields but the header has 2; add the missing column"),
     "unbalanced quotes": ("quotes.csv", b'a,b\n1,2\n3,4\n5,"oops\n6,7\n',
                           r"'quotes.csv' has an unbalanced quote: the quoted value starting on line 4 never closes"),
     "no usable column": ("useless.csv", b"shop,notes,flag\nacme,,x\nacme,,x\nacme,,x\n", _schema_has_no_features),
