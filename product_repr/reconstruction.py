@@ -167,32 +167,49 @@ def _quote(value, limit: int = 40) -> str:
     return f"'{text[: limit - 1]}…'" if len(text) > limit else f"'{text}'"
 
 
+def _parse_of(feature_space, col: str) -> str | None:
+    try:
+        return feature_space.schema.parse(col)
+    except (AttributeError, ValueError):
+        return None
+
+
+def _range_text(lo: float, hi: float) -> str:
+    return fmt_number(lo) if fmt_number(lo) == fmt_number(hi) else f"{fmt_number(lo)}–{fmt_number(hi)}"
+
+
 def _numeric_reason(col, row, df, feature_space, X_hat, span, neighbour_rows, values_cache) -> str:
     if col not in values_cache:
         values_cache[col] = _numbers(df, feature_space, col)
     values = values_cache[col]
     value = values[row]
-    shown = "missing" if not np.isfinite(value) else fmt_number(value)
-    expected = None
     try:
         expected = float(feature_space.decode_numeric(col, X_hat[row, span.start]))
     except Exception:  # noqa: BLE001 - an explanation must never fail because of decoding
-        expected = None
+        expected = float("nan")
     near = values[neighbour_rows] if neighbour_rows is not None else np.array([])
     near = near[np.isfinite(near)]
+    if _parse_of(feature_space, col) == "bool":
+        shown = "missing" if not np.isfinite(value) else ("yes" if value else "no")
+        if len(near):
+            where = f"{int((near != 0).sum())} of {len(near)} similar products are yes"
+        else:
+            stats = feature_space.numeric_stats(col)
+            share = stats.get("mean")
+            where = "the column has no values" if share is None else f"{share:.0%} of products are yes"
+        hint = f" (model expected yes with p≈{min(max(expected, 0.0), 1.0):.2f})" if np.isfinite(expected) else ""
+        return f"{col} {shown} where {where}{hint}"
+    shown = "missing" if not np.isfinite(value) else fmt_number(value)
     if len(near):
-        lo, hi = np.min(near), np.max(near)
-        where = f"similar products have {fmt_number(lo)}–{fmt_number(hi)}"
+        where = f"similar products have {_range_text(np.min(near), np.max(near))}"
     else:
         stats = feature_space.numeric_stats(col)
         if stats.get("q05") is None:
             where = "the column has no values"
         else:
-            where = f"most products have {fmt_number(stats['q05'])}–{fmt_number(stats['q95'])}"
-    text = f"{col} {shown} where {where}"
-    if expected is not None and np.isfinite(expected):
-        text += f" (model expected about {fmt_number(expected)})"
-    return text
+            where = f"most products have {_range_text(stats['q05'], stats['q95'])}"
+    hint = f" (model expected about {fmt_number(expected)})" if np.isfinite(expected) else ""
+    return f"{col} {shown} where {where}{hint}"
 
 
 def _categorical_reason(col, row, df, feature_space, X_hat, span) -> str:
