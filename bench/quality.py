@@ -1,0 +1,549 @@
+"""Representation quality on the real catalogs: every learner against raw, PCA and TF-IDF baselines.
+
+Protocol (issue 6): per catalog, rows with a missing label (and instacart's ``missing`` department) are
+dropped, at most ``--rows`` rows are sampled with ``DataFrame.sample(n, random_state=0)``; the label and its
+taxonomy twins are never part of any input. Metrics: leave-one-out cosine 10-NN precision on the label
+(``product_repr.evaluation.knn_precision``) and 3-fold linear-probe accuracy
+(``product_repr.evaluation.linear_probe_accuracy``).
+
+Columns of the table:
+
+- ``raw``: the issue's raw matrix — signed log1p + z-score numerics, one-hot of categoricals with at most
+  200 levels, TF-IDF (word 1-2-grams) -> SVD-64 per text column, blocks concatenated;
+- ``PCA-32``: PCA of ``raw`` to 32 dimensions;
+- ``TF-IDF text``: sparse TF-IDF (word 1-2-grams, cosine) of the schema's text columns joined into one
+  document; ``TF-IDF strings``: the same of *all* string columns that are not excluded (this reproduces the
+  issue's figures on amazon and bigbasket, where ``brand`` / the title are strings);
+- ``ours-X``: the product's own ``FeatureSpace`` matrix (what every learner is fed);
+- one column per learner in ``product_repr.learners.REGISTRY``, default config except ``seed``.
+
+Run ``python3 bench/quality.py --help``. Results are cached per (catalog, method, seed, settings) in
+``bench/quality_results.json`` so seeds can be added later without recomputing; ``--fresh`` ignores the cache.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # shared 2-core machine: one thread each, set before numpy loads
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DATASETS = ROOT.parent / "shared" / "datasets"
+RESULTS = ROOT / "bench" / "quality_results.json"
+K = 10
+RAW_MAX_LEVELS = 200
+RAW_TEXT_DIM = 64
+PCA_DIM = 32
+BASELINES = ("raw", "pca32", "tfidf_text", "tfidf_strings", "ours_x")
+TITLES = {"raw": "raw", "pca32": "PCA-32", "tfidf_text": "TF-IDF text", "tfidf_strings": "TF-IDF strings",
+          "ours_x": "ours-X"}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """One real catalog: where it is, its label, and the columns kept out of every input."""
+
+    name: str
+    path: str  # relative to the datasets folder
+    label: str
+    exclude: tuple[str, ...]  # taxonomy twins and ids (the label is excluded too, always)
+    drop_labels: tuple[str, ...] = ()  # label values whose rows are dropped before sampling
+    dtype: dict = field(default_factory=dict)
+
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        """Every column kept out of the inputs: the label first, then ``exclude``."""
+        return (self.label, *[c for c in self.exclude if c != self.label])
+
+
+CATALOGS: dict[str, Catalog] = {c.name: c for c in (
+    Catalog("amazon_sales_india", "amazon_sales_india/amazon_products_parsed.csv", "category_l2",
+            ("category_path", "category_l1", "category_l2", "category_leaf")),
+    Catalog("bigbasket_products", "bigbasket_products/bigbasket_products.csv", "category",
+            ("sub_category", "type", "index")),
+    Catalog("instacart_products", "instacart_products/instacart_products_joined.csv", "department",
+            ("aisle", "aisle_id", "department_id"), drop_labels=("missing",)),
+    Catalog("hm_articles", "hm_articles/hm_articles.csv.gz", "product_group_name",
+            ("product_type_no", "product_type_name", "product_group_name", "department_no", "department_name",
+             "index_code", "index_name", "index_group_no", "index_group_name", "section_no", "section_name",
+             "garment_group_no", "garment_group_name", "product_code"),
+            dtype={"article_id": str}),
+)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------------------
+def load_catalog(catalog: Catalog, datasets: Path = DATASETS) -> pd.DataFrame:
+    """The whole catalog as read by pandas (``catalog.dtype`` applied). Raises FileNotFoundError."""
+    path = Path(datasets) / catalog.path
+    if not path.exists():
+        raise FileNotFoundError(f"catalog {catalog.name!r} not found at {path}; pass --datasets")
+    return pd.read_csv(path, dtype=catalog.dtype or None)
+
+
+def sample_rows(df: pd.DataFrame, label: str, rows: int, *, seed: int = 0,
+                drop_labels: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows with a label (not in ``drop_labels``), at most ``rows`` of them: ``.sample(n, random_state=seed)``.
+
+    Deterministic for a given table, ``rows`` and ``seed``; the index is reset (0..n-1).
+    """
+    keep = df[label].notna()
+    if drop_labels:
+        keep &= ~df[label].astype(str).isin(drop_labels)
+    pool = df[keep]
+    n = min(int(rows), len(pool))
+    return pool.sample(n, random_state=seed).reset_index(drop=True)
+
+
+def input_frame(df: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """``df`` without the label and its twins: the only columns any method may look at."""
+    return df.drop(columns=[c for c in catalog.excluded if c in df.columns])
+
+
+def label_values(df: pd.DataFrame, label: str) -> np.ndarray:
+    """The label as an object array of stripped strings (missing as None)."""
+    out = []
+    for v in df[label].tolist():
+        out.append(None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v).strip())
+    return np.array(out, dtype=object)
+
+
+def string_columns(df: pd.DataFrame) -> list[str]:
+    """Columns holding strings (object or string dtype)."""
+    return [c for c in df.columns if pd.api.types.is_string_dtype(df[c]) or df[c].dtype == object]
+
+
+def documents(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """One document per row: the non-missing values of ``columns`` joined by spaces."""
+    parts = df[columns].astype("string").fillna("")
+    return [" ".join(v for v in row if v) for row in parts.itertuples(index=False, name=None)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# baselines
+# ---------------------------------------------------------------------------------------------------------
+def tfidf(texts: list[str]) -> sp.csr_matrix:
+    """Sparse TF-IDF (word 1-2-grams, scikit-learn defaults, rows L2-normalised): (n, V)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2)).fit_transform(texts).tocsr()
+
+
+def raw_features(df: pd.DataFrame, schema, *, max_levels: int = RAW_MAX_LEVELS, text_dim: int = RAW_TEXT_DIM,
+                 seed: int = 0) -> np.ndarray:
+    """The issue's raw matrix of the schema's numeric, categorical and text columns present in ``df``.
+
+    numeric -> median-imputed signed log1p, z-scored (one column); categorical with at most ``max_levels``
+    levels -> one-hot of every level (missing is a level), wider ones are left out; text -> TF-IDF
+    (word 1-2-grams) -> truncated SVD to ``text_dim``. Returns float32 (n, p).
+    """
+    from sklearn.decomposition import TruncatedSVD
+
+    from product_repr.features import signed_log1p
+    from product_repr.schema import Role, as_numbers
+
+    blocks = []
+    for info in schema.columns:
+        if info.name not in df.columns:
+            continue
+        col = df[info.name]
+        if info.role is Role.NUMERIC:
+            v = as_numbers(col, info.parse)
+            v = np.where(np.isfinite(v), v, np.nanmedian(v) if np.isfinite(v).any() else 0.0)
+            v = signed_log1p(v)
+            sd = v.std()
+            blocks.append(((v - v.mean()) / (sd if sd > 0 else 1.0))[:, None])
+        elif info.role is Role.CATEGORICAL:
+            values = col.astype("string").str.strip().fillna("(missing)")
+            if values.nunique() <= max_levels:
+                blocks.append(pd.get_dummies(values).to_numpy(dtype=np.float64))
+        elif info.role is Role.TEXT:
+            m = tfidf(col.astype("string").fillna("").tolist())
+            k = min(text_dim, m.shape[1] - 1, m.shape[0] - 1)
+            if k >= 1:
+                blocks.append(TruncatedSVD(k, random_state=seed).fit_transform(m))
+    if not blocks:
+        return np.zeros((len(df), 1), dtype=np.float32)
+    return np.hstack(blocks).astype(np.float32)
+
+
+def sparse_neighbours(M: sp.csr_matrix, k: int = K, *, block: int = 1024) -> np.ndarray:
+    """Exact cosine top-``k`` neighbours of every row of sparse ``M`` (n, V), self left out: int64 (n, k).
+
+    Rows are L2-normalised here; ties are broken by row index (stable sort).
+    """
+    M = sp.csr_matrix(M, dtype=np.float64)
+    norms = np.sqrt(np.asarray(M.multiply(M).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    M = sp.csr_matrix(sp.diags(1.0 / norms) @ M)
+    n = M.shape[0]
+    out = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        S = (M[start:stop] @ M.T).toarray()
+        S[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        part = np.argpartition(-S, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(S, part, axis=1), axis=1, kind="stable")
+        out[start:stop] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def sparse_knn_precision(M: sp.csr_matrix, labels: np.ndarray, k: int = K) -> float:
+    """Leave-one-out cosine kNN precision of sparse rows ``M`` (n, V) on ``labels`` (n,), all labelled."""
+    codes = pd.factorize(pd.Series(labels, dtype=object))[0]
+    ids = sparse_neighbours(M, k)
+    return float((codes[ids] == codes[:, None]).mean())
+
+
+def sparse_probe_accuracy(M: sp.csr_matrix, labels: np.ndarray, *, folds: int = 3, seed: int = 0) -> float:
+    """Stratified ``folds``-fold accuracy of a logistic regression on sparse TF-IDF rows (not standardised).
+
+    Classes with fewer than ``folds`` rows are left out, as in ``evaluation.linear_probe_accuracy``.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    codes = pd.factorize(pd.Series(labels, dtype=object))[0]
+    rows = np.flatnonzero(np.bincount(codes)[codes] >= folds)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(LogisticRegression(C=10.0, max_iter=300), M[rows], codes[rows], cv=cv)
+    return float(np.mean(scores))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the product's path: FeatureSpace -> learner -> Z
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """What a run varies: FeatureSpace options and learner overrides (empty = the product's defaults)."""
+
+    features: dict = field(default_factory=dict)  # FeatureSpace keyword arguments, e.g. {"text_dim": 256}
+    learner: dict = field(default_factory=dict)  # config overrides, e.g. {"epochs": 200}
+
+    def key(self) -> str:
+        """A stable string naming these settings in the results cache ("default" when empty)."""
+        if not self.features and not self.learner:
+            return "default"
+        return json.dumps({"features": self.features, "learner": self.learner}, sort_keys=True)
+
+
+def feature_matrix(df: pd.DataFrame, catalog: Catalog, settings: Settings):
+    """(schema, FeatureSpace, X float32 (n, p)) exactly as the product builds them, twins excluded."""
+    from product_repr.features import FeatureSpace
+    from product_repr.schema import infer_schema
+
+    schema = infer_schema(df)
+    dropped = [c for c in catalog.excluded if c in schema.names()]
+    fs = FeatureSpace(schema, exclude=dropped, **settings.features)
+    X = fs.fit_transform(df)
+    return schema, fs, X
+
+
+def train_learner(name: str, X: np.ndarray, spans, *, seed: int, overrides: dict, time_limit: float,
+                  log: Callable[[str], None] = print):
+    """Fit learner ``name`` (default config + ``overrides`` + ``seed``) on X; stop after ``time_limit`` s.
+
+    Returns (Z float32 (n, d), info dict with seconds, epochs run, best epoch, whether time ran out).
+    """
+    import torch
+
+    from product_repr import learners
+
+    torch.set_num_threads(1)
+    cls = learners.get(name)
+    config = cls.Config.from_dict({**overrides, "seed": seed})
+    t0 = time.perf_counter()
+    state = {"timed_out": False, "last": 0.0}
+
+    def progress(report) -> bool:
+        now = time.perf_counter() - t0
+        if now - state["last"] > 15:
+            state["last"] = now
+            log(f"      epoch {report.epoch}/{report.epochs} train {report.train_loss:.4f} "
+                f"val {report.val_loss if report.val_loss is not None else float('nan'):.4f} [{now:.0f}s]")
+        if now > time_limit:
+            state["timed_out"] = True
+            return True
+        return None
+
+    model = cls(config).fit(X, spans=spans, progress=progress, device="cpu")
+    Z = model.encode(X)
+    history = model.history_ or [{}]
+    info = {"seconds": round(time.perf_counter() - t0, 1), "epochs": len(model.history_),
+            "best_epoch": history[-1].get("best_epoch"), "timed_out": state["timed_out"],
+            "config": config.to_dict()}
+    return Z, info
+
+
+# ---------------------------------------------------------------------------------------------------------
+# results cache and table
+# ---------------------------------------------------------------------------------------------------------
+def cache_key(catalog: str, method: str, seed: int, rows: int, settings_key: str) -> str:
+    return f"{catalog}|{method}|seed={seed}|rows={rows}|{settings_key}"
+
+
+def load_results(path: Path | None = None) -> dict:
+    path = Path(path or RESULTS)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_results(results: dict, path: Path | None = None) -> None:
+    path = Path(path or RESULTS)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def fmt(values: list[float]) -> str:
+    """"0.712" for one value, "0.712 ± 0.004" for several, "–" for none."""
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    if not vals:
+        return "–"
+    if len(vals) == 1:
+        return f"{vals[0]:.3f}"
+    return f"{np.mean(vals):.3f} ± {np.std(vals, ddof=1):.3f}"
+
+
+def table(results: dict, catalogs: list[str], methods: list[str], seeds: list[int], rows: int,
+          settings_key: str, metric: str) -> str:
+    """A markdown table: one row per catalog, one column per method; learners as mean ± std over seeds."""
+    head = "| catalog (label) | " + " | ".join(TITLES.get(m, m) for m in methods) + " |"
+    lines = [head, "|" + " --- |" * (len(methods) + 1)]
+    for c in catalogs:
+        cells = []
+        for m in methods:
+            ss = [0] if m in BASELINES else seeds
+            key_settings = settings_key if m in ("ours_x",) or m not in BASELINES else "default"
+            vals = [results.get(cache_key(c, m, s, rows, key_settings), {}).get(metric) for s in ss]
+            cells.append(fmt(vals))
+        best = _best_marks(cells)
+        lines.append(f"| {c} (`{CATALOGS[c].label}`) | " + " | ".join(best) + " |")
+    return "\n".join(lines)
+
+
+def _best_marks(cells: list[str]) -> list[str]:
+    nums = [float(c.split()[0]) if c[0].isdigit() else -1.0 for c in cells]
+    top = max(nums)
+    return [f"**{c}**" if n == top and n >= 0 else c for c, n in zip(cells, nums)]
+
+
+def machine() -> dict:
+    """nproc, CPU model, versions of the packages that matter."""
+    import sklearn
+    import torch
+
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import faiss
+        faiss_version = getattr(faiss, "__version__", "?")
+    except ImportError:
+        faiss_version = "absent"
+    from product_repr import __version__
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "versions": f"product_repr {__version__}, torch {torch.__version__}, numpy {np.__version__}, "
+                        f"pandas {pd.__version__}, scikit-learn {sklearn.__version__}, faiss {faiss_version}"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------------------------------
+def run_catalog(catalog: Catalog, *, learner_names: list[str], seeds: list[int], rows: int, settings: Settings,
+                results: dict, fit_seconds: float, deadline: float, baselines: bool, datasets: Path,
+                log: Callable[[str], None] = print) -> None:
+    """Compute every missing (method, seed) result of one catalog into ``results`` (saved as it goes)."""
+    from product_repr import evaluation
+
+    skey = settings.key()
+    todo_base = [m for m in BASELINES if baselines and
+                 cache_key(catalog.name, m, 0, rows, skey if m == "ours_x" else "default") not in results]
+    todo_learn = [(n, s) for n in learner_names for s in seeds
+                  if cache_key(catalog.name, n, s, rows, skey) not in results]
+    if not todo_base and not todo_learn:
+        log(f"{catalog.name}: all cached")
+        return
+    t0 = time.perf_counter()
+    df = sample_rows(load_catalog(catalog, datasets), catalog.label, rows, seed=0, drop_labels=catalog.drop_labels)
+    labels = label_values(df, catalog.label)
+    inputs = input_frame(df, catalog)
+    log(f"{catalog.name}: {len(df)} rows, {labels.size and len(set(labels))} classes, "
+        f"input columns {list(inputs.columns)} [{time.perf_counter() - t0:.1f}s]")
+
+    def record(method: str, seed: int, key_settings: str, Z, extra: dict) -> None:
+        t = time.perf_counter()
+        if sp.issparse(Z):
+            knn, probe = sparse_knn_precision(Z, labels), sparse_probe_accuracy(Z, labels)
+        else:
+            knn = evaluation.knn_precision(Z, labels, K)
+            probe = evaluation.linear_probe_accuracy(Z, labels)
+        entry = {"knn@10": round(knn, 4), "probe": round(probe, 4), "dim": int(Z.shape[1]),
+                 "eval_seconds": round(time.perf_counter() - t, 1), **extra,
+                 "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        results[cache_key(catalog.name, method, seed, rows, key_settings)] = entry
+        save_results(results)
+        log(f"  {catalog.name:20s} {TITLES.get(method, method):15s} seed {seed}: kNN@10 {knn:.3f}  "
+            f"probe {probe:.3f}  (dim {Z.shape[1]}, {extra.get('seconds', 0)}s)")
+
+    schema, fs, X = feature_matrix(inputs, catalog, settings)
+    if todo_base:
+        from product_repr.schema import infer_schema
+        base_schema = infer_schema(inputs)
+        for m in todo_base:
+            t = time.perf_counter()
+            if m == "raw":
+                Z = raw_features(inputs, base_schema)
+                extra = {}
+            elif m == "pca32":
+                Z = evaluation.pca_baseline(raw_features(inputs, base_schema), PCA_DIM)
+                extra = {}
+            elif m == "tfidf_text":
+                cols = base_schema.names("text")
+                Z = tfidf(documents(inputs, cols))
+                extra = {"columns": cols}
+            elif m == "tfidf_strings":
+                cols = [c for c in string_columns(inputs) if c != base_schema.id_column]
+                Z = tfidf(documents(inputs, cols))
+                extra = {"columns": cols}
+            else:
+                Z = X
+                extra = {"spans": [[s.name, s.role.value, s.width] for s in fs.spans]}
+            extra["seconds"] = round(time.perf_counter() - t, 1)
+            record(m, 0, skey if m == "ours_x" else "default", Z, extra)
+    for name, seed in todo_learn:
+        left = deadline - time.time()
+        if left < 30:
+            log(f"  time budget spent: skipping {name} seed {seed}")
+            continue
+        log(f"  {catalog.name}: training {name} seed {seed} (limit {min(fit_seconds, left):.0f}s)")
+        Z, info = train_learner(name, X, fs.spans, seed=seed, overrides=settings.learner,
+                                time_limit=min(fit_seconds, left), log=log)
+        record(name, seed, skey, Z, info)
+
+
+def write_report(out: Path, *, results: dict, catalogs: list[str], methods: list[str], seeds: list[int],
+                 rows: int, settings: Settings, started: datetime) -> str:
+    """The results tables (kNN@10, linear probe) with date, machine, seeds, versions; written to ``out``.
+
+    Only the part between the ``<!-- quality:begin -->`` / ``<!-- quality:end -->`` markers of ``out`` is
+    replaced, so the prose around it is kept.
+    """
+    m = machine()
+    block = [
+        "<!-- quality:begin -->",
+        f"Generated by `python3 bench/quality.py` on {started.strftime('%Y-%m-%d %H:%M UTC')}; machine: "
+        f"{m['nproc']} cores ({m['cpu']}), shared with other jobs; Python {m['python']}; {m['versions']}.",
+        f"Rows per catalog: at most {rows} (seed 0); learner seeds: {' '.join(map(str, seeds))} "
+        f"(mean ± sample std where more than one finished; baselines are deterministic, seed 0); "
+        f"settings: `{settings.key()}`. Best per row in bold.",
+        "",
+        "**kNN@10 precision** (leave-one-out, cosine):",
+        "",
+        table(results, catalogs, methods, seeds, rows, settings.key(), "knn@10"),
+        "",
+        "**Linear-probe accuracy** (3-fold, standardised logistic regression; TF-IDF columns: logistic "
+        "regression on the sparse TF-IDF, C = 10, not standardised):",
+        "",
+        table(results, catalogs, methods, seeds, rows, settings.key(), "probe"),
+        "",
+        "<!-- quality:end -->",
+    ]
+    text = "\n".join(block)
+    if out is not None:
+        old = out.read_text() if out.exists() else ""
+        if "<!-- quality:begin -->" in old and "<!-- quality:end -->" in old:
+            head, rest = old.split("<!-- quality:begin -->", 1)
+            tail = rest.split("<!-- quality:end -->", 1)[1]
+            new = head + text + tail
+        else:
+            new = (old.rstrip() + "\n\n" if old else "# Representation quality\n\n") + text + "\n"
+        out.write_text(new)
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from product_repr import learners
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--catalogs", nargs="+", default=list(CATALOGS), choices=list(CATALOGS))
+    p.add_argument("--learners", nargs="*", default=list(learners.REGISTRY), help="learner names; none = baselines only")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--rows", type=int, default=8000)
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "QUALITY.md", help="markdown file ('-' = print only)")
+    p.add_argument("--datasets", type=Path, default=DATASETS)
+    p.add_argument("--results", type=Path, default=RESULTS, help="JSON cache of every measured figure")
+    p.add_argument("--fit-seconds", type=float, default=300.0, help="time limit per learner fit (keeps best weights)")
+    p.add_argument("--budget-minutes", type=float, default=90.0, help="stop starting new fits after this long")
+    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--fresh", action="store_true", help="ignore cached results")
+    p.add_argument("--feature", action="append", default=[], metavar="KEY=VALUE",
+                   help="FeatureSpace option, e.g. text_dim=256 (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="learner config override, e.g. epochs=200 (repeatable)")
+    return p.parse_args(argv)
+
+
+def _pairs(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.now(timezone.utc)
+    deadline = time.time() + 60 * args.budget_minutes
+    settings = Settings(features=_pairs(args.feature), learner=_pairs(args.set))
+    results = {} if args.fresh else load_results(args.results)
+    global RESULTS
+    RESULTS = args.results
+
+    def log(msg: str) -> None:
+        print(f"[{datetime.now(timezone.utc).strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    for name in args.catalogs:
+        run_catalog(CATALOGS[name], learner_names=list(args.learners), seeds=args.seeds, rows=args.rows,
+                    settings=settings, results=results, fit_seconds=args.fit_seconds, deadline=deadline,
+                    baselines=not args.no_baselines, datasets=args.datasets, log=log)
+    methods = [*BASELINES, *args.learners]
+    out = None if str(args.out) == "-" else args.out
+    print(write_report(out, results=results, catalogs=args.catalogs, methods=methods, seeds=args.seeds,
+                       rows=args.rows, settings=settings, started=started))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
