@@ -25,6 +25,8 @@ _LAZY = {
     "infer_schema": "product_repr.schema",
     "Schema": "product_repr.schema",
     "Role": "product_repr.schema",
+    "ColumnInfo": "product_repr.schema",
+    "as_numbers": "product_repr.schema",
     "FeatureSpace": "product_repr.features",
     "Span": "product_repr.features",
     "load_run": "product_repr.runs",

@@ -82,6 +82,9 @@ def cmd_train(args) -> int:
     from product_repr.tables import read_table
 
     df = read_table(args.data, max_rows=args.max_rows)
+    if not args.quiet:
+        for note in df.attrs.get("notes", []):
+            print(f"note: {note}", file=sys.stderr)
     schema = infer_schema(df)
     roles = _parse_roles(args.role)
     if roles:
