@@ -29,6 +29,7 @@ import pandas as pd
 from product_repr.errors import ConfigError
 
 MIN_ROWS = 20
+TERSE_SHARE = 0.12  # titles that are a model code, so text alone cannot place every product
 
 # (category, {subcategory: (nouns, specs, price median, weight median kg)}, brands, adjectives,
 #  description phrases, colours, price sigma, rating mean)
@@ -190,10 +191,10 @@ def _pick(rng: np.random.Generator, items: list):
     return items[int(rng.integers(len(items)))]
 
 
-def _product(rng: np.random.Generator, c: int, sub: str | None = None) -> dict:
-    """One ordinary product of category index ``c`` (and subcategory ``sub`` if given)."""
+def _product(rng: np.random.Generator, c: int, *, terse_share: float = TERSE_SHARE) -> dict:
+    """One ordinary product of category index ``c``; a share of titles are terse model codes."""
     cat = _CATEGORIES[c]
-    sub = sub or _pick(rng, list(cat["subs"]))
+    sub = _pick(rng, list(cat["subs"]))
     nouns, specs, price_median, weight_median = cat["subs"][sub]
     brand = _pick(rng, cat["brands"])
     adjective = _pick(rng, cat["adjectives"])
@@ -206,6 +207,11 @@ def _product(rng: np.random.Generator, c: int, sub: str | None = None) -> dict:
     if rng.random() < 0.6:
         phrases.insert(int(rng.integers(len(phrases) + 1)), _pick(rng, _GENERIC))
     description = f"{adjective} {noun.lower()} from {brand}: " + ", ".join(phrases) + "."
+    if rng.random() < terse_share:  # "Voltix VO-245 65 W": only brand and spec say what it is
+        code = f"{brand[:2].upper()}-{int(rng.integers(100, 1000))}"
+        title = f"{brand} {code} {_pick(rng, specs)}"
+        generic = [_GENERIC[i] for i in rng.choice(len(_GENERIC), size=2, replace=False)]
+        description = f"{brand} {code}: {generic[0]}, {generic[1]}, {_pick(rng, cat['phrases'])}."
     brand_factor = 0.75 + 0.5 * (cat["brands"].index(brand) / max(len(cat["brands"]) - 1, 1))
     price = price_median * brand_factor * float(np.exp(rng.normal(0.0, cat["price_sigma"])))
     weight = weight_median * float(np.exp(rng.normal(0.0, 0.25)))
@@ -247,7 +253,7 @@ def _plant_anomaly(rng: np.random.Generator, row: dict, kind: str) -> dict:
         row["weight_kg"] = round(float(rng.uniform(20, 40)) if light else weight_median * float(rng.uniform(25, 60)), 3)
     else:  # text of another category, everything else of this one
         other = _CATEGORIES[(c + int(rng.integers(1, len(_CATEGORIES)))) % len(_CATEGORIES)]
-        alien = _product(rng, _CATEGORIES.index(other))
+        alien = _product(rng, _CATEGORIES.index(other), terse_share=0.0)
         row["title"], row["description"] = alien["title"], alien["description"]
     return row
 
