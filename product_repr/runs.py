@@ -142,7 +142,7 @@ def load_run(directory: str | Path) -> Run:
     from safetensors.torch import load_file
 
     from product_repr import learners
-    from product_repr.features import FeatureSpace, Span
+    from product_repr.features import FeatureSpace
     from product_repr.schema import Schema
 
     d = Path(directory)
@@ -168,8 +168,7 @@ def load_run(directory: str | Path) -> Run:
     model = info["model"]
     try:
         cls = learners.get(model["learner"])
-        learner = cls.from_saved(model["config"], model["input_dim"], [Span.from_dict(s) for s in model["spans"]],
-                                 tensors, history=_history_records(history))
+        learner = cls.from_state(model, tensors, history=_history_records(history))
     except (KeyError, TypeError) as err:
         raise RunError(f"{d / 'run.json'} has an incomplete 'model' section ({err!r}); save the run again") from err
     except ProductReprError as err:

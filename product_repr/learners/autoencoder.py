@@ -28,4 +28,4 @@ class Autoencoder(Learner):
 
     def _loss(self, model: nn.ModuleDict, xb: torch.Tensor, generator: torch.Generator):
         x_hat = model["decoder"](model["encoder"](xb))
-        return reconstruction_loss(x_hat, xb, self.spans_), {}
+        return reconstruction_loss(x_hat, xb, self.spans_, self._weights(xb.device)), {}

@@ -17,6 +17,7 @@ from product_repr.features import Span
 from product_repr.learners.config import LearnerConfig
 from product_repr.learners.corruption import span_of_dim
 from product_repr.learners.encoder import Decoder, Encoder
+from product_repr.learners.losses import span_weights
 
 ENCODE_BATCH = 8192
 
@@ -81,6 +82,13 @@ class Learner:
     def _setup(self, spans: Sequence[Span]) -> None:
         """Precompute what the loss needs from the spans (called by fit and when loading)."""
 
+    def _weights(self, device: torch.device, keep: Sequence[int] | None = None) -> torch.Tensor:
+        """The span weights (learned from the training data) as a tensor, optionally for some spans only."""
+        w = torch.from_numpy(self.span_weights_)
+        if keep is not None:
+            w = w[list(keep)]
+        return w.to(device)
+
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         """What the encoder sees; the multi-task learner masks the columns it predicts."""
         return x
@@ -114,6 +122,7 @@ class Learner:
         dev = resolve_device(device)
         self.spans_ = spans
         self.input_dim_ = X.shape[1]
+        self.span_weights_ = span_weights(X, spans)
         self._setup(spans)
         # dropout and weight init use torch's global RNG: fork it so fit is reproducible and side-effect free
         cuda = [torch.cuda.current_device()] if dev.type == "cuda" else []
@@ -190,6 +199,7 @@ class Learner:
             "config": self.config.to_dict(),
             "input_dim": int(self.input_dim_),
             "spans": [s.to_dict() for s in self.spans_],
+            "span_weights": [float(w) for w in self.span_weights_],
         }
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.model_.state_dict().items()}
         return meta, tensors
@@ -197,8 +207,11 @@ class Learner:
     @classmethod
     def from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], history: list[dict] | None = None) -> "Learner":
         """Rebuild a fitted learner from :meth:`to_state` output. Raises ConfigError if they do not match."""
-        return cls.from_saved(meta["config"], meta["input_dim"], [Span.from_dict(s) for s in meta["spans"]],
-                              tensors, history=history)
+        learner = cls.from_saved(meta["config"], meta["input_dim"], [Span.from_dict(s) for s in meta["spans"]],
+                                 tensors, history=history)
+        if "span_weights" in meta:
+            learner.span_weights_ = np.asarray(meta["span_weights"], dtype=np.float32)
+        return learner
 
     @classmethod
     def from_saved(cls, config: dict, input_dim: int, spans: Sequence[Span], tensors: dict[str, torch.Tensor],
@@ -209,6 +222,7 @@ class Learner:
         span_of_dim(spans, int(input_dim))
         learner.spans_ = spans
         learner.input_dim_ = int(input_dim)
+        learner.span_weights_ = np.full(len(spans), 1.0 / len(spans), dtype=np.float32)  # training data unknown
         learner._setup(spans)
         with torch.random.fork_rng(devices=[]):
             model = learner._build(int(input_dim), spans)

@@ -35,4 +35,4 @@ class Denoising(Learner):
     def _loss(self, model: nn.ModuleDict, xb: torch.Tensor, generator: torch.Generator):
         x_tilde, _ = swap_noise(xb, self.spans_, self.config.swap_rate, generator=generator)
         x_hat = model["decoder"](model["encoder"](x_tilde))
-        return reconstruction_loss(x_hat, xb, self.spans_), {}
+        return reconstruction_loss(x_hat, xb, self.spans_, self._weights(xb.device)), {}

@@ -2,20 +2,26 @@
 
 All are pure functions of tensors; none mutates its inputs.
 
-Span weighting. X is a concatenation of spans, one per source column, of very different widths (a price is
-2 dims, a text block 64). Averaging the squared error over all p dims would let wide spans drown narrow ones,
-so the reconstruction loss is
+Span weighting. X is a concatenation of spans, one per source column, of very different widths and scales
+(a price is 2 dims of unit variance; a 128-dim text block may have a total variance of 1, so about 0.008 per
+dim). Averaging the squared error over all p dims, or even over each span's dims, would let some columns
+drown the others, so the reconstruction loss is
 
-    L = Σ_s w_s ℓ_s,   w_s = 1 / S   (S spans),
+    L = Σ_s w_s ℓ_s,   w_s = 1 / (S · b_s),
 
-where ℓ_s is the *mean over the span's dims and the batch rows* of the squared error for an "mse" span,
-and the mean over rows of the cross-entropy  -Σ_j x_j log softmax(x̂_s)_j  for a "ce" (one-hot) span.
-Every source column therefore counts equally, whatever its width.
+where ℓ_s is the mean over the batch rows of the span's loss: the squared error averaged over the span's
+dims for an "mse" span, the cross-entropy  -Σ_j x_j log softmax(x̂_s)_j  for a "ce" (one-hot) span; and
+b_s (:func:`span_baselines`) is the loss of the trivial predictor on the training data: the span's mean
+per-dim variance for "mse" spans (predicting the column mean), the entropy of the level frequencies for
+"ce" spans (predicting the marginal). So every source column counts equally, whatever its width and
+scale: a normalised loss of 1 means "no better than knowing only that column's average". Constant
+columns (b_s ≈ 0) get weight 0.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -43,6 +49,33 @@ def span_losses(x_hat: torch.Tensor, x: torch.Tensor, spans: Sequence[Span]) -> 
     return torch.stack(cols, dim=1)
 
 
+MIN_BASELINE = 1e-8  # below this a span is constant: nothing to learn, weight 0
+MIN_ENTROPY = 0.05  # nats; keeps a near-constant categorical column from dominating
+
+
+def span_baselines(X: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
+    """(S,) float64: the loss ℓ_s of the trivial predictor for each span of X (n, p); see the module docstring."""
+    X = np.asarray(X, dtype=np.float64)
+    out = np.zeros(len(spans))
+    for k, s in enumerate(spans):
+        block = X[:, s.start:s.stop]
+        if s.loss == "ce":
+            freq = block.mean(axis=0)
+            freq = freq[freq > 0]
+            entropy = float(-(freq * np.log(freq)).sum()) if freq.size else 0.0
+            out[k] = max(entropy, MIN_ENTROPY) if block.any() else 0.0
+        else:
+            out[k] = float(block.var(axis=0).mean()) if len(block) else 0.0
+    return out
+
+
+def span_weights(X: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
+    """(S,) float32 weights w_s = 1 / (S · b_s), 0 for constant spans; they sum to Σ 1/(S b_s)."""
+    base = span_baselines(X, spans)
+    w = np.where(base > MIN_BASELINE, 1.0 / np.maximum(base, MIN_BASELINE), 0.0) / max(len(spans), 1)
+    return w.astype(np.float32)
+
+
 def reconstruction_loss(
     x_hat: torch.Tensor,
     x: torch.Tensor,
@@ -51,12 +84,13 @@ def reconstruction_loss(
 ) -> torch.Tensor:
     """Scalar span-weighted reconstruction loss ``Σ_s w_s mean_rows(ℓ_s)``.
 
-    ``weights``: (S,) span weights; default ``1/S`` each, so each source column counts equally.
+    ``weights``: (S,) span weights, normally :func:`span_weights` of the training data; default ``1/S``
+    each (equal weights on the raw span losses).
     """
     per = span_losses(x_hat, x, spans).mean(dim=0)  # (S,)
     if weights is None:
         return per.mean()
-    return (per * weights).sum()
+    return (per * weights.to(per.device, per.dtype)).sum()
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, *, temperature: float = 1.0) -> torch.Tensor:

@@ -81,7 +81,8 @@ class Multitask(Learner):
         chosen = set(self.config.predict_columns)
         self._pred_idx = [k for k, s in enumerate(spans) if s.name in chosen]
         self._pred_spans = [spans[k] for k in self._pred_idx]
-        self._rec_spans = [s for s in spans if s.name not in chosen]
+        self._rec_idx = [k for k, s in enumerate(spans) if s.name not in chosen]
+        self._rec_spans = [spans[k] for k in self._rec_idx]
         keep = torch.ones(sum(s.width for s in spans))
         for s in self._pred_spans:
             keep[s.start:s.stop] = 0.0
@@ -123,7 +124,8 @@ class Multitask(Learner):
         tasks: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=xb.device)
         if cfg.reconstruction_weight > 0 and self._rec_spans:
-            tasks["reconstruction"] = reconstruction_loss(model["decoder"](z_tilde), xb, self._rec_spans)
+            tasks["reconstruction"] = reconstruction_loss(model["decoder"](z_tilde), xb, self._rec_spans,
+                                                        self._weights(xb.device, self._rec_idx))
             total = total + cfg.reconstruction_weight * tasks["reconstruction"]
         if cfg.mask_weight > 0:
             keep = self._rec_cells.to(xb.device)
@@ -136,9 +138,10 @@ class Multitask(Learner):
             total = total + cfg.contrastive_weight * tasks["contrastive"]
         if self._pred_spans and cfg.column_weight > 0:
             parts = []
+            w = self._weights(xb.device, self._pred_idx) * len(self.spans_)  # 1 / b_s
             for s, head in zip(self._pred_spans, model["column_heads"]):
                 local = type(s)(s.name, s.role, 0, s.width, s.loss)
                 parts.append(span_losses(head(z_tilde), xb[:, s.start:s.stop], [local]).mean())
-            tasks["columns"] = torch.stack(parts).mean()
+            tasks["columns"] = (torch.stack(parts) * w).mean()
             total = total + cfg.column_weight * tasks["columns"]
         return total, tasks

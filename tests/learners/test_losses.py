@@ -111,3 +111,35 @@ def test_losses_do_not_mutate_inputs():
     nt_xent(z1, z2, temperature=0.5)
     margin_contrastive(z1, z2)
     assert torch.equal(z1, c1) and torch.equal(z2, c2)
+
+
+def test_span_baselines_and_weights():
+    from product_repr.learners.losses import span_baselines, span_weights
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = np.zeros((n, 8), dtype=np.float32)
+    x[:, 0] = rng.normal(0, 2.0, n)  # variance 4
+    x[np.arange(n), 1 + np.arange(n) % 3] = 1.0  # three equally frequent levels: entropy log 3
+    x[:, 4:] = rng.normal(0, 0.1, (n, 4))  # a "text" block with per-dim variance 0.01
+    base = span_baselines(x, SPANS)
+    np.testing.assert_allclose(base, [x[:, 0].var(), math.log(3), x[:, 4:].var(0).mean()], rtol=1e-5)
+    w = span_weights(x, SPANS)
+    np.testing.assert_allclose(w, 1 / (3 * base), rtol=1e-5)
+    # the trivial predictor (column means / marginal frequencies) then scores exactly 1 on every span
+    mean_logits = np.tile(np.log(x[:, 1:4].mean(0)), (n, 1))
+    x_hat = np.column_stack([np.full(n, x[:, 0].mean()), mean_logits, np.tile(x[:, 4:].mean(0), (n, 1))])
+    loss = reconstruction_loss(torch.from_numpy(x_hat.astype(np.float32)), torch.from_numpy(x), SPANS,
+                               torch.from_numpy(w))
+    assert float(loss) == pytest.approx(1.0, rel=1e-4), "normalised loss of the trivial predictor must be 1"
+
+
+def test_constant_span_gets_zero_weight():
+    from product_repr.learners.losses import span_weights
+
+    x = np.zeros((10, 8), dtype=np.float32)
+    x[:, 1] = 1.0
+    x[:, 4:] = np.arange(40).reshape(10, 4)
+    w = span_weights(x, SPANS)
+    assert w[0] == 0.0, "a constant numeric column has nothing to learn"
+    assert w[2] > 0
