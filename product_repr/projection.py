@@ -31,6 +31,16 @@ METRICS = ("cosine", "euclidean")
 warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
 warnings.filterwarnings("ignore", message=r"n_jobs value .* overridden to 1", category=UserWarning)
 
+# umap-learn runs 500 epochs up to 10,000 rows and 200 above; from 5,000 rows we use 200: the map's
+# trustworthiness barely moves (0.9859 -> 0.9854 at 10k x 32, bench/umap_knn.py) and it is 2.5x faster
+SMALL_ROWS = 5_000
+
+
+def default_epochs(n: int) -> int:
+    """Optimisation epochs when the caller does not choose: 500 up to 5,000 rows, else 200."""
+    return 500 if n <= SMALL_ROWS else 200
+
+
 _warm_lock = threading.Lock()
 _warm = False
 
@@ -168,7 +178,8 @@ def project(
     ``knn``: optional precomputed ``(ids, dists)`` of shape (n, >= n_neighbors)
     with each row itself in column 0 (see :func:`neighbours.umap_knn`).
     Above ``sample_limit`` rows UMAP is fitted on a sample and the rest placed
-    by their nearest sample products. ``n_epochs``: None lets umap-learn choose.
+    by their nearest sample products. ``n_epochs``: None means 500 up to 5,000
+    rows, else 200 (:func:`default_epochs`).
 
     Tiny inputs never fail: fewer than ``n_neighbors + 2`` rows (or fewer
     distinct rows) fall back to PCA, a single row maps to the origin; ``note``
@@ -208,7 +219,11 @@ def project(
             f"{what}, too few for UMAP with n_neighbors={n_neighbors}: PCA instead",
         )
 
-    params["n_epochs"] = n_epochs
+    if n_epochs is None:
+        n_epochs = default_epochs(min(n, sample_limit))
+    elif int(n_epochs) < 1:
+        raise ConfigError(f"n_epochs={n_epochs} must be at least 1 (200 is a good start)")
+    params["n_epochs"] = int(n_epochs)
     if n <= sample_limit:
         if knn is not None:
             knn = _check_knn(knn, n, n_neighbors)
