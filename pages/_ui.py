@@ -451,8 +451,7 @@ def sidebar() -> None:
         st.markdown("**Run**")
         job = st.session_state.get(JOB_KEY)
         if job is not None and job.running:
-            epoch = job.reports[-1].epoch if job.reports else 0
-            st.caption(f"training {job.name}: epoch {epoch} — {job.stage}")
+            st.caption(f"training {job.name}… (progress on the Train page)")
         if not app.runs:
             st.caption("none yet — train one on the Train page")
             return
@@ -559,7 +558,7 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
             rows[key] = value
     if not rows:
         return pd.DataFrame()
-    table = pd.DataFrame(rows).T
+    table = pd.DataFrame(rows).T.astype(float)  # None → NaN, shown as "—"
     order = [c for c in ("model", "raw", "pca") if c in table.columns] + \
             [c for c in table.columns if c not in ("model", "raw", "pca")]
     return table[order]

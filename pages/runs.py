@@ -72,7 +72,7 @@ if run is not None:
     c3.download_button("TensorBoard projector", data=lambda: files.projector_zip(run, projector_metadata(run)),
                        file_name=f"{stem}-projector.zip", mime="application/zip", on_click="ignore",
                        key="runs.projector", icon=":material/download:",
-                       help="vectors.tsv + metadata.tsv (+ a projector config): load them at "
+                       help="tensors.tsv + metadata.tsv + projector_config.pbtxt: load them at "
                             "projector.tensorflow.org or in TensorBoard")
     c4.download_button("Run directory (zip)", data=lambda: files.run_zip(run), file_name=f"{stem}.zip",
                        mime="application/zip", on_click="ignore", key="runs.zip", icon=":material/folder_zip:",

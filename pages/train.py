@@ -79,7 +79,7 @@ def draw_progress(job: TrainingJob, bar, chart, status) -> None:
                           + f" · best epoch {last.best_epoch}")
     else:
         bar.progress(0.0, text=job.stage)
-    if not history.empty:
+    if len(history) >= 2:  # a line needs two points
         chart.line_chart(history.set_index("epoch"), x_label="epoch", y_label="loss", height=260)
     status.caption(f"{job.stage} · {_ui.format_seconds(job.seconds)}")
 
@@ -107,6 +107,8 @@ def summary(run) -> None:
     if not table.empty:
         st.markdown(f"**Quality against the label '{label}'** (higher is better; *raw* = the encoded features, "
                     "*pca* = PCA of them to the same size)")
+        names = {"knn_precision@10": "kNN precision@10", "linear_probe_accuracy": "linear probe accuracy"}
+        table = table.rename(index=lambda k: names.get(k, k.replace("_", " ")))
         st.dataframe(table.style.format("{:.3f}", na_rep="—"), width="stretch")
         knn = run.metrics.get("knn_precision@10") or next(
             (v for k, v in run.metrics.items() if k.startswith("knn_precision") and isinstance(v, dict)), None)
@@ -204,7 +206,7 @@ if last is not None:
     if job is not None and job.run is last and job.stopped:
         st.info("Stopped early: the weights of the best epoch so far were kept and the run was analysed.")
     history = last.history
-    if history is not None and not history.empty and "train_loss" in history:
+    if history is not None and len(history) >= 2 and "train_loss" in history:
         plot = history.set_index("epoch")[[c for c in history.columns if c.endswith("_loss")
                                            and history[c].notna().any()]]
         st.line_chart(plot.rename(columns=lambda c: c.removesuffix("_loss")), x_label="epoch", y_label="loss",

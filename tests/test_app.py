@@ -187,7 +187,7 @@ def test_upload_then_role_change_then_train_then_map():
     assert "kind" in run.info["data"]["excluded"], "the label must not be an input"
     metrics = [m.label for m in at.metric]
     assert "Total time" in metrics and "Final train loss" in metrics, f"no summary shown: {metrics}"
-    assert any("knn_precision" in str(i) for df in at.dataframe for i in df.value.index), \
+    assert any("kNN precision" in str(i) for df in at.dataframe for i in df.value.index), \
         "the summary should compare kNN precision with the baselines"
 
     if (ROOT / "pages/map.py").exists():
@@ -298,6 +298,21 @@ def test_run_zip_unzips_into_a_loadable_run(trained, tmp_path):
     assert list(csv.columns[:2]) == ["product_id", "e0"] and len(csv) == len(run.product_ids), csv.columns
     parquet = pd.read_parquet(io.BytesIO(run_files.embeddings_parquet(run)))
     assert parquet.shape == (len(run.product_ids), run.embeddings.shape[1] + 1), parquet.shape
+
+
+def test_projector_zip_holds_vectors_and_readable_metadata(trained):
+    catalog, run = trained
+    at = app_with(catalog, {run.name: run}).run()  # projector_metadata reads the session's tables
+    at.switch_page("pages/runs.py").run()
+    assert_clean(at, "Runs page")
+    meta = pd.DataFrame({"product_id": [str(i) for i in run.product_ids], "title": catalog.df["title"]})
+    archive = zipfile.ZipFile(io.BytesIO(run_files.projector_zip(run, meta)))
+    names = {Path(n).name for n in archive.namelist()}
+    assert {"tensors.tsv", "metadata.tsv"} <= names, names
+    tensors = archive.read(next(n for n in archive.namelist() if n.endswith("tensors.tsv"))).decode().splitlines()
+    assert len(tensors) == len(run.product_ids) and len(tensors[0].split("\t")) == run.embeddings.shape[1]
+    header = archive.read(next(n for n in archive.namelist() if n.endswith("metadata.tsv"))).decode().splitlines()[0]
+    assert header.split("\t")[:2] == ["product_id", "title"], header
 
 
 # --- pure helpers -------------------------------------------------------------------------------------------
