@@ -31,6 +31,7 @@ MISSING = "(missing)"
 STATE_VERSION = 1
 DEFAULT_TEXT_WEIGHT = 2.0  # a text span's total std: as much as 4 numeric columns in a distance
 TEXT_DIM_RANGE = (64, 256)  # automatic text_dim: rows // 32 within this range (docs/FEATURES.md)
+TEXT_BUDGET = 1024  # automatic text_dim: all text spans together stay about this wide
 ENCODED_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT)
 
 
@@ -181,14 +182,16 @@ def encode_categorical(values: list[str | None], state: dict) -> np.ndarray:
     return out
 
 
-def auto_text_dim(rows: int) -> int:
-    """SVD components per text column for a table of ``rows`` rows: ``rows // 32`` in [64, 256].
+def auto_text_dim(rows: int, text_columns: int = 1) -> int:
+    """SVD components per text column for a table of ``rows`` rows: ``rows // 32`` in [64, 256],
+    and at most ``TEXT_BUDGET // text_columns`` (but at least 8) when there are many text columns.
 
     Measured (docs/FEATURES.md): small catalogs lose nothing at 64 components, while catalogs of
     thousands of short, fine-grained titles gain up to 0.05 in 10-NN precision from 256.
     """
     lo, hi = TEXT_DIM_RANGE
-    return int(min(hi, max(lo, rows // 32)))
+    dim = min(hi, max(lo, rows // 32))
+    return int(min(dim, max(8, TEXT_BUDGET // max(text_columns, 1))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,6 +279,7 @@ class FeatureSpace:
         if len(df) == 0:
             raise FeatureError("the table has no rows; a feature space needs at least one product")
         self._states, self._text, spans, names = {}, {}, [], []
+        n_text = sum(role is Role.TEXT for _, role, _ in plan)
         start = 0
         for i, (name, role, parse) in enumerate(plan):
             series = df[name]
@@ -286,7 +290,7 @@ class FeatureSpace:
                 state = {"role": role.value, **fit_categorical(category_strings(series), self.max_levels)}
                 cols, loss = [f"{name}={level}" for level in category_columns(state)], "ce"
             else:
-                dim = self.text_dim or auto_text_dim(len(df))
+                dim = self.text_dim or auto_text_dim(len(df), n_text)
                 enc = TextEncoder(dim, weight=self.text_weight, seed=self.seed + i)
                 if text_blocks is None:
                     enc.fit(series)
