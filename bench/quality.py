@@ -376,76 +376,118 @@ def machine() -> dict:
 # ---------------------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------------------
-def run_catalog(catalog: Catalog, *, learner_names: list[str], seeds: list[int], rows: int, settings: Settings,
-                results: dict, fit_seconds: float, deadline: float, baselines: bool, datasets: Path,
-                log: Callable[[str], None] = print) -> None:
-    """Compute every missing (method, seed) result of one catalog into ``results`` (saved as it goes)."""
-    from product_repr import evaluation
+CODE_FILES = ("features.py", "text.py", "schema.py", "parsing.py", "training.py", "learners")
 
-    skey = settings.key()
-    todo_base = [m for m in BASELINES if baselines and
-                 cache_key(catalog.name, m, 0, rows, skey if m == "ours_x" else "default") not in results]
-    todo_learn = [(n, s) for n in learner_names for s in seeds
-                  if cache_key(catalog.name, n, s, rows, skey) not in results]
-    if not todo_base and not todo_learn:
-        log(f"{catalog.name}: all cached")
-        return
+
+def code_fingerprint(root: Path = ROOT / "product_repr") -> str:
+    """12 hex digits of sha256 over the package files that decide X and Z; stored with every result."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in CODE_FILES:
+        path = root / name
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for f in files:
+            if f.exists():
+                digest.update(f.relative_to(root).as_posix().encode())
+                digest.update(f.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@dataclass
+class Prepared:
+    """One catalog's sampled rows, labels and the product's feature matrix, shared by all its methods."""
+
+    catalog: Catalog
+    inputs: pd.DataFrame
+    labels: np.ndarray
+    spans: list
+    X: np.ndarray
+    base_schema: object
+
+
+def prepare(catalog: Catalog, rows: int, settings: Settings, datasets: Path,
+            log: Callable[[str], None] = print) -> Prepared:
+    """Sample the catalog, keep the twins out, build the FeatureSpace matrix (timed in the log)."""
+    from product_repr.schema import infer_schema
+
     t0 = time.perf_counter()
     df = sample_rows(load_catalog(catalog, datasets), catalog.label, rows, seed=0, drop_labels=catalog.drop_labels)
     labels = label_values(df, catalog.label)
     inputs = input_frame(df, catalog)
-    log(f"{catalog.name}: {len(df)} rows, {labels.size and len(set(labels))} classes, "
-        f"input columns {list(inputs.columns)} [{time.perf_counter() - t0:.1f}s]")
+    _, fs, X = feature_matrix(inputs, catalog, settings)
+    log(f"{catalog.name}: {len(df)} rows, {len(set(labels))} classes, input columns {list(inputs.columns)}; "
+        f"X {X.shape} [{time.perf_counter() - t0:.1f}s]")
+    return Prepared(catalog, inputs, labels, list(fs.spans), X, infer_schema(inputs))
 
-    def record(method: str, seed: int, key_settings: str, Z, extra: dict) -> None:
-        t = time.perf_counter()
-        if sp.issparse(Z):
-            knn, probe = sparse_knn_precision(Z, labels), sparse_probe_accuracy(Z, labels)
+
+def measure(prep: Prepared, method: str, seed: int, *, settings: Settings, fit_seconds: float,
+            log: Callable[[str], None] = print) -> dict:
+    """Build one method's vectors for ``prep`` and score them: the cache entry (kNN@10, probe, timings)."""
+    from product_repr import evaluation
+
+    t = time.perf_counter()
+    extra: dict = {}
+    if method == "raw":
+        Z = raw_features(prep.inputs, prep.base_schema)
+    elif method == "pca32":
+        Z = evaluation.pca_baseline(raw_features(prep.inputs, prep.base_schema), PCA_DIM)
+    elif method in ("tfidf_text", "tfidf_strings"):
+        if method == "tfidf_text":
+            cols = prep.base_schema.names("text")
         else:
-            knn = evaluation.knn_precision(Z, labels, K)
-            probe = evaluation.linear_probe_accuracy(Z, labels)
-        entry = {"knn@10": round(knn, 4), "probe": round(probe, 4), "dim": int(Z.shape[1]),
-                 "eval_seconds": round(time.perf_counter() - t, 1), **extra,
-                 "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        results[cache_key(catalog.name, method, seed, rows, key_settings)] = entry
-        save_results(results)
-        log(f"  {catalog.name:20s} {TITLES.get(method, method):15s} seed {seed}: kNN@10 {knn:.3f}  "
-            f"probe {probe:.3f}  (dim {Z.shape[1]}, {extra.get('seconds', 0)}s)")
+            cols = [c for c in string_columns(prep.inputs) if c != prep.base_schema.id_column]
+        Z = tfidf(documents(prep.inputs, cols))
+        extra["columns"] = cols
+    elif method == "ours_x":
+        Z = prep.X
+        extra["spans"] = [[s.name, s.role.value, s.width] for s in prep.spans]
+    else:
+        log(f"  {prep.catalog.name}: training {method} seed {seed} (limit {fit_seconds:.0f}s)")
+        Z, extra = train_learner(method, prep.X, prep.spans, seed=seed, overrides=settings.learner,
+                                 time_limit=fit_seconds, log=log)
+    extra.setdefault("seconds", round(time.perf_counter() - t, 1))
+    t = time.perf_counter()
+    if sp.issparse(Z):
+        knn, probe = sparse_knn_precision(Z, prep.labels), sparse_probe_accuracy(Z, prep.labels)
+    else:
+        knn = evaluation.knn_precision(Z, prep.labels, K)
+        probe = evaluation.linear_probe_accuracy(Z, prep.labels)
+    log(f"  {prep.catalog.name:20s} {TITLES.get(method, method):15s} seed {seed}: kNN@10 {knn:.3f}  "
+        f"probe {probe:.3f}  (dim {Z.shape[1]}, {extra['seconds']}s)")
+    return {"knn@10": round(knn, 4), "probe": round(probe, 4), "dim": int(Z.shape[1]),
+            "eval_seconds": round(time.perf_counter() - t, 1), **extra,
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
-    schema, fs, X = feature_matrix(inputs, catalog, settings)
-    if todo_base:
-        from product_repr.schema import infer_schema
-        base_schema = infer_schema(inputs)
-        for m in todo_base:
-            t = time.perf_counter()
-            if m == "raw":
-                Z = raw_features(inputs, base_schema)
-                extra = {}
-            elif m == "pca32":
-                Z = evaluation.pca_baseline(raw_features(inputs, base_schema), PCA_DIM)
-                extra = {}
-            elif m == "tfidf_text":
-                cols = base_schema.names("text")
-                Z = tfidf(documents(inputs, cols))
-                extra = {"columns": cols}
-            elif m == "tfidf_strings":
-                cols = [c for c in string_columns(inputs) if c != base_schema.id_column]
-                Z = tfidf(documents(inputs, cols))
-                extra = {"columns": cols}
-            else:
-                Z = X
-                extra = {"spans": [[s.name, s.role.value, s.width] for s in fs.spans]}
-            extra["seconds"] = round(time.perf_counter() - t, 1)
-            record(m, 0, skey if m == "ours_x" else "default", Z, extra)
-    for name, seed in todo_learn:
-        left = deadline - time.time()
-        if left < 30:
-            log(f"  time budget spent: skipping {name} seed {seed}")
-            continue
-        log(f"  {catalog.name}: training {name} seed {seed} (limit {min(fit_seconds, left):.0f}s)")
-        Z, info = train_learner(name, X, fs.spans, seed=seed, overrides=settings.learner,
-                                time_limit=min(fit_seconds, left), log=log)
-        record(name, seed, skey, Z, info)
+
+def plan(catalogs: list[str], learner_names: list[str], seeds: list[int], rows: int, settings: Settings,
+         results: dict, *, baselines: bool, code: str) -> list[tuple[str, str, int, str]]:
+    """(catalog, method, seed, settings key) still to measure: baselines first, then learner by learner
+    (the default learner first) over the catalogs, seed by seed. A result measured with other code
+    (features, text, schema, training, learners changed) is measured again; the baselines that do not
+    depend on the package (raw, PCA, TF-IDF) are kept."""
+    from product_repr import learners
+
+    skey = settings.key()
+    todo = []
+
+    def missing(c: str, m: str, s: int, key: str, code_bound: bool) -> bool:
+        entry = results.get(cache_key(c, m, s, rows, key))
+        return entry is None or (code_bound and entry.get("code") != code)
+
+    if baselines:
+        for c in catalogs:
+            for m in BASELINES:
+                key = skey if m == "ours_x" else "default"
+                if missing(c, m, 0, key, m == "ours_x"):
+                    todo.append((c, m, 0, key))
+    order = sorted(learner_names, key=lambda n: n != learners.DEFAULT)
+    for s in seeds:
+        for m in order:
+            for c in catalogs:
+                if missing(c, m, s, skey, True):
+                    todo.append((c, m, s, skey))
+    return todo
 
 
 def write_report(out: Path, *, results: dict, catalogs: list[str], methods: list[str], seeds: list[int],
@@ -534,10 +576,24 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{datetime.now(timezone.utc).strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    for name in args.catalogs:
-        run_catalog(CATALOGS[name], learner_names=list(args.learners), seeds=args.seeds, rows=args.rows,
-                    settings=settings, results=results, fit_seconds=args.fit_seconds, deadline=deadline,
-                    baselines=not args.no_baselines, datasets=args.datasets, log=log)
+    code = code_fingerprint()
+    todo = plan(args.catalogs, list(args.learners), args.seeds, args.rows, settings, results,
+                baselines=not args.no_baselines, code=code)
+    log(f"{len(todo)} measurements to make (code {code}, settings {settings.key()})")
+    prepared: dict[str, Prepared] = {}
+    for i, (name, method, seed, key) in enumerate(todo, 1):
+        left = deadline - time.time()
+        if left < 30:
+            log(f"time budget spent: {len(todo) - i + 1} measurements left undone")
+            break
+        if name not in prepared:
+            prepared[name] = prepare(CATALOGS[name], args.rows, settings, args.datasets, log)
+        log(f"[{i}/{len(todo)}] {name} {method} seed {seed}")
+        entry = measure(prepared[name], method, seed, settings=settings, fit_seconds=min(args.fit_seconds, left),
+                        log=log)
+        entry["code"] = code
+        results[cache_key(name, method, seed, args.rows, key)] = entry
+        save_results(results)
     methods = [*BASELINES, *args.learners]
     out = None if str(args.out) == "-" else args.out
     print(write_report(out, results=results, catalogs=args.catalogs, methods=methods, seeds=args.seeds,
