@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,11 +92,15 @@ def table_hash(df: pd.DataFrame) -> str:
         return digest.hexdigest()
 
 
-def taxonomy_twins(df: pd.DataFrame, label: str | None, *, max_rows: int = 50_000) -> list[str]:
-    """Columns that determine ``label`` (e.g. a subcategory names its category): learning from them leaks it.
+def taxonomy_twins(df: pd.DataFrame, label: str | None, *, schema: "Schema | None" = None,
+                   purity: float = 0.98, max_rows: int = 50_000) -> list[str]:
+    """Columns that (almost) determine ``label``, e.g. a subcategory names its category: learning from them
+    leaks the label into the embedding that is scored against it.
 
-    A column is a twin when every one of its values maps to a single label value and it has at least as many
-    distinct values as the label but is not an id (fewer distinct values than half the rows). Pure.
+    A column is a twin when at least ``purity`` of the rows carry their value's most common label, and it has
+    at least as many distinct values as the label but is not an id (at most half as many values as rows).
+    With a ``schema``, only categorical columns are considered (a title naturally pins down its category).
+    Pure; looks at the first ``max_rows`` rows.
     """
     if label is None or label not in df.columns:
         return []
@@ -106,16 +111,33 @@ def taxonomy_twins(df: pd.DataFrame, label: str | None, *, max_rows: int = 50_00
         return []
     twins = []
     for col in sample.columns:
-        if col == label:
+        if col == label or (schema is not None and str(col) in schema.names()
+                            and _role_value(schema.role(str(col))) != "categorical"):
             continue
         values = sample[col].astype("string")
         distinct = values.nunique(dropna=True)
         if distinct < n_label or distinct > max(n_label, len(sample) // 2):
             continue
         pairs = pd.DataFrame({"c": values, "l": lab}).dropna()
-        if len(pairs) and int(pairs.groupby("c")["l"].nunique().max()) == 1:
+        if not len(pairs):
+            continue
+        majority = pairs.value_counts(["c", "l"]).groupby(level=0).max().sum()
+        if majority / len(pairs) >= purity:
             twins.append(str(col))
     return twins
+
+
+def named_twins(df: pd.DataFrame, label: str | None, *, schema: "Schema | None" = None) -> list[str]:
+    """The :func:`taxonomy_twins` of ``label`` whose names share a word with it (``sub_category``,
+    ``category_l2``, ``category_path`` for ``category_l1``): almost surely the same taxonomy, excluded by default.
+    """
+    if label is None:
+        return []
+    generic = {"name", "code", "type", "product", "item", "article"}
+    words = {w for w in re.split(r"[^a-z]+", label.lower()) if len(w) >= 4 and w not in generic}
+    # any role but id: a text column named after the label (category_path) leaks it as much as a category
+    ids = set(schema.names(schema.role(schema.id_column))) if schema is not None and schema.id_column else set()
+    return [t for t in taxonomy_twins(df, label) if t not in ids and any(w in t.lower() for w in words)]
 
 
 def make_catalog(df: pd.DataFrame, name: str, *, label: str | None = None, truth: dict | None = None,
@@ -130,7 +152,7 @@ def make_catalog(df: pd.DataFrame, name: str, *, label: str | None = None, truth
     if label is not None and label not in df.columns:
         label = None
     if exclude is None:
-        exclude = [label, *taxonomy_twins(df, label)] if label else []
+        exclude = [label, *named_twins(df, label, schema=schema)] if label else []
     exclude = [c for c in dict.fromkeys(exclude) if c in df.columns]
     return CatalogState(name=name, df=df, schema=schema, label=label, colour=label, exclude=list(exclude),
                         sha256=table_hash(df), truth=truth)

@@ -119,8 +119,10 @@ with tab_use:
         new = None if new == NONE else new
         old = cat.label
         excl = [c for c in cat.exclude if c != old]
-        if new is not None and new not in excl:
-            excl.append(new)
+        if new is not None:
+            # the label, and columns named after it that refine it (subcategory, category_l2): never inputs
+            named = _ui.named_twins(df, new, schema=cat.schema)
+            excl += [c for c in [new, *named] if c not in excl]
         cat.label = new
         if cat.colour in (None, old):
             cat.colour = new
@@ -160,11 +162,14 @@ with tab_use:
     if cat.label is not None and cat.label not in cat.exclude:
         st.warning(f"The label '{cat.label}' is not excluded: training will still leave it out, since learning "
                    "from the label would make its evaluation meaningless.")
-    twins = [c for c in _ui.taxonomy_twins(df, cat.label) if c not in cat.exclude]
+    twins = [c for c in _ui.taxonomy_twins(df, cat.label, schema=cat.schema) if c not in cat.exclude]
     if twins:
-        st.info(f"{', '.join(twins)} determine{'s' if len(twins) == 1 else ''} the label '{cat.label}' (each value "
-                f"belongs to one {cat.label}); learning from {'it' if len(twins) == 1 else 'them'} gives the "
-                "answer away.")
+        one = len(twins) == 1
+        st.info(f"Each value of {', '.join(twins)} falls within a single '{cat.label}'. If "
+                f"{'it is' if one else 'they are'} part of the same taxonomy (like a subcategory), learning from "
+                f"{'it' if one else 'them'} gives the label away and flatters the evaluation; if "
+                f"{'it is a genuine attribute' if one else 'they are genuine attributes'} (like a brand), keep "
+                f"{'it' if one else 'them'}.")
 
         def _add_twins() -> None:
             cat.exclude = [*cat.exclude, *twins]

@@ -195,6 +195,26 @@ def test_upload_then_role_change_then_train_then_map():
         assert not at.exception, f"Map page failed on the new run: {[e.value for e in at.exception]}"
 
 
+def test_a_real_catalog_uploads_labels_and_trains(shared_dataset):
+    path = shared_dataset("amazon_sales_india/amazon_products_parsed.csv")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.file_uploader(key="data.upload").set_value((path.name, path.read_bytes(), "text/csv")).run()
+    assert_clean(at, "after uploading the Amazon catalog")
+    catalog = at.session_state[_ui.STATE_KEY].catalog
+    assert catalog.name == path.name and len(catalog.df) > 1000, f"not loaded: {catalog.name}"
+    at.selectbox(key=f"data.label.{catalog.sha256[:12]}").set_value("category_l1").run()
+    catalog = at.session_state[_ui.STATE_KEY].catalog
+    assert {"category_l1", "category_l2", "category_path"} <= set(catalog.exclude), \
+        f"the label and the columns of its taxonomy must be excluded: {catalog.exclude}"
+    at.switch_page("pages/train.py").run()
+    set_setting(at, "train.denoising.epochs", 2)
+    at.button(key="train.go").click().run()
+    assert_clean(at, "after training on the Amazon catalog")
+    app = at.session_state[_ui.STATE_KEY]
+    run = app.runs[app.active]
+    assert len(run.product_ids) == len(catalog.df) and run.metrics, "a real catalog should train and be scored"
+
+
 def test_broken_upload_keeps_the_previous_catalog_and_runs(trained):
     catalog, run = trained
     at = app_with(catalog, {run.name: run}).run()
@@ -320,9 +340,17 @@ def test_projector_zip_holds_vectors_and_readable_metadata(trained):
 
 def test_taxonomy_twins_finds_the_subcategory_of_the_demo():
     catalog = _ui.load_demo(rows=200, seed=0)
-    twins = _ui.taxonomy_twins(catalog.df, "category")
+    twins = _ui.taxonomy_twins(catalog.df, "category", schema=catalog.schema)
     assert "subcategory" in twins, f"subcategory determines category, got twins {twins}"
-    assert "price" not in twins and "product_id" not in twins, f"numbers and ids are not twins: {twins}"
+    assert not {"price", "product_id", "title"} & set(twins), f"numbers, ids and titles are not twins: {twins}"
+    assert _ui.named_twins(catalog.df, "category", schema=catalog.schema) == ["subcategory"], \
+        "only the twin named after the label is excluded by default"
+
+
+def test_taxonomy_twins_tolerate_a_few_inconsistent_rows():
+    df = pd.DataFrame({"cat": ["a"] * 60 + ["b"] * 40, "sub_cat": ["a1"] * 30 + ["a2"] * 30 + ["b1"] * 39 + ["a1"],
+                       "shop": ["x", "y"] * 50})
+    assert _ui.taxonomy_twins(df, "cat") == ["sub_cat"], "99% pure is still a twin; a 50/50 column is not"
 
 
 def test_log_grid_includes_the_default_and_the_bounds():
