@@ -63,9 +63,10 @@ def _search(base: np.ndarray, queries: np.ndarray, k: int, index=None) -> tuple[
     sims_out = np.empty((len(queries), k), dtype=np.float32)
     for lo in range(0, len(queries), _BLOCK):
         block = queries[lo : lo + _BLOCK] @ base.T
-        part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k < block.shape[1] else np.tile(
-            np.arange(block.shape[1]), (len(block), 1)
-        )
+        if k < block.shape[1]:
+            part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        else:
+            part = np.tile(np.arange(block.shape[1]), (len(block), 1))
         part_sims = np.take_along_axis(block, part, axis=1)
         order = np.argsort(-part_sims, axis=1, kind="stable")
         ids_out[lo : lo + len(block)] = np.take_along_axis(part, order, axis=1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from product_repr import neighbours
 from product_repr.errors import ConfigError
@@ -112,3 +114,28 @@ def test_neighbours_frame_is_long_and_ranked():
     assert frame["rank"].tolist() == [1, 2, 1, 2, 1, 2]
     assert frame.loc[frame.product_id == "c", "neighbour_id"].tolist() == ["b", "a"]
     assert isinstance(frame, pd.DataFrame) and len(frame) == 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(min_value=3, max_value=40).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.integers(min_value=1, max_value=n - 1),
+            st.lists(st.integers(-2, 2), min_size=n * 3, max_size=n * 3),
+        )
+    )
+)
+def test_property_exact_on_tie_heavy_data(case):
+    """Small integer vectors: many exact duplicates, ties and zero rows."""
+    n, k, values = case
+    Z = np.array(values, dtype=np.float64).reshape(n, 3)
+    ids, sims = neighbours.all_neighbours(Z, k)
+    _, ref_sims = brute_force(Z, k)
+    norms = np.linalg.norm(Z, axis=1, keepdims=True)
+    Zn = np.divide(Z, norms, out=np.zeros_like(Z), where=norms > 0)
+    true_sims = np.einsum("id,ikd->ik", Zn, Zn[ids])
+    assert not (ids == np.arange(n)[:, None]).any(), "a product lists itself"
+    assert all(len(set(row)) == k for row in ids), "an id repeats within a row"
+    np.testing.assert_allclose(true_sims, ref_sims, atol=1e-5, err_msg="not the exact top-k")
+    np.testing.assert_allclose(sims, ref_sims, atol=1e-5)
