@@ -3,7 +3,8 @@
 Two kinds of terms:
 
 - ``"word"``: lower-cased tokens of letters/digits (single characters kept: "5 kg"), 1- and
-  2-grams (scikit-learn's ``CountVectorizer``);
+  2-grams (the same counts as scikit-learn's ``CountVectorizer(ngram_range=(1, 2))``, computed
+  on integer token ids: each text is tokenised once, bigrams are pairs of ids);
 - ``"char"``: character 3-5-grams inside each whitespace-separated token padded with one
   space on each side (like scikit-learn's ``char_wb``; a padded token shorter than 3
   characters counts as one term). Because these n-grams never cross a token boundary, a
@@ -21,12 +22,11 @@ import re
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"
 CHAR_RANGE = (3, 5)
 KINDS = ("word", "char")
-_SPACES = re.compile(r"\s\s+")
+_WORD = re.compile(WORD_TOKEN_PATTERN)
 
 
 def token_ngrams(token: str, lo: int = CHAR_RANGE[0], hi: int = CHAR_RANGE[1]) -> list[str]:
@@ -69,9 +69,36 @@ def _char_counts(texts: list[str], vocabulary: dict[str, int] | None) -> tuple[s
     return sp.csr_matrix(tokens_by_doc @ grams), vocab
 
 
-def _word_vectorizer(vocabulary: list[str] | None = None) -> CountVectorizer:
-    return CountVectorizer(lowercase=True, dtype=np.float64, vocabulary=vocabulary, analyzer="word",
-                           ngram_range=(1, 2), token_pattern=WORD_TOKEN_PATTERN)
+def _word_counts(texts: list[str], vocabulary: dict[str, int] | None) -> tuple[sp.csr_matrix, dict[str, int]]:
+    """(n, V) word 1-2-gram counts; with ``vocabulary=None`` every term seen gets a column."""
+    index: dict[str, int] = {}
+    ids: list[int] = []
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    for d, text in enumerate(texts):
+        toks = _WORD.findall(text.lower())
+        lengths[d] = len(toks)
+        ids.extend([index.setdefault(t, len(index)) for t in toks])
+    types = list(index)
+    tok = np.asarray(ids, dtype=np.int64)
+    doc = np.repeat(np.arange(len(texts)), lengths)
+    same = doc[1:] == doc[:-1] if tok.size else np.zeros(0, dtype=bool)
+    pair = tok[:-1][same] * max(len(types), 1) + tok[1:][same]
+    pair_doc = doc[:-1][same]
+    pairs, pair_inv = np.unique(pair, return_inverse=True)
+    width = max(len(types), 1)
+    names = [f"{types[p // width]} {types[p % width]}" for p in pairs.tolist()]
+    vocab: dict[str, int] = {} if vocabulary is None else vocabulary
+    if vocabulary is None:
+        for name in (*types, *names):
+            vocab.setdefault(name, len(vocab))
+    uni_col = np.asarray([vocab.get(t, -1) for t in types], dtype=np.int64)
+    bi_col = np.asarray([vocab.get(b, -1) for b in names], dtype=np.int64)
+    rows = np.concatenate([doc, pair_doc])
+    cols = np.concatenate([uni_col[tok] if tok.size else tok, bi_col[pair_inv] if pair.size else pair])
+    keep = cols >= 0
+    m = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(len(texts), len(vocab)))
+    m.sum_duplicates()
+    return m, vocab
 
 
 def _select(counts: sp.csr_matrix, terms: list[str], max_features: int, min_df: int) -> list[int]:
@@ -91,14 +118,8 @@ def fit_counts(texts: list[str], kind: str, *, max_features: int, min_df: int = 
     ``V`` may be 0 (no terms at all, e.g. all texts empty).
     """
     if kind == "word":
-        vec = _word_vectorizer()
-        try:
-            counts = vec.fit_transform(texts).tocsr()
-        except ValueError:  # scikit-learn: empty vocabulary
-            return [], sp.csr_matrix((len(texts), 0))
-        terms = [""] * len(vec.vocabulary_)
-        for term, j in vec.vocabulary_.items():
-            terms[j] = term
+        counts, vocab = _word_counts(texts, None)
+        terms = list(vocab)
     elif kind == "char":
         counts, vocab = _char_counts(texts, None)
         terms = list(vocab)
@@ -113,7 +134,7 @@ def count(texts: list[str], kind: str, terms: list[str]) -> sp.csr_matrix:
     if not terms:
         return sp.csr_matrix((len(texts), 0))
     if kind == "word":
-        return _word_vectorizer(list(terms)).transform(texts).tocsr()
+        return _word_counts(texts, {t: j for j, t in enumerate(terms)})[0]
     if kind == "char":
         return _char_counts(texts, {t: j for j, t in enumerate(terms)})[0]
     raise ValueError(f"unknown n-gram kind {kind!r}; choose one of {KINDS}")

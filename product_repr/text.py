@@ -55,11 +55,12 @@ def clean_texts(values: Iterable[Any], *, max_chars: int = 1000) -> list[str]:
 def tfidf_block(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear tf x idf, rows L2-normalised. ``counts``: (n, V) term counts; ``idf``: (V,)."""
     m = counts.tocsr().astype(np.float64, copy=True)
-    m.data = 1.0 + np.log(m.data)
-    m = m @ sp.diags(idf)
-    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ m)
+    m.sum_duplicates()
+    m.data = (1.0 + np.log(m.data)) * np.asarray(idf, dtype=np.float64)[m.indices]
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=m.data * m.data, minlength=m.shape[0]))
+    m.data /= norms[rows]  # rows with entries have a positive norm
+    return m
 
 
 def smooth_idf(counts: sp.csr_matrix) -> np.ndarray:
@@ -78,8 +79,10 @@ def l2_rows(a: np.ndarray) -> np.ndarray:
 def _join(blocks: list[sp.csr_matrix], n: int) -> sp.csr_matrix:
     """Concatenate unit-row blocks, scaled by 1/sqrt(#blocks) so rows keep unit length."""
     if not blocks:
-        return sp.csr_matrix((n, 0), dtype=np.float64)
-    return sp.csr_matrix(sp.hstack(blocks) * (1.0 / np.sqrt(len(blocks))))
+        return sp.csr_matrix((n, 0), dtype=np.float32)
+    m = sp.csr_matrix(sp.hstack(blocks, format="csr", dtype=np.float64))
+    m.data *= 1.0 / np.sqrt(len(blocks))
+    return m.astype(np.float32)
 
 
 class TextEncoder:
@@ -126,7 +129,7 @@ class TextEncoder:
         texts = clean_texts(values, max_chars=self.max_chars)
         m = self._fit(texts)
         if m is None:
-            return self._encode(self._sparse(texts))
+            return self.transform(texts)
         return self._encode(m)
 
     def _fit(self, texts: list[str]) -> sp.csr_matrix | None:
@@ -153,7 +156,7 @@ class TextEncoder:
         if k == 0 or m.nnz == 0:
             self.components_ = np.zeros((1, m.shape[1]), dtype=np.float32)
         else:
-            _, _, vt = randomized_svd(m.astype(np.float32), n_components=k, n_iter=self.svd_iter, random_state=self.seed)
+            _, _, vt = randomized_svd(m, n_components=k, n_iter=self.svd_iter, random_state=self.seed)
             self.components_ = np.ascontiguousarray(vt, dtype=np.float32)
         unit = l2_rows(self._project(m))
         total_var = float(unit.astype(np.float64).var(axis=0).sum())
@@ -168,9 +171,12 @@ class TextEncoder:
         return int(self.components_.shape[0])
 
     def transform(self, values: Iterable[Any]) -> np.ndarray:
-        """Encode ``values`` (n,) to a finite float32 array (n, width)."""
+        """Encode ``values`` (n,) to a finite float32 array (n, width); repeated texts are encoded once."""
         self._check_fitted()
-        return self._encode(self._sparse(clean_texts(values, max_chars=self.max_chars)))
+        index: dict[str, int] = {}
+        rows = np.fromiter((index.setdefault(t, len(index)) for t in clean_texts(values, max_chars=self.max_chars)),
+                           dtype=np.int64)
+        return self._encode(self._sparse(list(index)))[rows]
 
     def _encode(self, m: sp.csr_matrix) -> np.ndarray:
         out = l2_rows(self._project(m)) * np.float32(self.scale_)
@@ -186,7 +192,7 @@ class TextEncoder:
     def _project(self, m: sp.csr_matrix) -> np.ndarray:
         if m.shape[1] == 0:
             return np.zeros((m.shape[0], self.components_.shape[0]), dtype=np.float32)
-        return np.asarray(m.astype(np.float32) @ self.components_.T, dtype=np.float32)
+        return np.asarray(m @ self.components_.T, dtype=np.float32)
 
     def _check_fitted(self) -> None:
         if self.components_ is None:

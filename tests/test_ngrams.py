@@ -24,6 +24,15 @@ def test_char_counts_match_scikit_learn_char_wb():
     assert np.array_equal(counts.toarray(), want.toarray()[:, order])
 
 
+def test_word_counts_match_scikit_learn():
+    terms, counts = ngrams.fit_counts(DOCS, "word", max_features=10_000)
+    ref = CountVectorizer(ngram_range=(1, 2), token_pattern=ngrams.WORD_TOKEN_PATTERN, lowercase=True)
+    want = ref.fit_transform(DOCS)
+    assert set(terms) == set(ref.vocabulary_)
+    order = [ref.vocabulary_[t] for t in terms]
+    assert np.array_equal(counts.toarray(), want.toarray()[:, order])
+
+
 def test_fixed_vocabulary_ignores_unknown_terms():
     terms, counts = ngrams.fit_counts(DOCS, "word", max_features=10_000)
     again = ngrams.count(DOCS + ["never seen words"], "word", terms)
