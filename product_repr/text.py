@@ -34,6 +34,7 @@ from sklearn.utils.extmath import randomized_svd
 from product_repr import ngrams
 from product_repr.errors import FeatureError, NotFittedError
 
+_CHUNK = 20_000  # distinct texts encoded at a time by transform
 _MIN_VARIANCE = 0.05  # floor for the scale: a block of nearly empty texts is not blown up
 
 
@@ -176,7 +177,11 @@ class TextEncoder:
         index: dict[str, int] = {}
         rows = np.fromiter((index.setdefault(t, len(index)) for t in clean_texts(values, max_chars=self.max_chars)),
                            dtype=np.int64)
-        return self._encode(self._sparse(list(index)))[rows]
+        unique = list(index)
+        out = np.zeros((len(unique), self.width), dtype=np.float32)
+        for lo in range(0, len(unique), _CHUNK):  # bounded sparse memory for millions of rows
+            out[lo:lo + _CHUNK] = self._encode(self._sparse(unique[lo:lo + _CHUNK]))
+        return out[rows]
 
     def _encode(self, m: sp.csr_matrix) -> np.ndarray:
         out = l2_rows(self._project(m)) * np.float32(self.scale_)

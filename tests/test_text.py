@@ -96,3 +96,12 @@ def test_fit_transform_equals_fit_then_transform():
     assert np.allclose(a, b, atol=1e-6)
     c = TextEncoder(8, fit_rows=20).fit_transform(TITLES)
     assert c.shape == (len(TITLES), 8) and np.isfinite(c).all(), "a sampled fit still encodes every row"
+
+
+def test_transform_in_chunks_equals_one_pass(monkeypatch):
+    from product_repr import text
+
+    enc = TextEncoder(8).fit(TITLES)
+    whole = enc.transform(TITLES)
+    monkeypatch.setattr(text, "_CHUNK", 5)
+    assert np.array_equal(enc.transform(TITLES), whole), "chunked encoding must not change the result"
