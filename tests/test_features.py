@@ -220,3 +220,22 @@ def test_automatic_text_dim_grows_with_rows():
         "many text columns share a budget of components"
     fs = FeatureSpace(schema_of(title="text")).fit(table(60))
     assert fs.span("title").width <= 60, "never more components than rows"
+
+
+def test_zero_row_table_transforms_to_an_empty_matrix():
+    fs, df, X = fitted()
+    assert fs.transform(df.iloc[:0]).shape == (0, X.shape[1])
+
+
+@pytest.mark.parametrize("name, label", [("bigbasket_products/bigbasket_products.csv", "category"),
+                                         ("amazon_sales_india/amazon_products_parsed.csv", "category_l2")])
+def test_real_catalogs_encode_with_text_spans(shared_dataset, name, label):
+    from product_repr.schema import infer_schema
+    from product_repr.tables import read_table
+
+    df = read_table(shared_dataset(name), max_rows=1500)
+    fs = FeatureSpace(infer_schema(df), exclude=[label])
+    X = fs.fit_transform(df)
+    assert np.isfinite(X).all() and X.shape == (len(df), fs.spans[-1].stop)
+    assert any(s.role is Role.TEXT for s in fs.spans), "product names must become a text span"
+    assert label not in fs.columns
