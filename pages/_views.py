@@ -201,7 +201,8 @@ def scatter_figure(coords: np.ndarray, ids: Sequence[str], *, colour: np.ndarray
     else:
         fig.update_layout(dragmode="select")  # box select on drag; lasso from the mode bar
         fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
-        fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x", scaleratio=1)
+        # no locked aspect: UMAP's axes carry no units, and a locked aspect leaves most of a wide plot empty
+        fig.update_yaxes(showticklabels=False, title=None, zeroline=False)
     return fig
 
 
@@ -254,13 +255,17 @@ def histogram_figure(values: np.ndarray, *, name: str, nbins: int = 60, log_y: b
     return fig
 
 
-def bar_figure(labels: Sequence[str], values: Sequence[float], *, x_title: str, y_title: str) -> go.Figure:
-    """A horizontal bar chart, largest value on top."""
+def bar_figure(labels: Sequence[str], values: Sequence[float], *, x_title: str, y_title: str,
+               reference: float | None = None, reference_text: str = "") -> go.Figure:
+    """A horizontal bar chart, largest value on top; ``reference`` draws a dashed vertical line there."""
     order = np.argsort(np.asarray(values, dtype=np.float64))
     fig = go.Figure(go.Bar(x=np.asarray(values)[order], y=np.asarray(labels, dtype=object)[order], orientation="h",
                            marker_color=PALETTE[1]))
-    fig.update_layout(height=max(240, 28 * len(labels) + 60), margin=dict(l=10, r=10, t=10, b=10),
+    fig.update_layout(height=max(240, 28 * len(labels) + 60), margin=dict(l=10, r=10, t=30, b=10),
                       xaxis_title=x_title, yaxis_title=y_title)
+    if reference is not None:
+        fig.add_vline(x=reference, line_dash="dash", line_color="#555", annotation_text=reference_text,
+                      annotation_position="top")
     return fig
 
 

@@ -30,8 +30,9 @@ with error_boundary():
     columns = [c for c in rec.columns if c not in ("product_id", "error")]
     st.caption(
         "A product's reconstruction error is how far the model's rebuilt row is from the real one, summed over "
-        "its columns (squared error for numbers and text, cross-entropy for categories). Products the model "
-        "rebuilds badly do not fit the patterns it learned from the rest of the catalog: they are the unusual ones."
+        "its columns (squared error for numbers and text, cross-entropy for categories), each column scaled so "
+        "that 1 is the error of a guess from the column's overall distribution. Products the model rebuilds badly "
+        "do not fit the patterns it learned from the rest of the catalog: they are the unusual ones."
     )
     m1, m2, m3 = st.columns(3)
     m1.metric("Mean error", f"{np.nanmean(error):.3f}")
@@ -80,11 +81,12 @@ with error_boundary():
     if columns:
         st.subheader("Error per column")
         means = rec[columns].mean(axis=0)
-        st.plotly_chart(views.bar_figure(list(means.index), means.to_numpy(), x_title="mean error", y_title="column"),
+        st.plotly_chart(views.bar_figure(list(means.index), means.to_numpy(), x_title="mean error (1 = guessing)",
+                                         y_title="", reference=1.0, reference_text="guessing"),
                         width="stretch", key="reconstruction.columns")
-        st.caption("Which attributes the model reconstructs badly. Categorical columns are scored by cross-entropy "
-                   "and numeric/text columns by squared error on the standardised scale, so compare bars of the "
-                   "same kind with each other.")
+        st.caption("Which attributes the model reconstructs badly. A bar near 1 means the embedding keeps almost "
+                   "nothing about that column (no better than guessing from its distribution); short bars are "
+                   "columns the embedding captures well.")
 
     if view.rows is not None and view.categorical:
         st.subheader("Errors by category")

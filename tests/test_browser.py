@@ -137,16 +137,27 @@ def go(page, title: str) -> None:
     idle(page)
 
 
-def train(page, learner_title: str | None = None) -> None:
+# the sidebar lists the run as trained (not "training <name>…" while it runs)
+SIDEBAR_SHOWS = """name => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    if (!bar || bar.innerText.toLowerCase().includes('training ' + name.toLowerCase())) return false;
+    return bar.innerText.includes(name) || [...bar.querySelectorAll('input')].some(i => i.value === name);
+}"""
+
+
+def train(page, run_name: str, learner_title: str | None = None) -> None:
+    """Train a run called ``run_name`` on the Train page and wait until the sidebar lists it as active."""
     go(page, "Train")
     if learner_title:
         page.locator('[data-testid="stRadio"] label').filter(has_text=learner_title).first.click()
         idle(page)
     page.get_by_role("spinbutton", name="epochs").fill(EPOCHS)
+    page.get_by_role("textbox", name="Run name").fill(run_name)
     page.keyboard.press("Tab")
     idle(page)
     page.locator('[data-testid="stBaseButton-primary"]').filter(has_text="Train").click()
-    page.get_by_text("See it on the Map").wait_for(timeout=TRAIN_S * 1000)
+    page.wait_for_function(SIDEBAR_SHOWS, arg=run_name, timeout=TRAIN_S * 1000)
+    page.get_by_text("See it on the Map").wait_for()
     idle(page)
 
 
@@ -169,7 +180,7 @@ def flow(page, catalog_csv: Path) -> None:
     shoot(page, "1-data")
 
     # Train: the default learner, default settings
-    train(page)
+    train(page, "browser-denoising")
     no_exception(page, "Train")
     shoot(page, "2-train")
 
@@ -197,8 +208,8 @@ def flow(page, catalog_csv: Path) -> None:
 
     # Neighbours: the default product's neighbours in both spaces
     go(page, "Neighbours")
-    page.get_by_text("In the learned embedding").wait_for()
-    page.get_by_text("In the raw features").wait_for()
+    page.get_by_text("In the learned embedding", exact=True).wait_for()
+    page.get_by_text("In the raw features", exact=True).wait_for()
     no_exception(page, "Neighbours")
     shoot(page, "5-neighbours")
 
@@ -210,7 +221,7 @@ def flow(page, catalog_csv: Path) -> None:
     shoot(page, "6-reconstruction")
 
     # A second learner, then Compare
-    train(page, "Contrastive")
+    train(page, "browser-contrastive", "Contrastive")
     go(page, "Compare")
     page.get_by_role("heading", name="Metrics").wait_for()
     page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()
