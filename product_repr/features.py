@@ -84,9 +84,10 @@ def heavy_tailed(v: np.ndarray) -> bool:
 
     Right tail: ``(q99 - q50) > 3 (q50 - q01)`` (a log-normal with sigma 1 gives ~10, a normal 1);
     spread: ``(q99 - q01) > 10 IQR`` (a normal gives 3.4); or magnitudes over 1e15, which a
-    plain standardisation cannot handle safely.
+    plain standardisation cannot handle safely. Columns of at most two distinct values (flags)
+    never get a log.
     """
-    if v.size < 2:
+    if v.size < 2 or np.unique(v).size <= 2:
         return False
     if np.max(np.abs(v)) > 1e15:
         return True

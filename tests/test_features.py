@@ -90,6 +90,7 @@ def test_heavy_tail_rule():
     assert heavy_tailed(np.exp(rng.normal(0, 1, 1000)))
     assert not heavy_tailed(rng.normal(10, 1, 1000))
     assert not heavy_tailed(rng.uniform(1, 5, 1000))
+    assert not heavy_tailed((rng.random(1000) < 0.9).astype(float)), "a 0/1 flag is never logged"
 
 
 def test_huge_and_infinite_numbers_stay_finite_and_clipped():
