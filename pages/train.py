@@ -68,20 +68,27 @@ def _widget(key: str, spec, columns: list[str]):
                            help=helptext))
 
 
-def draw_progress(job: TrainingJob, bar, chart, status) -> None:
-    """Progress bar, loss chart and stage line from the job's reports so far."""
-    history = job.history()
-    if job.reports:
-        last = job.reports[-1]
-        bar.progress(min(1.0, last.epoch / max(1, last.epochs)),
-                     text=f"epoch {last.epoch} of at most {last.epochs} · train loss {last.train_loss:.4f}"
-                          + (f" · validation {last.val_loss:.4f}" if last.val_loss is not None else "")
-                          + f" · best epoch {last.best_epoch}")
-    else:
-        bar.progress(0.0, text=job.stage)
-    if len(history) >= 2:  # a line needs two points
-        chart.line_chart(history.set_index("epoch"), x_label="epoch", y_label="loss", height=260)
+def draw_progress(job: TrainingJob, bar, chart, status, drawn: int = -1) -> int:
+    """Progress bar and loss chart when an epoch has ended since ``drawn``; the stage line every call.
+
+    Returns the number of epochs drawn. The stage line is the cheap st.* call of every poll that lets a click
+    (Stop) interrupt the polling; the chart is only re-sent when it has changed.
+    """
+    count = len(job.reports)
+    if count != drawn:
+        if count:
+            last = job.reports[count - 1]
+            bar.progress(min(1.0, last.epoch / max(1, last.epochs)),
+                         text=f"epoch {last.epoch} of at most {last.epochs} · train loss {last.train_loss:.4f}"
+                              + (f" · validation {last.val_loss:.4f}" if last.val_loss is not None else "")
+                              + f" · best epoch {last.best_epoch}")
+        else:
+            bar.progress(0.0, text="preparing")
+        history = job.history()
+        if len(history) >= 2:  # a line needs two points
+            chart.line_chart(history.set_index("epoch"), x_label="epoch", y_label="loss", height=260)
     status.caption(f"{job.stage} · {_ui.format_seconds(job.seconds)}")
+    return count
 
 
 def summary(run) -> None:
@@ -109,7 +116,8 @@ def summary(run) -> None:
                     "*pca* = PCA of them to the same size)")
         names = {"knn_precision@10": "kNN precision@10", "linear_probe_accuracy": "linear probe accuracy"}
         table = table.rename(index=lambda k: names.get(k, k.replace("_", " ")))
-        st.dataframe(table.style.format("{:.3f}", na_rep="—"), width="stretch")
+        # formatted as text: st.dataframe shows a missing number as "None" whatever the Styler says
+        st.dataframe(table.map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"), width="stretch")
         knn = run.metrics.get("knn_precision@10") or next(
             (v for k, v in run.metrics.items() if k.startswith("knn_precision") and isinstance(v, dict)), None)
         if isinstance(knn, dict) and knn.get("model") is not None and knn.get("pca") is not None:
@@ -188,10 +196,11 @@ if job is not None and not job.collected:
     bar, chart, status = st.empty(), st.empty(), st.empty()
     # Poll until the thread ends. A click (Stop, or anything else) reruns the script and ends this loop —
     # not the training, which lives in its own thread and is picked up again by the next run.
+    drawn = -1
     while not job.done:
-        draw_progress(job, bar, chart, status)
+        drawn = draw_progress(job, bar, chart, status, drawn)
         time.sleep(POLL_S)
-    draw_progress(job, bar, chart, status)
+    draw_progress(job, bar, chart, status, drawn)
     if job.error:
         job.collected = True
         st.error(job.error)
