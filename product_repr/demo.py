@@ -245,7 +245,7 @@ def _plant_anomaly(rng: np.random.Generator, row: dict, kind: str) -> dict:
     """A copy of ``row`` made anomalous in one way (``kind``: price, weight or category)."""
     row = dict(row)
     c = next(i for i, cat in enumerate(_CATEGORIES) if cat["name"] == row["category"])
-    nouns, specs, price_median, weight_median = _CATEGORIES[c]["subs"][row["subcategory"]]
+    _, _, price_median, weight_median = _CATEGORIES[c]["subs"][row["subcategory"]]
     if kind == "price":
         row["price"] = _shop_price(price_median * float(rng.uniform(30, 100)))
     elif kind == "weight":

@@ -102,6 +102,14 @@ def test_write_catalog(tmp_path):
     assert truth == demo.make_catalog(100, seed=1).truth
 
 
+@pytest.mark.parametrize("rows", [20, 21, 57])
+def test_small_catalogs_still_plant_every_kind(rows):
+    c = demo.make_catalog(rows, seed=3)
+    assert len(c.table) == rows and c.table["product_id"].is_unique
+    assert set(c.truth["anomaly_kinds"].values()) == {"price", "weight", "category"}
+    assert len(c.truth["near_duplicates"]) >= 2
+
+
 def test_too_few_rows():
     with pytest.raises(ConfigError, match="at least 20 rows"):
         demo.make_catalog(rows=5)
