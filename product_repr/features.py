@@ -364,6 +364,11 @@ class FeatureSpace:
             raise FeatureError(f"column {col!r} is {s.role.value}, not {role.value}")
         return self._states[col]
 
+    def text_encoder(self, col: str) -> TextEncoder:
+        """The fitted :class:`TextEncoder` of text column ``col`` (e.g. for its sparse ``tfidf``)."""
+        self._state_of(col, Role.TEXT)
+        return self._text[col]
+
     def category_levels(self, col: str) -> list[str]:
         """Level names of categorical column ``col`` in span order (kept levels, (other), (missing))."""
         return category_columns(self._state_of(col, Role.CATEGORICAL))

@@ -183,6 +183,14 @@ class TextEncoder:
             out[lo:lo + _CHUNK] = self._encode(self._sparse(unique[lo:lo + _CHUNK]))
         return out[rows]
 
+    def tfidf(self, values: Iterable[Any]) -> sp.csr_matrix:
+        """The sparse TF-IDF rows (n, V) float32 before the SVD (unit rows; empty texts all-zero).
+
+        For learners or baselines that want every term rather than ``width`` components.
+        """
+        self._check_fitted()
+        return self._sparse(clean_texts(values, max_chars=self.max_chars))
+
     def _encode(self, m: sp.csr_matrix) -> np.ndarray:
         out = l2_rows(self._project(m)) * np.float32(self.scale_)
         return out.astype(np.float32, copy=False)

@@ -122,6 +122,13 @@ def test_missing_level_absent_when_never_missing_at_fit():
     assert fs.transform(pd.DataFrame({"c": [None]})).argmax() == 2, "missing later -> other"
 
 
+def test_text_encoder_of_a_column():
+    fs, df, X = fitted()
+    assert fs.text_encoder("title").transform(df["title"]).shape == (len(df), fs.span("title").width)
+    with pytest.raises(FeatureError, match="is numeric, not text"):
+        fs.text_encoder("price")
+
+
 def test_several_text_columns_get_a_span_each():
     df = table()
     df["description"] = df["title"] + " great value"

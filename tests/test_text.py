@@ -105,3 +105,10 @@ def test_transform_in_chunks_equals_one_pass(monkeypatch):
     whole = enc.transform(TITLES)
     monkeypatch.setattr(text, "_CHUNK", 5)
     assert np.array_equal(enc.transform(TITLES), whole), "chunked encoding must not change the result"
+
+
+def test_tfidf_rows_are_unit_or_empty():
+    enc = TextEncoder(8).fit(TITLES)
+    m = enc.tfidf(["electric kettle", "", "qqq zzz"])
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    assert np.allclose(norms, [1.0, 0.0, norms[2]]) and m.shape[1] == sum(len(v) for v in enc.vocabularies_.values())
