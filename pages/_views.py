@@ -608,3 +608,24 @@ def explanations_table(explanations: Sequence[Any]) -> pd.DataFrame:
                          "product_id": [str(e.product_id) for e in explanations],
                          "error": np.round([float(e.error) for e in explanations], 4),
                          "why": [e.text or "—" for e in explanations]})
+
+
+def isolation(sims: np.ndarray) -> np.ndarray:
+    """How alone each product sits in its embedding: 1 − mean cosine similarity to its k nearest neighbours.
+
+    ``sims`` float (n, k) from ``neighbours.all_neighbours``; returns float64 (n,), about 0 for a product
+    in a tight group, up to 2 for one whose neighbours point the other way.
+    """
+    sims = np.asarray(sims, dtype=np.float64)
+    return 1.0 - sims.mean(axis=1) if sims.size else np.zeros(len(sims))
+
+
+def isolated_products(product_ids: Sequence[str], ids: np.ndarray, sims: np.ndarray, *, top: int = 20) -> pd.DataFrame:
+    """The ``top`` most isolated products: rank, product_id, isolation, nearest (id), nearest similarity."""
+    score = isolation(sims)
+    order = np.argsort(-score, kind="stable")[:top]
+    pids = np.asarray([str(p) for p in product_ids], dtype=object)
+    return pd.DataFrame({"rank": np.arange(1, len(order) + 1), "product_id": pids[order],
+                         "isolation": np.round(score[order], 4),
+                         "nearest": pids[np.asarray(ids)[order, 0]] if len(order) else [],
+                         "nearest similarity": np.round(np.asarray(sims, dtype=np.float64)[order, 0], 4)})

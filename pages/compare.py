@@ -27,7 +27,14 @@ with error_boundary():
 
     st.subheader("Metrics")
     table = views.metrics_table(runs)
-    st.dataframe(table.style.format(precision=3, na_rep="—"), hide_index=True, width="stretch", key="compare.metrics")
+    empty = [c for c in table.columns if table[c].isna().all()]
+    shown = table.drop(columns=empty)
+    st.dataframe(shown, hide_index=True, width="stretch", key="compare.metrics",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in shown.columns
+                                if c not in ("name", "kind", "learner", "d", "label")})
+    if any(c in empty for c in ("kNN precision", "linear probe")):
+        st.info("No label column was chosen for these runs, so there is no kNN precision, linear probe or baseline "
+                "to show: pick a label on the **Data** page (a column such as a category) and train again.")
     st.caption("kNN precision: share of each product's 10 nearest neighbours with its label. Linear probe: accuracy "
                "of a logistic regression predicting the label from the vectors. Trustworthiness: how well the 2D map "
                "keeps the embedding's neighbourhoods (1 = perfectly). Baselines use the raw encoded features and "

@@ -13,6 +13,7 @@ METRICS = ("cosine", "euclidean", "correlation", "manhattan")
 NONE = "(none)"
 ERROR = "reconstruction error"
 AGREEMENT = "neighbour agreement"
+ISOLATION = "isolation"
 AGREEMENT_K = 10
 
 
@@ -57,6 +58,7 @@ with error_boundary():
     colour_options = [NONE]
     if run.reconstruction is not None:
         colour_options.append(ERROR)
+    colour_options.append(ISOLATION)
     if view.rows is not None:
         colour_options.append(AGREEMENT)
         colour_options += [str(c) for c in view.rows.columns]
@@ -106,6 +108,9 @@ with error_boundary():
         from product_repr import neighbours
 
         colour, continuous, scale = np.asarray(neighbours.overlap(learned, raw[0]), dtype=np.float64), True, "RdYlGn"
+    elif colour_by == ISOLATION:
+        _, sims = views.learned_neighbour_ids(run, max(1, min(AGREEMENT_K, len(run.product_ids) - 1)))
+        colour, continuous, scale = views.isolation(sims), True, views.ERROR_SCALE
     elif colour_by != NONE:
         colour, continuous = views.column_colours(view, colour_by)
 
@@ -114,6 +119,9 @@ with error_boundary():
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map.chart",
                             width="stretch")
     caption = f"{len(run.product_ids):,} products · {describe(settings)}"
+    if colour_by == ISOLATION:
+        caption += (f" · colour: 1 − mean cosine similarity to the {AGREEMENT_K} nearest neighbours "
+                    "(high = a product unlike any other)")
     if colour_by == AGREEMENT:
         caption += (f" · colour: share of a product's {AGREEMENT_K} nearest neighbours that are also its neighbours "
                     "in the raw features (1 = the model keeps the raw neighbourhood, 0 = it found new look-alikes)")

@@ -14,11 +14,26 @@ if run.reconstruction is None:
     st.info(
         f"Run **{run.name}** was trained with the **{(run.info or {}).get('learner', 'contrastive')}** learner, "
         "which has no decoder: it learns which products look alike, not how to rebuild a product from its "
-        "embedding, so there is no reconstruction error to show. To find unusual products with this run, use "
-        "**Neighbours** (a product whose nearest neighbours are far away is unusual) or colour the **Map** by "
-        "neighbour agreement; to get reconstruction errors, train an autoencoder, denoising or multi-task run "
-        "on the **Train** page."
+        "embedding, so there is no reconstruction error to show. Below are the most *isolated* products instead "
+        "— those least similar to their nearest neighbours, this run's way of being unusual. You can also colour "
+        "the **Map** by isolation or neighbour agreement; for reconstruction errors, train an autoencoder, "
+        "denoising or multi-task run on the **Train** page."
     )
+    with error_boundary():
+        view = views.run_view(run)
+        n = len(run.product_ids)
+        if n > 1:
+            k = min(10, n - 1)
+            ids, sims = views.learned_neighbour_ids(run, k)
+            st.subheader("Most isolated products")
+            st.plotly_chart(views.histogram_figure(views.isolation(sims), name=f"isolation (1 − mean similarity to {k} neighbours)"),
+                            width="stretch", key="reconstruction.isolation_hist")
+            table = views.isolated_products(run.product_ids, ids, sims, top=min(20, n))
+            if view.rows is not None:
+                for c in [view.title, *view.keys]:
+                    if c is not None:
+                        table[c] = view.rows[c].reindex(table["product_id"]).to_numpy()
+            st.dataframe(table, hide_index=True, width="stretch", key="reconstruction.isolated")
     st.stop()
 
 with error_boundary():

@@ -111,13 +111,15 @@ def test_map_is_webgl_with_product_ids_and_recolours_by_error_and_goes_3d(traine
     assert trace_types(fig) == {"scatter3d"}, f"3D toggle should draw Scatter3d, got {trace_types(fig)}"
 
 
-def test_map_colours_by_neighbour_agreement(trained):
+@pytest.mark.parametrize("colour", ["neighbour agreement", "isolation", "price", "(none)"])
+def test_map_colours_by_agreement_isolation_numbers_or_nothing(trained, colour):
     catalog, runs = trained
-    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
-    at.selectbox(key="map.colour").select("neighbour agreement").run()
+    at = open_page(app_with(catalog, runs, "contrastive-test"), "pages/map.py")
+    at.selectbox(key="map.colour").select(colour).run()
     assert not at.exception and not at.error, [e.message for e in at.exception] + [e.value for e in at.error]
     (fig,) = charts(at)
-    assert any(t.get("marker", {}).get("showscale") for t in fig["data"])
+    scaled = any(t.get("marker", {}).get("showscale") for t in fig["data"])
+    assert scaled == (colour != "(none)"), f"colour by {colour}: continuous scale expected only for numbers"
 
 
 def test_neighbours_search_picks_a_product_and_k_sets_the_table_length(trained):
@@ -159,7 +161,8 @@ def test_reconstruction_lists_unusual_products_and_explains_a_missing_decoder(tr
 
     at = open_page(app_with(catalog, runs, "contrastive-test"), "pages/reconstruction.py")
     assert at.info and "no decoder" in at.info[0].value
-    assert not at.get("plotly_chart")
+    isolated = next(df.value for df in at.dataframe if "isolation" in df.value.columns)
+    assert len(isolated) == 20 and isolated["isolation"].is_monotonic_decreasing, "most isolated products instead"
 
 
 def test_compare_needs_two_runs_then_shows_metrics_with_baselines(trained):

@@ -114,3 +114,30 @@ def test_selection_table_keeps_order_and_unique_column_names():
     assert list(table.columns) == ["product_id", "price"], "catalog columns already present are not repeated"
     assert list(table["product_id"]) == ["c", "a"] and list(table["price"]) == [7, 9]
     assert list(views.selection_table(["a"], ["a"], None).columns) == ["product_id"]
+
+
+def test_isolation_ranks_the_product_least_like_its_neighbours_first():
+    sims = np.array([[0.9, 0.8], [0.1, -0.1], [0.5, 0.5]])
+    ids = np.array([[1, 2], [2, 0], [0, 1]])
+    assert np.allclose(views.isolation(sims), [0.15, 1.0, 0.5])
+    table = views.isolated_products(["a", "b", "c"], ids, sims, top=2)
+    assert list(table["product_id"]) == ["b", "c"] and list(table["nearest"]) == ["c", "a"]
+
+
+def test_metrics_table_adds_each_baseline_once_and_neighbourhood_changes_compare_ids():
+    class FakeRun:
+        def __init__(self, name, knn, d=4):
+            self.name, self.embeddings, self.reconstruction = name, np.zeros((3, d)), None
+            self.info = {"learner": "x", "data": {"sha256": "s", "label": "c"}, "timings": {"train_s": 1.5}}
+            self.metrics = {"knn_precision@10": {"model": knn, "raw": 0.5, "pca": 0.4},
+                            "linear_probe_accuracy": {"model": 0.9, "raw": 0.8, "pca": 0.7}, "label": "c"}
+            self.learner = None
+
+    table = views.metrics_table([FakeRun("a", 0.7), FakeRun("b", 0.8)])
+    assert list(table["name"]) == ["a", "raw features", "PCA to d=4", "b"], "baselines once for the same data"
+    assert table.loc[table["name"] == "b", "kNN precision"].item() == 0.8
+
+    changes = views.neighbourhood_changes(["p", "q", "r"], np.array([[1], [0], [0]]),
+                                          ["r", "q", "p"], np.array([[1], [0], [1]]))
+    assert dict(zip(changes["product_id"], changes["change"])) == {"p": 0.0, "q": 1.0, "r": 1.0}
+    assert list(changes["change"]) == sorted(changes["change"], reverse=True)
