@@ -5,6 +5,8 @@ contiguous and cover every column.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -55,5 +57,7 @@ def test_random_tables_encode_to_finite_features_or_raise_a_clear_error(tmp_path
     for a, b in zip(fs.spans, fs.spans[1:]):
         assert a.stop == b.start, f"spans {a.name} and {b.name} are not contiguous"
     assert all(s.width >= 1 for s in fs.spans)
-    again = FeatureSpace.from_dict(*fs.to_dict())
+    state, arrays = fs.to_dict()
+    state = json.loads(json.dumps(state, allow_nan=False))  # JSON-safe: no NaN/inf, plain types
+    again = FeatureSpace.from_dict(state, arrays)
     assert np.array_equal(again.transform(table), X), "state round trip changed X"
