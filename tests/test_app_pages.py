@@ -179,3 +179,34 @@ def test_compare_needs_two_runs_then_shows_metrics_with_baselines(trained):
     assert len(charts(at)) >= 3, "two maps and the change histogram"
     changes = at.dataframe[-1].value
     assert changes["change"].is_monotonic_decreasing and changes["change"].between(0, 1).all()
+
+
+DATASETS = Path(os.environ.get("PRODUCT_REPR_DATASETS", ROOT.parent / "shared" / "datasets"))
+REAL = {
+    "amazon_sales_india": "amazon_products_parsed.csv",
+    "bigbasket_products": "bigbasket_products.csv",
+    "hm_articles": "hm_articles.csv.gz",
+    "instacart_products": "instacart_products_joined.csv",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_analysis_pages_on_a_real_catalog(name):
+    """The first 400 rows of each real catalog: train briefly, then every analysis page draws without an error."""
+    path = DATASETS / name / REAL[name]
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"real catalog missing in CI: {path}")
+        pytest.skip(f"real catalog not available: {path}")
+    import torch
+
+    from product_repr.pipeline import build_run
+    from product_repr.tables import read_table
+
+    torch.set_num_threads(1)
+    catalog = _ui.make_catalog(read_table(path, max_rows=400), path.name)
+    run = build_run(catalog.df, catalog.schema, learner="denoising", config={"epochs": 3, "seed": 0},
+                    exclude=catalog.exclude, label=catalog.label, name=f"{name}-test")
+    for page in PAGES[:3]:
+        at = open_page(app_with(catalog, {run.name: run}, run.name), page)
+        assert at.get("plotly_chart"), f"{page} drew no chart for {name}"
