@@ -65,6 +65,9 @@ def main() -> None:
         if (ROOT / path).exists()
     ]
     page = st.navigation(pages)
+    target = st.session_state.pop(_ui.DEEP_LINK_KEY, None)  # see _ui.ensure_app_shell
+    if target and (ROOT / target).exists():
+        st.switch_page(target)
     with _ui.error_boundary("drawing the sidebar"):
         _ui.sidebar()
     with _ui.error_boundary():

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ log = logging.getLogger("product_repr.app")
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding app.py
 STATE_KEY = "app"
+DEEP_LINK_KEY = "app.deep_link"
 DEMO_NAME = "demo catalog"
 DEMO_LABEL = "category"
 DEMO_EXCLUDE = ("category", "subcategory")
@@ -202,8 +204,33 @@ def load_upload(file: Any, *, max_rows: int = MAX_ROWS) -> CatalogState:
 # Session state
 
 
+def ensure_app_shell() -> None:
+    """Send a page that was opened outside app.py's navigation to app.py (which then draws the Data page).
+
+    Streamlit treats an app with a folder named pages/ as a legacy multipage app until st.navigation has been
+    called once in the server process. So when the very first request after a server start is a deep link
+    (/map), the page file runs on its own — no sidebar, a menu listing the helper modules. Re-entering through
+    app.py fixes that for the rest of the process. Not under AppTest, which resets the guess on every run.
+    """
+    try:
+        from streamlit import config
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a future Streamlit without this internal
+        return
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
+        frame = sys._getframe(1)
+        while frame is not None:  # the page file that called us (maybe through state())
+            path = Path(frame.f_code.co_filename)
+            if path.parent == ROOT / "pages" and not path.name.startswith("_"):
+                st.session_state[DEEP_LINK_KEY] = f"pages/{path.name}"  # app.py forwards there
+                break
+            frame = frame.f_back
+        st.switch_page("app.py")
+
+
 def state() -> AppState:
     """This session's :class:`AppState`, created on first use with the demo catalog."""
+    ensure_app_shell()
     app = st.session_state.get(STATE_KEY)
     if app is None:
         app = AppState()

@@ -5,6 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages import _ui
+
+_ui.ensure_app_shell()
 st.title("Learn")
 st.markdown(
     """
