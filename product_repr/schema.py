@@ -402,6 +402,15 @@ def _strings(name, values: pd.Series, n, max_levels, empty, info) -> _Profile:
             Role.IGNORE, f"{levels:,} distinct single words of {m:,} (codes or links, too many to one-hot) → ignore",
             **num_kw,
         )
+    elif not leading_zero and _top_share(values, max_levels) < SPARSE_TOP_SHARE and _wordy(sample):
+        # One-hot of the top levels would fold most rows into "other"; as text every name still counts
+        # (measured on bigbasket's 2,313 brands: raw 10-NN precision 0.680 → 0.734).
+        profile.info = info(
+            Role.TEXT,
+            f"{levels:,} levels, the top {max_levels} cover only {_top_share(values, max_levels):.0%} of rows{empty}"
+            " → text (names compared by their words, so every level counts)",
+            **num_kw,
+        )
     else:
         shape = "codes with leading zeros" if leading_zero else "short strings" if mean_len < 30 else "strings"
         profile.info = info(
@@ -412,6 +421,21 @@ def _strings(name, values: pd.Series, n, max_levels, empty, info) -> _Profile:
     elif id_name and tokens and _near_unique(levels, m, n):
         _mark_id(profile, (id_name, 0), _repeats(levels, m, n), fallback=True)
     return profile
+
+
+#: Below this share of rows covered by the top ``max_levels`` levels, a wordy categorical becomes text.
+SPARSE_TOP_SHARE = 0.5
+
+
+def _top_share(values: pd.Series, max_levels: int) -> float:
+    """Share of non-empty rows whose value is among the ``max_levels`` most frequent."""
+    counts = values.value_counts()
+    return float(counts.head(max_levels).sum() / max(counts.sum(), 1))
+
+
+def _wordy(sample: pd.Series) -> bool:
+    """Names made of letters (brands, makers), not codes like "A-1043" or "0071"."""
+    return bool(sample.str.contains(r"[^\W\d_]{3,}", regex=True).mean() >= 0.8)
 
 
 def _id_name_score(name: str) -> int:

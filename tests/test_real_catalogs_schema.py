@@ -15,7 +15,7 @@ CATALOGS = {
         "rating": NUM, "rating_count": NUM,
     },
     "bigbasket_products/bigbasket_products.csv": {
-        "index": ID, "product": TEXT, "category": CAT, "sub_category": CAT, "brand": CAT, "type": CAT,
+        "index": ID, "product": TEXT, "category": CAT, "sub_category": CAT, "brand": TEXT, "type": TEXT,
         "sale_price": NUM, "market_price": NUM, "rating": NUM,
     },
     "instacart_products/instacart_products_joined.csv": {
@@ -53,4 +53,8 @@ def test_hm_article_ids_keep_leading_zeros(shared_dataset):
 def test_bigbasket_full_reason_in_figures(shared_dataset):
     schema = infer_schema(read_table(shared_dataset("bigbasket_products/bigbasket_products.csv")))
     assert schema.reason("index") == "all 27,555 values unique → id"
-    assert schema.reason("brand") == "2,313 levels, short strings, 1 empty → categorical (top 50 kept)"
+    assert schema.reason("brand") == (
+        "2,313 levels, the top 50 cover only 24% of rows, 1 empty → text (names compared by their words, so every "
+        "level counts)"
+    )
+    assert schema.reason("sub_category") == "90 levels, short strings → categorical (top 50 kept)"

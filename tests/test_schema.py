@@ -258,3 +258,20 @@ def test_property_infer_on_raw_frames(frame, mixed):
         if info.role is Role.NUMERIC:
             x = as_numbers(frame[info.name], info.parse)
             assert x.shape == (len(frame),) and not np.isinf(x).any(), (info, x)
+
+
+def test_many_named_levels_become_text_but_codes_stay_categorical():
+    rng = np.random.default_rng(5)
+    n = 3000
+    makers = [f"{a} {b}" for a in ("Sri", "Happy", "Green", "Royal", "Fresh", "Urban") for b in
+              ("Farms", "Kitchen", "Organics", "Labs", "Naturals", "Foods", "Basics", "Home", "Care", "Craft",
+               "Goods", "Works", "Made", "Store", "Brand", "Choice", "House", "Select", "Pure", "Prime")]
+    df = pd.DataFrame({
+        "maker": rng.choice(makers, n),                           # 120 levels, top 50 cover ~42%
+        "code": rng.choice([f"X{i:04d}" for i in range(120)], n),  # same spread, but codes
+        "price": rng.lognormal(3, 1, n),
+    })
+    schema = infer_schema(df)
+    assert schema.role("maker") is Role.TEXT, schema.reason("maker")
+    assert "top 50 cover only" in schema.reason("maker")
+    assert schema.role("code") is Role.CATEGORICAL, schema.reason("code")
