@@ -84,7 +84,8 @@ with error_boundary():
 
     catalog = state().catalog
     truth = getattr(catalog, "truth", None) if catalog is not None else None
-    if truth and view.rows is not None and truth.get("anomalies"):
+    same_table = catalog is not None and (run.info or {}).get("data", {}).get("sha256") == catalog.sha256
+    if truth and same_table and view.rows is not None and truth.get("anomalies"):
         from product_repr import evaluation
 
         nn, _ = views.learned_neighbour_ids(run, min(10, len(rec) - 1))

@@ -158,6 +158,7 @@ def test_reconstruction_lists_unusual_products_and_explains_a_missing_decoder(tr
     unusual = next(df.value for df in at.dataframe if "why" in df.value.columns)
     assert len(unusual) == 20 and unusual["error"].is_monotonic_decreasing
     assert len(charts(at)) >= 3, "histogram, per-column bars and errors by category"
+    assert at.success and "planted" in at.success[0].value, "the demo's planted anomalies are scored"
 
     at = open_page(app_with(catalog, runs, "contrastive-test"), "pages/reconstruction.py")
     assert at.info and "no decoder" in at.info[0].value
