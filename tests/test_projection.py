@@ -5,6 +5,7 @@ All UMAP tests live in this module so umap-learn's numba compilation (~25 s) is 
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -69,10 +70,13 @@ def test_sample_path_places_the_rest(blobs):
     assert evaluation.knn_precision(proj.coords, y.astype(str), k=10) > 0.85, "placed points lost their cluster"
 
 
-def test_warm_up_is_idempotent():
-    projection.warm_up()
-    assert projection.is_warm()
+def test_warm_up_is_idempotent_and_runs_in_a_thread():
+    thread = projection.start_warm_up()
+    thread.join(timeout=600)
+    assert not thread.is_alive() and projection.is_warm(), "background warm-up did not finish"
+    t0 = time.perf_counter()
     projection.warm_up()  # returns at once
+    assert time.perf_counter() - t0 < 0.1, "a second warm_up() should not fit UMAP again"
 
 
 def test_umap_knn_euclidean_matches_brute_force(blobs):
