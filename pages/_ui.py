@@ -549,6 +549,30 @@ def column_profile(df: pd.DataFrame, schema: "Schema | None" = None, *, sample: 
     return pd.DataFrame(rows)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cached_profile(key: str, schema_json: str, _df: pd.DataFrame, _schema: Any) -> pd.DataFrame:
+    return column_profile(_df, _schema)
+
+
+def cached_profile(catalog: CatalogState) -> pd.DataFrame:
+    """:func:`column_profile` of the catalog, computed once per (table content, roles)."""
+    import json
+
+    schema_json = json.dumps(catalog.schema.to_dict(), sort_keys=True, default=str)
+    return _cached_profile(catalog.sha256, schema_json, catalog.df, catalog.schema)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_twins(key: str, label: str | None, roles: tuple, _df: pd.DataFrame, _schema: Any) -> list[str]:
+    return taxonomy_twins(_df, label, schema=_schema)
+
+
+def cached_twins(catalog: CatalogState, label: str | None) -> list[str]:
+    """:func:`taxonomy_twins` of ``label`` in the catalog (categorical columns only), cached by content."""
+    roles = tuple((c, _role_value(catalog.schema.role(c))) for c in catalog.schema.names())
+    return _cached_twins(catalog.sha256, label, roles, catalog.df, catalog.schema)
+
+
 def _role_value(role: Any) -> str:
     return str(getattr(role, "value", role))
 

@@ -86,7 +86,7 @@ with tab_roles:
         "(titles, descriptions) are encoded for learning, `ignore` leaves a column out. The role was inferred "
         "from the values — the reason says why; change it in the **role** column.")
     with _ui.error_boundary("profiling the columns"):
-        profile = _ui.column_profile(df, cat.schema)
+        profile = _ui.cached_profile(cat)
         editor_key = f"data.roles.{sha}"  # per catalog: edits to one table never apply to another
         edited = st.data_editor(
             profile[["column", "role", "reason", "type", "missing %", "distinct", "example"]],
@@ -162,7 +162,7 @@ with tab_use:
     if cat.label is not None and cat.label not in cat.exclude:
         st.warning(f"The label '{cat.label}' is not excluded: training will still leave it out, since learning "
                    "from the label would make its evaluation meaningless.")
-    twins = [c for c in _ui.taxonomy_twins(df, cat.label, schema=cat.schema) if c not in cat.exclude]
+    twins = [c for c in _ui.cached_twins(cat, cat.label) if c not in cat.exclude]
     if twins:
         one = len(twins) == 1
         st.info(f"Each value of {', '.join(twins)} falls within a single '{cat.label}'. If "
