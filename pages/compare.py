@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _views as views
+from pages import _runview as runview, _tables as tables, _views as views
 from pages._ui import error_boundary, state
 
 K = 10  # neighbour list length compared between runs
@@ -26,7 +26,7 @@ with error_boundary():
     runs = [app.runs[n] for n in chosen]
 
     st.subheader("Metrics")
-    table = views.metrics_table(runs)
+    table = tables.metrics_table(runs)
     empty = [c for c in table.columns if table[c].isna().all()]
     shown = table.drop(columns=empty)
     st.dataframe(shown, hide_index=True, width="stretch", key="compare.metrics",
@@ -46,7 +46,7 @@ with error_boundary():
     a_name = left_name.selectbox("Left", chosen, index=0, key="compare.left")
     b_name = right_name.selectbox("Right", chosen, index=1, key="compare.right")
     run_a, run_b = app.runs[a_name], app.runs[b_name]
-    view_a, view_b = views.run_view(run_a), views.run_view(run_b)
+    view_a, view_b = runview.run_view(run_a), runview.run_view(run_b)
     shared_columns = [c for c in (view_a.rows.columns if view_a.rows is not None else [])
                       if view_b.rows is not None and c in view_b.rows.columns]
     options = [NONE, *map(str, shared_columns)]
@@ -60,10 +60,10 @@ with error_boundary():
                 st.info(f"Run {run.name} has no stored map; open it on the Map page to compute one.")
                 continue
             coords = run.projection[["x", "y"]].to_numpy(dtype=np.float32)
-            colour, continuous = (None, False) if colour_by == NONE else views.column_colours(view, colour_by)
+            colour, continuous = (None, False) if colour_by == NONE else runview.column_colours(view, colour_by)
             fig = views.scatter_figure(coords, run.product_ids, colour=colour,
                                        colour_name=None if colour_by == NONE else colour_by, continuous=continuous,
-                                       hover=views.hover_frame(view), title=run.name, height=480)
+                                       hover=runview.hover_frame(view), title=run.name, height=480)
             st.plotly_chart(fig, width="stretch", key=f"compare.map.{'a' if column is map_a else 'b'}")
 
     st.subheader("Products whose neighbourhood changed most")
@@ -71,9 +71,9 @@ with error_boundary():
         st.info("Pick two different runs above to compare their neighbourhoods.")
         st.stop()
     k = max(1, min(K, len(run_a.product_ids) - 1, len(run_b.product_ids) - 1))
-    nn_a, _ = views.learned_neighbour_ids(run_a, k)
-    nn_b, _ = views.learned_neighbour_ids(run_b, k)
-    changes = views.neighbourhood_changes(run_a.product_ids, nn_a, run_b.product_ids, nn_b)
+    nn_a, _ = runview.learned_neighbour_ids(run_a, k)
+    nn_b, _ = runview.learned_neighbour_ids(run_b, k)
+    changes = tables.neighbourhood_changes(run_a.product_ids, nn_a, run_b.product_ids, nn_b)
     if changes.empty:
         st.info(f"Runs {a_name} and {b_name} have no products in common.")
         st.stop()

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from pages import _views as views
+from pages import _runview as runview, _tables as tables, _views as views
 from pages._ui import cached_projection, error_boundary, require_run
 
 METHODS = {"umap": "UMAP", "pca": "PCA"}
@@ -46,7 +45,7 @@ st.title("Map")
 run = require_run()
 
 with error_boundary():
-    view = views.run_view(run)
+    view = runview.run_view(run)
     stored = stored_settings(run)
     st.caption(
         "Each point is a product placed by its learned embedding: products the model finds alike sit close "
@@ -103,19 +102,19 @@ with error_boundary():
     if colour_by == ERROR:
         colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, views.ERROR_SCALE
     elif colour_by == AGREEMENT:
-        raw = views.raw_neighbour_ids(view, AGREEMENT_K)
-        learned, _ = views.learned_neighbour_ids(run, AGREEMENT_K)
+        raw = runview.raw_neighbour_ids(view, AGREEMENT_K)
+        learned, _ = runview.learned_neighbour_ids(run, AGREEMENT_K)
         from product_repr import neighbours
 
         colour, continuous, scale = np.asarray(neighbours.overlap(learned, raw[0]), dtype=np.float64), True, "RdYlGn"
     elif colour_by == ISOLATION:
-        _, sims = views.learned_neighbour_ids(run, max(1, min(AGREEMENT_K, len(run.product_ids) - 1)))
-        colour, continuous, scale = views.isolation(sims), True, views.ERROR_SCALE
+        _, sims = runview.learned_neighbour_ids(run, max(1, min(AGREEMENT_K, len(run.product_ids) - 1)))
+        colour, continuous, scale = tables.isolation(sims), True, views.ERROR_SCALE
     elif colour_by != NONE:
-        colour, continuous = views.column_colours(view, colour_by)
+        colour, continuous = runview.column_colours(view, colour_by)
 
     fig = views.scatter_figure(coords, run.product_ids, colour=colour, colour_name=None if colour_by == NONE else colour_by,
-                               continuous=continuous, hover=views.hover_frame(view), colorscale=scale)
+                               continuous=continuous, hover=runview.hover_frame(view), colorscale=scale)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map.chart",
                             width="stretch")
     caption = f"{len(run.product_ids):,} products · {describe(settings)}"
@@ -131,7 +130,7 @@ with error_boundary():
     if selected:
         st.subheader(f"{len(selected):,} selected products")
         extra = {} if colour is None else {colour_by: colour}
-        table = views.selection_table(run.product_ids, selected, view.rows, extra=extra)
+        table = tables.selection_table(run.product_ids, selected, view.rows, extra=extra)
         st.dataframe(table, hide_index=True, width="stretch")
         st.download_button("Download selection (CSV)", table.to_csv(index=False).encode("utf-8"),
                            file_name=f"{run.name}-selection.csv", mime="text/csv", key="map.download")

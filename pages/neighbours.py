@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _views as views
+from pages import _runview as runview, _tables as tables, _views as views
 from pages._ui import error_boundary, require_run
 
 RUN_WIDE_K = 10  # the run-wide overlap is computed once, at this k (shared with the Map's agreement colour)
@@ -15,14 +15,14 @@ def top_k(Z: np.ndarray, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Product ``i``'s ``k`` nearest cosine neighbours in ``Z`` (n, d), itself left out: (ids (k,), sims (k,))."""
     from product_repr import neighbours
 
-    return neighbours.query(views.neighbour_index(Z), i, k)
+    return neighbours.query(runview.neighbour_index(Z), i, k)
 
 
 st.title("Neighbours")
 run = require_run()
 
 with error_boundary():
-    view = views.run_view(run)
+    view = runview.run_view(run)
     if view.note:
         st.info(view.note)
     product_ids = [str(p) for p in run.product_ids]
@@ -37,7 +37,7 @@ with error_boundary():
     text = left.text_input("Find a product", key="neighbours.query", placeholder="part of its title or id")
     k = right.slider("k (neighbours)", 1, min(50, n - 1), min(10, n - 1), key="neighbours.k")
     titles = view.rows[view.title].to_numpy() if view.rows is not None and view.title else None
-    hits, total = views.search_products(product_ids, titles, text, limit=MAX_MATCHES)
+    hits, total = runview.search_products(product_ids, titles, text, limit=MAX_MATCHES)
     if total == 0:
         st.warning(f"No product's id or title contains '{text}'. Try a shorter or different part.")
         st.stop()
@@ -53,11 +53,11 @@ with error_boundary():
         st.dataframe(view.rows.iloc[[i]], hide_index=True, width="stretch")
 
     learned_ids, learned_sims = top_k(np.asarray(run.embeddings, dtype=np.float32), i, k)
-    X = views.raw_features(view)
+    X = runview.raw_features(view)
     columns = [c for c in [view.title, *view.keys] if c is not None]
     if X is None:
         st.markdown("**In the learned embedding**")
-        st.dataframe(views.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns),
+        st.dataframe(tables.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns),
                      hide_index=True, width="stretch")
         st.info("The raw-feature comparison needs the catalog this run was trained on (load it on the Data page).")
         st.stop()
@@ -67,11 +67,11 @@ with error_boundary():
     a, b = st.columns(2)
     with a:
         st.markdown("**In the learned embedding**")
-        st.dataframe(views.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns, shared=shared),
+        st.dataframe(tables.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns, shared=shared),
                      hide_index=True, width="stretch", key="neighbours.learned")
     with b:
         st.markdown("**In the raw features**")
-        st.dataframe(views.neighbour_table(raw_ids, raw_sims, product_ids, view.rows, columns, shared=shared),
+        st.dataframe(tables.neighbour_table(raw_ids, raw_sims, product_ids, view.rows, columns, shared=shared),
                      hide_index=True, width="stretch", key="neighbours.raw")
 
     st.subheader("Overlap")
@@ -84,8 +84,8 @@ with error_boundary():
     from product_repr import neighbours
 
     kk = min(RUN_WIDE_K, n - 1)
-    learned_all, _ = views.learned_neighbour_ids(run, kk)
-    raw_all, _ = views.raw_neighbour_ids(view, kk)
+    learned_all, _ = runview.learned_neighbour_ids(run, kk)
+    raw_all, _ = runview.raw_neighbour_ids(view, kk)
     per_product = np.asarray(neighbours.overlap(learned_all, raw_all), dtype=np.float64)
     st.metric(f"Run-wide mean overlap at k = {kk}", f"{per_product.mean():.0%}",
               help="Averaged over all products: the share of each product's neighbours the learned embedding "

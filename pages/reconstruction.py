@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _views as views
+from pages import _runview as runview, _tables as tables, _views as views
 from pages._ui import error_boundary, require_run, state
 
 st.title("Reconstruction")
@@ -20,15 +20,15 @@ if run.reconstruction is None:
         "denoising or multi-task run on the **Train** page."
     )
     with error_boundary():
-        view = views.run_view(run)
+        view = runview.run_view(run)
         n = len(run.product_ids)
         if n > 1:
             k = min(10, n - 1)
-            ids, sims = views.learned_neighbour_ids(run, k)
+            ids, sims = runview.learned_neighbour_ids(run, k)
             st.subheader("Most isolated products")
-            st.plotly_chart(views.histogram_figure(views.isolation(sims), name=f"isolation (1 − mean similarity to {k} neighbours)"),
+            st.plotly_chart(views.histogram_figure(tables.isolation(sims), name=f"isolation (1 − mean similarity to {k} neighbours)"),
                             width="stretch", key="reconstruction.isolation_hist")
-            table = views.isolated_products(run.product_ids, ids, sims, top=min(20, n))
+            table = tables.isolated_products(run.product_ids, ids, sims, top=min(20, n))
             if view.rows is not None:
                 for c in [view.title, *view.keys]:
                     if c is not None:
@@ -37,7 +37,7 @@ if run.reconstruction is None:
     st.stop()
 
 with error_boundary():
-    view = views.run_view(run)
+    view = runview.run_view(run)
     if view.note:
         st.info(view.note)
     rec = run.reconstruction
@@ -61,18 +61,18 @@ with error_boundary():
 
     st.subheader("Most unusual products")
     top = st.slider("How many", 5, min(200, max(5, len(rec))), min(20, max(5, len(rec))), key="reconstruction.top")
-    X_hat = views.reconstructed(view)
+    X_hat = runview.reconstructed(view)
     if X_hat is not None:
         from product_repr import reconstruction
 
-        nn, _ = views.learned_neighbour_ids(run, max(1, min(10, len(rec) - 1)))
+        nn, _ = runview.learned_neighbour_ids(run, max(1, min(10, len(rec) - 1)))
         found = reconstruction.explain(rec, view.rows.reset_index(drop=True), run.feature_space, X_hat, top=top,
                                        neighbours=nn, product_ids=run.product_ids)
-        table = views.explanations_table(found)
+        table = tables.explanations_table(found)
         hint = ("“why” names each product's worst-reconstructed columns, what it has, and what the model expected "
                 "from similar products.")
     else:
-        table = views.unusual_products(rec, top=top)
+        table = tables.unusual_products(rec, top=top)
         hint = ("“unusual in” lists the columns whose error for this product is far above that column's mean "
                 "(×mean): these are the attributes that do not fit the rest of the product.")
     if view.rows is not None:
@@ -88,7 +88,7 @@ with error_boundary():
     if truth and same_table and view.rows is not None and truth.get("anomalies"):
         from product_repr import evaluation
 
-        nn, _ = views.learned_neighbour_ids(run, min(10, len(rec) - 1))
+        nn, _ = runview.learned_neighbour_ids(run, min(10, len(rec) - 1))
         found = evaluation.planted_recall(error, nn, run.product_ids, truth)
         if found.get("n_anomalies") and found.get("anomaly_recall") is not None:
             st.success(f"The demo catalog has {found['n_anomalies']} planted odd products; "

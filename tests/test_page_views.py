@@ -1,4 +1,4 @@
-"""The analysis pages' drawing and lookup helpers (pages/_views.py) on small synthetic arrays."""
+"""The analysis pages' helpers (pages/_views.py, _runview.py, _tables.py) on small synthetic arrays."""
 from __future__ import annotations
 
 import sys
@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pages import _runview as runview  # noqa: E402
+from pages import _tables as tables  # noqa: E402
 from pages import _views as views  # noqa: E402
 
 
@@ -66,10 +68,10 @@ def test_selected_product_ids_reads_customdata_not_point_indices():
 
 def test_aligned_rows_follow_the_run_order_and_refuse_a_foreign_catalog():
     df = pd.DataFrame({"sku": ["a", "b", "c"], "title": ["x", "y", "z"]})
-    rows = views.aligned_rows(df, ["a", "b", "c"], ["c", "a"])
+    rows = runview.aligned_rows(df, ["a", "b", "c"], ["c", "a"])
     assert list(rows.index) == ["c", "a"] and list(rows["title"]) == ["z", "x"]
-    assert views.aligned_rows(df, ["a", "b", "c"], ["a", "zz"]) is None
-    assert views.aligned_rows(None, None, ["a"]) is None
+    assert runview.aligned_rows(df, ["a", "b", "c"], ["a", "zz"]) is None
+    assert runview.aligned_rows(None, None, ["a"]) is None
 
 
 def test_colour_values_split_numbers_from_categories():
@@ -82,17 +84,17 @@ def test_colour_values_split_numbers_from_categories():
 def test_search_products_matches_id_or_title_exact_id_first():
     ids = ["X10", "X1", "Y2"]
     titles = ["red shirt X1-compatible", "blue mug", None]
-    hits, total = views.search_products(ids, titles, "X1")
+    hits, total = runview.search_products(ids, titles, "X1")
     assert total == 2 and list(hits) == [1, 0], "the exact id comes first, then other matches"
-    hits, total = views.search_products(ids, titles, "MUG")
+    hits, total = runview.search_products(ids, titles, "MUG")
     assert list(hits) == [1] and total == 1
-    hits, total = views.search_products(ids, titles, "", limit=2)
+    hits, total = runview.search_products(ids, titles, "", limit=2)
     assert list(hits) == [0, 1] and total == 3
 
 
 def test_neighbour_table_marks_shared_neighbours_and_adds_attributes():
     rows = pd.DataFrame({"title": ["a", "b", "c"]}, index=["p0", "p1", "p2"])
-    table = views.neighbour_table(np.array([2, 1]), np.array([0.9, 0.5]), ["p0", "p1", "p2"], rows, ["title"],
+    table = tables.neighbour_table(np.array([2, 1]), np.array([0.9, 0.5]), ["p0", "p1", "p2"], rows, ["title"],
                                   shared={"p1"})
     assert list(table["product_id"]) == ["p2", "p1"] and list(table["rank"]) == [1, 2]
     assert list(table["in both"]) == [False, True] and list(table["title"]) == ["c", "b"]
@@ -110,17 +112,17 @@ def test_small_figures_build():
 
 def test_selection_table_keeps_order_and_unique_column_names():
     rows = pd.DataFrame({"product_id": ["a", "b", "c"], "price": [1.0, 2.0, 3.0]}, index=["a", "b", "c"])
-    table = views.selection_table(["a", "b", "c"], ["c", "a", "zz"], rows, extra={"price": np.array([9, 8, 7])})
+    table = tables.selection_table(["a", "b", "c"], ["c", "a", "zz"], rows, extra={"price": np.array([9, 8, 7])})
     assert list(table.columns) == ["product_id", "price"], "catalog columns already present are not repeated"
     assert list(table["product_id"]) == ["c", "a"] and list(table["price"]) == [7, 9]
-    assert list(views.selection_table(["a"], ["a"], None).columns) == ["product_id"]
+    assert list(tables.selection_table(["a"], ["a"], None).columns) == ["product_id"]
 
 
 def test_isolation_ranks_the_product_least_like_its_neighbours_first():
     sims = np.array([[0.9, 0.8], [0.1, -0.1], [0.5, 0.5]])
     ids = np.array([[1, 2], [2, 0], [0, 1]])
-    assert np.allclose(views.isolation(sims), [0.15, 1.0, 0.5])
-    table = views.isolated_products(["a", "b", "c"], ids, sims, top=2)
+    assert np.allclose(tables.isolation(sims), [0.15, 1.0, 0.5])
+    table = tables.isolated_products(["a", "b", "c"], ids, sims, top=2)
     assert list(table["product_id"]) == ["b", "c"] and list(table["nearest"]) == ["c", "a"]
 
 
@@ -133,11 +135,11 @@ def test_metrics_table_adds_each_baseline_once_and_neighbourhood_changes_compare
                             "linear_probe_accuracy": {"model": 0.9, "raw": 0.8, "pca": 0.7}, "label": "c"}
             self.learner = None
 
-    table = views.metrics_table([FakeRun("a", 0.7), FakeRun("b", 0.8)])
+    table = tables.metrics_table([FakeRun("a", 0.7), FakeRun("b", 0.8)])
     assert list(table["name"]) == ["a", "raw features", "PCA to d=4", "b"], "baselines once for the same data"
     assert table.loc[table["name"] == "b", "kNN precision"].item() == 0.8
 
-    changes = views.neighbourhood_changes(["p", "q", "r"], np.array([[1], [0], [0]]),
+    changes = tables.neighbourhood_changes(["p", "q", "r"], np.array([[1], [0], [0]]),
                                           ["r", "q", "p"], np.array([[1], [0], [1]]))
     assert dict(zip(changes["product_id"], changes["change"])) == {"p": 0.0, "q": 1.0, "r": 1.0}
     assert list(changes["change"]) == sorted(changes["change"], reverse=True)
