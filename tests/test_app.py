@@ -142,6 +142,28 @@ def test_every_page_runs_with_a_run(trained, page):
     assert run.name in [s.value for s in at.sidebar.selectbox], "the sidebar should offer the active run"
 
 
+def test_sidebar_switches_the_active_run_and_a_new_run_becomes_active(trained):
+    import copy
+
+    catalog, run = trained
+    first, second = copy.copy(run), copy.copy(run)
+    first.name, second.name = "first", "second"
+    at = app_with(catalog, {"first": first, "second": second}).run()
+    assert at.sidebar.selectbox(key="sidebar.run").value == "second", "the last run starts active"
+    at.sidebar.selectbox(key="sidebar.run").set_value("first").run()
+    assert_clean(at, "after switching runs")
+    assert at.session_state[_ui.STATE_KEY].active == "first", "the sidebar choice must set the active run"
+    # a run added the way the Train page adds one (AppState.active set) must show as active
+    third = copy.copy(run)
+    third.name = "third"
+    app = at.session_state[_ui.STATE_KEY]
+    app.runs["third"] = third
+    app.active = "third"
+    at.run()
+    assert at.sidebar.selectbox(key="sidebar.run").value == "third", "a newly added run must show as active"
+    assert at.session_state[_ui.STATE_KEY].active == "third", "and stay active"
+
+
 def test_runs_page_offers_every_download_of_the_active_run(trained):
     catalog, run = trained
     at = app_with(catalog, {run.name: run}).run()
@@ -253,6 +275,18 @@ def test_load_demo_button_replaces_the_catalog():
 
 
 # --- training: stop keeps what was learned ------------------------------------------------------------------
+
+
+def test_impossible_settings_are_refused_with_the_reason():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    at.radio(key="train.learner").set_value("multitask").run()
+    for task in ("reconstruction", "mask", "contrastive"):
+        set_setting(at, f"train.multitask.{task}_weight", 0.0)
+    at.button(key="train.go").click().run()
+    assert not at.exception, "a bad setting must not raise"
+    assert any("weights are 0" in e for e in errors_of(at)), f"the reason should be shown: {errors_of(at)}"
+    assert not at.session_state[_ui.STATE_KEY].runs, "no run is made from impossible settings"
 
 
 def test_stop_ends_training_after_the_current_epoch_and_keeps_a_complete_run():
