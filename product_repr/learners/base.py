@@ -122,7 +122,7 @@ class Learner:
         dev = resolve_device(device)
         self.spans_ = spans
         self.input_dim_ = X.shape[1]
-        self.span_weights_ = span_weights(X, spans)
+        self.span_weights_ = span_weights(X, spans, self.config.column_weighting)
         self._setup(spans)
         # dropout and weight init use torch's global RNG: fork it so fit is reproducible and side-effect free
         cuda = [torch.cuda.current_device()] if dev.type == "cuda" else []

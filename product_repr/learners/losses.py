@@ -69,10 +69,22 @@ def span_baselines(X: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
     return out
 
 
-def span_weights(X: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
-    """(S,) float32 weights w_s = 1 / (S · b_s), 0 for constant spans; they sum to Σ 1/(S b_s)."""
+def span_weights(X: np.ndarray, spans: Sequence[Span], mode: str = "equal") -> np.ndarray:
+    """(S,) float32 span weights, 0 for constant spans.
+
+    ``mode="equal"``: w_s = 1 / (S · b_s), every source column counts the same.
+    ``mode="scaled"``: w_s = a_s / (S · b_s) with a_s the span's total standard deviation in X for "mse"
+    spans and 1 for "ce" spans, so the feature space's own emphasis (e.g. a text weight of 2) carries over.
+    """
     base = span_baselines(X, spans)
     w = np.where(base > MIN_BASELINE, 1.0 / np.maximum(base, MIN_BASELINE), 0.0) / max(len(spans), 1)
+    if mode == "scaled":
+        X = np.asarray(X, dtype=np.float64)
+        scale = np.array([1.0 if s.loss == "ce" else float(np.sqrt(X[:, s.start:s.stop].var(axis=0).sum()))
+                          for s in spans])
+        w = w * scale
+    elif mode != "equal":
+        raise ValueError(f"unknown span weighting {mode!r}")
     return w.astype(np.float32)
 
 

@@ -143,3 +143,21 @@ def test_constant_span_gets_zero_weight():
     w = span_weights(x, SPANS)
     assert w[0] == 0.0, "a constant numeric column has nothing to learn"
     assert w[2] > 0
+
+
+def test_scaled_weighting_keeps_feature_emphasis():
+    from product_repr.learners.losses import span_baselines, span_weights
+
+    rng = np.random.default_rng(1)
+    x = np.zeros((300, 8), dtype=np.float32)
+    x[:, 0] = rng.normal(size=300)
+    x[np.arange(300), 1 + np.arange(300) % 3] = 1.0
+    x[:, 4:] = rng.normal(0, 1.0, (300, 4))  # total standard deviation 2
+    equal, scaled = span_weights(x, SPANS), span_weights(x, SPANS, "scaled")
+    ratio = scaled / equal
+    assert ratio[1] == pytest.approx(1.0), "categorical spans keep their weight"
+    assert ratio[2] == pytest.approx(np.sqrt(x[:, 4:].var(0).sum()), rel=1e-5)
+    assert ratio[2] / ratio[0] == pytest.approx(2.0, rel=0.15), "a block with twice the spread counts twice"
+    with pytest.raises(ValueError, match="unknown span weighting 'loud'"):
+        span_weights(x, SPANS, "loud")
+    assert span_baselines(x, SPANS).shape == (3,)
