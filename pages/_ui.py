@@ -291,17 +291,22 @@ def add_run(run: "Run", *, table: pd.DataFrame | None = None, label: str | None 
 
 
 JOB_KEY = "train.job"
+LAST_RUN_KEY = "train.last"  # the run whose summary the Train page shows
 
 
 def collect_job() -> str | None:
-    """Keep the run of a finished background training (see pages/_training_job.py) once; return its name."""
+    """Keep the run of a finished background training (pages/_training_job.py) once; return its name.
+
+    Called by the sidebar on every page, so a run that finishes while the user looks elsewhere is kept and
+    made active. A failed job is left for the Train page to report.
+    """
     job = st.session_state.get(JOB_KEY)
-    if job is None or not job.done or job.collected:
+    if job is None or not job.done or job.collected or job.run is None:
         return None
     job.collected = True
-    if job.run is None:
-        return None
-    return add_run(job.run, table=job.table, label=job.label)
+    name = add_run(job.run, table=job.table, label=job.label)
+    st.session_state[LAST_RUN_KEY] = name
+    return name
 
 
 def run_label(run: "Run") -> str | None:

@@ -210,10 +210,9 @@ if job is not None and not job.collected:
         st.error(job.error)
     else:
         _ui.collect_job()
-        st.session_state["train.last"] = job.run.name
         st.rerun()  # so the sidebar lists the new run as active
 
-last = app.runs.get(st.session_state.get("train.last", ""))
+last = app.runs.get(st.session_state.get(_ui.LAST_RUN_KEY, ""))
 if last is not None:
     st.subheader(f"Run {last.name}")
     if job is not None and job.run is last and job.stopped:
