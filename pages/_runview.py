@@ -166,13 +166,16 @@ def hover_frame(view: RunView) -> pd.DataFrame | None:
     return view.rows[cols] if cols else None
 
 
-def raw_neighbour_ids(view: RunView, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Top-``k`` neighbours of every product in the run's raw feature space X (None without its catalog)."""
+def raw_neighbour_ids(view: RunView, k: int, X: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Top-``k`` neighbours of every product in the run's raw feature space X (None without its catalog).
+
+    Pass ``X`` when the page already has it (saves re-hashing the table).
+    """
     from pages import _ui
 
     if view.rows is None:
         return None
-    X = raw_features(view)
+    X = raw_features(view) if X is None else X
     return None if X is None else _ui.cached_neighbours(X, k)
 
 

@@ -50,7 +50,7 @@ with error_boundary():
     shared_columns = [c for c in (view_a.rows.columns if view_a.rows is not None else [])
                       if view_b.rows is not None and c in view_b.rows.columns]
     options = [NONE, *map(str, shared_columns)]
-    default = view_a.label or view_a.colour
+    default = view_a.label or view_a.colour or next((c for c in view_a.categorical if c in shared_columns), None)
     colour_by = st.selectbox("Colour both by", options, index=options.index(default) if default in options else 0,
                              key="compare.colour")
     map_a, map_b = st.columns(2)

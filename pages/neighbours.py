@@ -85,7 +85,7 @@ with error_boundary():
 
     kk = min(RUN_WIDE_K, n - 1)
     learned_all, _ = runview.learned_neighbour_ids(run, kk)
-    raw_all, _ = runview.raw_neighbour_ids(view, kk)
+    raw_all, _ = runview.raw_neighbour_ids(view, kk, X)
     per_product = np.asarray(neighbours.overlap(learned_all, raw_all), dtype=np.float64)
     st.metric(f"Run-wide mean overlap at k = {kk}", f"{per_product.mean():.0%}",
               help="Averaged over all products: the share of each product's neighbours the learned embedding "

@@ -122,6 +122,17 @@ def test_map_colours_by_agreement_isolation_numbers_or_nothing(trained, colour):
     assert scaled == (colour != "(none)"), f"colour by {colour}: continuous scale expected only for numbers"
 
 
+def test_map_projection_settings_recompute_with_pca(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
+    assert "UMAP 2D" in " ".join(c.value for c in at.caption), "the stored UMAP map is shown first"
+    at.selectbox(key="map.method").select("pca")
+    next(b for b in at.button if b.label == "Apply").click().run()
+    assert not at.exception and not at.error, [e.message for e in at.exception] + [e.value for e in at.error]
+    assert "PCA 2D" in " ".join(c.value for c in at.caption), "the caption names the recomputed projection"
+    assert trace_types(charts(at)[0]) == {"scattergl"}
+
+
 def test_neighbours_search_picks_a_product_and_k_sets_the_table_length(trained):
     catalog, runs = trained
     run = runs["denoising-test"]
