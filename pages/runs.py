@@ -26,7 +26,7 @@ def runs_overview() -> pd.DataFrame:
             "products": len(run.product_ids),
             "d": int(run.embeddings.shape[1]),
             "epochs": len(run.history) if run.history is not None else None,
-            "kNN precision": knn.get("model"),
+            "kNN precision": round(knn["model"], 3) if isinstance(knn.get("model"), (int, float)) else None,
             "training time (s)": round(train_s, 1) if isinstance(train_s, (int, float)) else None,
             "source": (info.get("data") or {}).get("source") or info.get("opened_from", ""),
         })
@@ -93,7 +93,7 @@ if not found:
 else:
     labels = {str(p.relative_to(folder)): p for p in found}
     pick = st.selectbox("Run directory", list(labels), key="runs.dir")
-    if st.button("Open", key="runs.open", icon=":material/folder_open:"):
+    if st.button("Open run", key="runs.open", icon=":material/folder_open:"):
         with _ui.error_boundary(f"opening {pick}"):
             from product_repr.runs import load_run
 
