@@ -187,8 +187,7 @@ def raw_features(view: RunView) -> np.ndarray | None:
         return None
     X = _ui.run_features(view.run)
     if X is None:  # rows come from the loaded catalog rather than the run's own table
-        X = _ui._features(_ui.array_hash(np.asarray(view.run.embeddings, dtype=np.float32)) + _ui.table_hash(view.rows),
-                          view.run, view.rows)
+        X = _ui.features_for(view.run, view.rows)
     return np.asarray(X, dtype=np.float32)
 
 

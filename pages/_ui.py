@@ -477,13 +477,18 @@ def _features(key: str, _run: Any, _table: pd.DataFrame) -> np.ndarray:
     return _run.feature_space.transform(_table)
 
 
+def features_for(run: "Run", table: pd.DataFrame) -> np.ndarray:
+    """``run``'s feature space applied to ``table``: X float32 (n, p), cached by content hash."""
+    key = array_hash(np.asarray(run.embeddings, dtype=np.float32)) + table_hash(table)
+    return _features(key, run, table)
+
+
 def run_features(run: "Run") -> np.ndarray | None:
     """The run's encoded input X float32 (n, p) for its table, or None when that table is not known."""
     table = run_table(run)
     if list(table.columns) == ["product_id"]:
         return None
-    key = array_hash(np.asarray(run.embeddings, dtype=np.float32)) + table_hash(table)
-    return _features(key, run, table)
+    return features_for(run, table)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ with upload_col:
         try:
             with st.spinner(f"Reading {upload.name}…"):
                 app.catalog = _ui.load_upload(upload, max_rows=_ui.MAX_ROWS)
+            st.rerun()  # the sidebar, drawn before this page, shows the new catalog
         except ProductReprError as err:
             st.session_state["data.upload_error"] = str(err)
         except Exception:  # noqa: BLE001 - never a traceback in the UI
@@ -56,6 +57,7 @@ with demo_col:
             with _ui.error_boundary("making the demo catalog"):
                 app.catalog = _ui.load_demo(rows=int(rows), seed=int(seed))
                 st.session_state.pop("data.upload_error", None)
+                st.rerun()  # the sidebar, drawn before this page, shows the new catalog
 
 cat = app.catalog
 if cat is None:
