@@ -81,8 +81,12 @@ def test_label_and_twins_never_reach_any_input():
     assert {s.name for s in fs.spans} <= {"price", "weight", "colour"}, f"learner sees {fs.columns}"
     assert X.shape[0] == len(df)
     raw = quality.raw_features(inputs, infer_schema(inputs))
-    # price + weight (one column each) + colour one-hot (2 levels): the twins would add more columns
-    assert raw.shape == (len(df), 4), f"raw matrix has unexpected columns: shape {raw.shape}"
+    clean = df[["price", "weight", "colour"]]
+    expected = quality.raw_features(clean, infer_schema(clean))
+    np.testing.assert_array_equal(raw, expected, err_msg="raw features differ from a table that never had the twins")
+    with_twins = df.drop(columns=["sku"])
+    leaky = quality.raw_features(with_twins, infer_schema(with_twins))
+    assert leaky.shape[1] > raw.shape[1], "the twins should add columns when they are not excluded"
 
 
 @pytest.mark.parametrize("name", sorted(quality.CATALOGS))
