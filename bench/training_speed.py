@@ -13,14 +13,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from product_repr import learners
-from product_repr.features import Span
-from product_repr.schema import Role
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from product_repr import learners  # noqa: E402
+from product_repr.features import Span  # noqa: E402
+from product_repr.schema import Role  # noqa: E402
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, list[Span]]:
@@ -49,7 +52,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
     where = torch.cuda.get_device_name(0) if device == "cuda" else f"{platform.processor() or 'CPU'}, {os.cpu_count()} cores"
     print(f"device: {device} ({where}); torch {torch.__version__}; {torch.get_num_threads()} threads; "
           f"{args.epochs} epochs per cell, default settings (width 256, depth 2, d 32, batch 256)\n")

@@ -130,7 +130,8 @@ class LearnerConfig:
     weight_decay: float = param(1e-5, low=0.0, high=0.1, help="AdamW decoupled weight decay")
     patience: int = param(20, low=1, high=500, step=1, help="epochs without a better validation loss before stopping")
     val_fraction: float = param(0.1, low=0.0, high=0.5, step=0.05, help="share of rows held out to decide early stopping")
-    column_weighting: str = param("equal", choices=("equal", "scaled"),
+    # "scaled" measured better on real catalogs (hm 0.827 vs 0.750, bigbasket 0.718 vs 0.682 kNN@10)
+    column_weighting: str = param("scaled", choices=("equal", "scaled"),
                                   help="reconstruction: every column counts the same, or as much as the "
                                        "feature space scaled it (e.g. text weight)")
     seed: int = param(0, low=0, high=2**31 - 1, step=1, help="seed for initialisation, shuffling and corruption")

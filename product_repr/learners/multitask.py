@@ -27,11 +27,11 @@ from product_repr.learners.losses import mask_loss, nt_xent, reconstruction_loss
 
 @dataclass(frozen=True)
 class MultitaskConfig(LearnerConfig):
-    corruption_rate: float = param(0.3, low=0.0, high=0.9, step=0.05,
+    corruption_rate: float = param(0.15, low=0.0, high=0.9, step=0.05,
                                    help="chance that each cell is replaced by another row's value (VIME mask)")
     reconstruction_weight: float = param(1.0, low=0.0, high=10.0, step=0.1,
                                          help="λ of rebuilding the clean row from the corrupted one")
-    mask_weight: float = param(0.5, low=0.0, high=10.0, step=0.1,
+    mask_weight: float = param(0.1, low=0.0, high=10.0, step=0.1,
                                help="λ of predicting which cells were replaced")
     contrastive_weight: float = param(0.0, low=0.0, high=10.0, step=0.1,
                                       help="λ of NT-Xent between the clean and the corrupted row")
