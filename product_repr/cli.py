@@ -115,6 +115,7 @@ def cmd_train(args) -> int:
             device=args.device,
             name=name,
             source=str(Path(args.data).resolve()),
+            features=_parse_set(args.feature),
         )
     finally:
         if bar is not None:
@@ -212,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default=None, metavar="COL", help="evaluate against COL (it is excluded from the input)")
     p.add_argument("--role", action="append", default=[], metavar="COL=ROLE", help="override an inferred role")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any learner setting")
+    p.add_argument("--feature", action="append", default=[], metavar="KEY=VALUE",
+                   help="feature setting: text_weight, text_dim or max_levels")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--name", default=None)

@@ -24,6 +24,9 @@ from product_repr.schema import Role, Schema
 
 Stage = Callable[[str], None]
 
+#: FeatureSpace settings a caller may pass to build_run (the CLI's --feature KEY=VALUE).
+FEATURE_SETTINGS = frozenset({"max_levels", "text_dim", "text_weight"})
+
 
 
 def table_sha256(df: pd.DataFrame) -> str:
@@ -101,10 +104,12 @@ def build_run(
     source: str | None = None,
     analysis: bool = True,
     k: int = 10,
+    features: Mapping[str, Any] | None = None,
 ):
     """Train ``learner`` on ``df`` and return a finished :class:`~product_repr.runs.Run`.
 
-    The label column (if any) and ``exclude`` are never encoded. With
+    The label column (if any) and ``exclude`` are never encoded. ``features`` are
+    FeatureSpace settings (``max_levels``, ``text_dim``, ``text_weight``). With
     ``analysis`` the run also holds its 2D projection, top-``k`` neighbours,
     reconstruction errors (learners with a decoder) and metrics.
 
@@ -122,13 +127,19 @@ def build_run(
 
     stage("Encoding features")
     t0 = time.perf_counter()
-    features = FeatureSpace(schema, exclude=dropped)
-    X = features.fit_transform(df)  # encodes each text column once, not twice
+    feature_settings = dict(features or {})
+    unknown = set(feature_settings) - FEATURE_SETTINGS
+    if unknown:
+        raise ConfigError(
+            f"unknown feature setting(s) {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FEATURE_SETTINGS))}"
+        )
+    feature_space = FeatureSpace(schema, exclude=dropped, **feature_settings)
+    X = feature_space.fit_transform(df)  # encodes each text column once, not twice
     timings["features_s"] = time.perf_counter() - t0
 
     stage(f"Training {learner}")
     t0 = time.perf_counter()
-    model = learners.get(learner)(cfg).fit(X, spans=features.spans, progress=progress, device=device)
+    model = learners.get(learner)(cfg).fit(X, spans=feature_space.spans, progress=progress, device=device)
     timings["train_s"] = time.perf_counter() - t0
     Z = model.encode(X)
 
@@ -140,6 +151,7 @@ def build_run(
         "created": created.isoformat(timespec="seconds"),
         "learner": learner,
         "config": asdict(cfg),
+        "features": feature_settings,
         "data": {
             "source": source or df.attrs.get("source"),
             "sha256": table_sha256(df),
@@ -154,7 +166,7 @@ def build_run(
     run = Run(
         name=run_name,
         learner=model,
-        feature_space=features,
+        feature_space=feature_space,
         schema=schema,
         product_ids=ids,
         embeddings=Z,
