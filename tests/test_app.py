@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from pages import _run_files as run_files  # noqa: E402
 from pages import _ui  # noqa: E402
 from pages._training_job import TrainingJob  # noqa: E402
+from product_repr import learners  # noqa: E402
 
 APP = str(ROOT / "app.py")
 MY_PAGES = ["pages/data.py", "pages/train.py", "pages/learn.py", "pages/runs.py"]
@@ -197,8 +198,8 @@ def test_upload_then_role_change_then_train_then_map():
 
     at.switch_page("pages/train.py").run()
     assert_clean(at, "Train page")
-    set_setting(at, "train.denoising.epochs", 3)
-    set_setting(at, "train.denoising.width", 32)
+    set_setting(at, f"train.{learners.DEFAULT}.epochs", 3)  # the learner the page opens on
+    set_setting(at, f"train.{learners.DEFAULT}.width", 32)
     at.text_input(key="train.name").input("first")
     at.button(key="train.go").click().run()
     assert_clean(at, "after training")
@@ -229,7 +230,7 @@ def test_a_real_catalog_uploads_labels_and_trains(shared_dataset):
     assert {"category_l1", "category_l2", "category_path"} <= set(catalog.exclude), \
         f"the label and the columns of its taxonomy must be excluded: {catalog.exclude}"
     at.switch_page("pages/train.py").run()
-    set_setting(at, "train.denoising.epochs", 2)
+    set_setting(at, f"train.{learners.DEFAULT}.epochs", 2)
     at.button(key="train.go").click().run()
     assert_clean(at, "after training on the Amazon catalog")
     app = at.session_state[_ui.STATE_KEY]
