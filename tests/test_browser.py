@@ -180,7 +180,7 @@ def flow(page, catalog_csv: Path) -> None:
     shoot(page, "1-data")
 
     # Train: the default learner, default settings
-    train(page, "browser-denoising")
+    train(page, "browser-default")
     no_exception(page, "Train")
     shoot(page, "2-train")
 
