@@ -53,7 +53,7 @@ class ProgressBar:
         val = "" if report.val_loss is None else f" val {report.val_loss:.4f}"
         line = (
             f"epoch {report.epoch:>4}/{report.epochs} [{'#' * filled}{'.' * (self.width - filled)}] "
-            f"train {report.train_loss:.4f}{val} {report.seconds:.1f}s"
+            f"train {report.train_loss:.4f}{val} {report.elapsed:.1f}s elapsed"
         )
         if self.interactive:
             self.stream.write("\r" + line)

@@ -128,3 +128,20 @@ def test_feature_settings_reach_the_feature_space(trained, tmp_path, capsys):
     assert text_spans and all(s.width == 16 for s in text_spans)
     assert main(["train", str(csv), "--feature", "colour=3", "--quiet"]) == 2
     assert "unknown feature setting(s) colour" in capsys.readouterr().err
+
+
+def test_progress_bar_shows_epochs_losses_and_elapsed_time():
+    import io
+
+    from product_repr.cli import ProgressBar
+    from product_repr.training import EpochReport
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    for epoch in (1, 2, 10):
+        bar(EpochReport(epoch=epoch, epochs=10, train_loss=1.0 / epoch, val_loss=0.5, task_losses={},
+                        seconds=0.1, best_epoch=epoch, elapsed=0.1 * epoch))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, f"a non-terminal stream gets epoch 1 and every 10th: {lines}"
+    assert lines[-1].startswith("epoch   10/10 [" + "#" * 30 + "]") and "1.0s elapsed" in lines[-1], lines[-1]
+    assert "train 0.1000 val 0.5000" in lines[-1]
