@@ -152,18 +152,21 @@ class Learner:
             )
         return X, next(self.model_.parameters()).device
 
-    def encode(self, X) -> np.ndarray:
-        """Embeddings Z: float32 (n, embedding_dim), computed in eval mode without gradients, in batches."""
+    def _eval_batches(self, X, fn, width: int) -> np.ndarray:
+        """Apply ``fn(xb) -> tensor (b, width)`` to X in batches, in eval mode without gradients: float32 (n, width)."""
         X, dev = self._batches(X)
         self.model_.eval()
         out = []
         with torch.no_grad():
             for i in range(0, X.shape[0], ENCODE_BATCH):
-                xb = torch.from_numpy(X[i:i + ENCODE_BATCH]).to(dev)
-                out.append(self.model_["encoder"](self._input(xb)).cpu())
+                out.append(fn(torch.from_numpy(X[i:i + ENCODE_BATCH]).to(dev)).cpu())
         if not out:
-            return np.zeros((0, self.config.embedding_dim), dtype=np.float32)
+            return np.zeros((0, width), dtype=np.float32)
         return torch.cat(out).numpy().astype(np.float32, copy=False)
+
+    def encode(self, X) -> np.ndarray:
+        """Embeddings Z: float32 (n, embedding_dim), computed in eval mode without gradients, in batches."""
+        return self._eval_batches(X, lambda xb: self.model_["encoder"](self._input(xb)), self.config.embedding_dim)
 
     def reconstruct(self, X) -> np.ndarray:
         """X̂: float32 (n, p); categorical spans hold softmax probabilities, other spans feature values.
@@ -175,20 +178,16 @@ class Learner:
                 f"the {self.name} learner has no decoder, so it cannot reconstruct rows; "
                 "use autoencoder, denoising or multitask for reconstruction errors"
             )
-        X, dev = self._batches(X)
-        self.model_.eval()
-        out = []
-        with torch.no_grad():
-            for i in range(0, X.shape[0], ENCODE_BATCH):
-                xb = torch.from_numpy(X[i:i + ENCODE_BATCH]).to(dev)
-                xh = self._decode(self.model_, self.model_["encoder"](self._input(xb)))
-                for s in self.spans_:
-                    if s.loss == "ce":
-                        xh[:, s.start:s.stop] = torch.softmax(xh[:, s.start:s.stop], dim=1)
-                out.append(xh.cpu())
-        if not out:
-            return np.zeros((0, self.input_dim_), dtype=np.float32)
-        return torch.cat(out).numpy().astype(np.float32, copy=False)
+        self._require_fitted()  # before reading input_dim_
+
+        def rebuild(xb: torch.Tensor) -> torch.Tensor:
+            xh = self._decode(self.model_, self.model_["encoder"](self._input(xb)))
+            for s in self.spans_:
+                if s.loss == "ce":
+                    xh[:, s.start:s.stop] = torch.softmax(xh[:, s.start:s.stop], dim=1)
+            return xh
+
+        return self._eval_batches(X, rebuild, self.input_dim_)
 
     # ---- saving ------------------------------------------------------------------------------------------
     def to_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
