@@ -20,7 +20,7 @@ from product_repr import __version__
 from product_repr.errors import ConfigError, SchemaError
 from product_repr.features import FeatureSpace
 from product_repr.learners import DEFAULT as DEFAULT_LEARNER  # chosen by measurement: docs/QUALITY.md
-from product_repr.schema import Role, Schema
+from product_repr.schema import Schema
 
 Stage = Callable[[str], None]
 
@@ -246,7 +246,3 @@ def analyse(
         timings["evaluation_s"] = time.perf_counter() - t0
     run.info["metrics"] = run.metrics
 
-
-def categorical_columns(schema: Schema) -> list[str]:
-    """Columns a user may colour or evaluate by (categorical role)."""
-    return schema.names(Role.CATEGORICAL)

@@ -7,8 +7,6 @@ runs; Stop keeps what was learned; run directories open from the server's runs f
 from __future__ import annotations
 
 import io
-import os
-import sys
 import zipfile
 from pathlib import Path
 
@@ -17,10 +15,6 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ["PRODUCT_REPR_NO_WARMUP"] = "1"
-os.environ.setdefault("PRODUCT_REPR_DEMO_ROWS", "200")
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 

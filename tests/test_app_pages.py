@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ["PRODUCT_REPR_NO_WARMUP"] = "1"
-os.environ.setdefault("PRODUCT_REPR_DEMO_ROWS", "200")
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
