@@ -39,6 +39,7 @@ class TrainingJob:
     exclude: list[str]
     label: str | None
     source: str | None = None
+    features: dict = field(default_factory=dict)  # FeatureSpace settings, e.g. {"text_encoder": "tfidf"}
     reports: list = field(default_factory=list)
     stage: str = "Waiting to start"
     stop: threading.Event = field(default_factory=threading.Event)
@@ -70,7 +71,7 @@ class TrainingJob:
             self.run = build_run(
                 self.table, self.schema, learner=self.learner, config=self.config, exclude=self.exclude,
                 label=self.label, progress=self._progress, on_stage=self._on_stage, name=self.name,
-                source=self.source,
+                source=self.source, features=self.features,
             )
             self.stage = "Stopped early — kept the best weights so far" if self.stopped else "Done"
         except ProductReprError as err:

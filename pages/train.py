@@ -9,8 +9,9 @@ import streamlit as st
 
 from pages import _ui
 from pages._training_job import TrainingJob
-from product_repr import learners
+from product_repr import learners, sentence
 from product_repr.errors import ProductReprError
+from product_repr.features import AUTO, TFIDF
 
 # shared settings shown up front; the rest of LearnerConfig's fields go under "Training settings"
 FRONT = ("embedding_dim", "epochs")
@@ -31,6 +32,29 @@ def draw_field(learner: str, spec, columns: list[str]):
     value = _widget(key, spec, columns)
     saved[spec.name] = value
     return value
+
+
+def text_encoding(has_text: bool) -> dict:
+    """The text-encoding choice as FeatureSpace settings (remembered across pages); {} keeps the default."""
+    installed = sentence.available()
+    if not has_text:
+        return {}
+    options = [AUTO, TFIDF] if installed else [TFIDF]
+    titles = {AUTO: f"Pretrained sentence encoder + TF-IDF ({installed[0]})" if installed else "",
+              TFIDF: "TF-IDF only (word and character n-grams)"}
+    saved = st.session_state.setdefault("train.saved", {}).setdefault("_features", {})
+    current = saved.get("text_encoder", options[0])
+    choice = st.selectbox(
+        "Text encoding", options, index=options.index(current) if current in options else 0,
+        format_func=titles.get, key="train.text_encoder",
+        help="How titles and descriptions become numbers before the learner sees them. The pretrained encoder "
+             "(shipped with the package, nothing is downloaded) knows that 'banana' and 'apple' are both fruit; "
+             "it raised 10-NN precision by 0.02-0.11 on every real catalog measured (docs/QUALITY.md) and costs "
+             "about 1 s per 1,000 short titles on two CPU cores. TF-IDF only is faster.")
+    saved["text_encoder"] = choice
+    if not installed:
+        st.caption("No pretrained sentence encoder is installed; `pip install -r requirements.txt` adds one.")
+    return {"text_encoder": choice}
 
 
 def _widget(key: str, spec, columns: list[str]):
@@ -169,6 +193,12 @@ with _ui.error_boundary("drawing the settings"):
             with a if i % 2 == 0 else b:
                 values[spec.name] = draw_field(learner, spec, columns)
 
+
+
+features: dict = {}
+with _ui.error_boundary("drawing the text settings"):
+    features = text_encoding(any(c in columns for c in cat.schema.names("text")))
+
 count = sum(1 for r in app.runs.values() if (r.info or {}).get("learner") == learner) + 1
 name = st.text_input("Run name", value="", placeholder=f"{learner}-{count}", key="train.name",
                      help="Each training is kept as a named run; switch between runs in the sidebar.").strip()
@@ -190,7 +220,7 @@ if clicked and not busy:
         st.stop()
     job = TrainingJob(name=name or f"{learner}-{count}", learner=learner, config=config, table=cat.df,
                       schema=cat.schema, exclude=list(cat.exclude), label=cat.label,
-                      source=cat.df.attrs.get("source", cat.name))
+                      source=cat.df.attrs.get("source", cat.name), features=features)
     st.session_state[_ui.JOB_KEY] = job
     job.start()
     st.rerun()  # draw the Stop button for the running job

@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", action="append", default=[], metavar="COL=ROLE", help="override an inferred role")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any learner setting")
     p.add_argument("--feature", action="append", default=[], metavar="KEY=VALUE",
-                   help="feature setting: text_weight, text_dim or max_levels")
+                   help="feature setting: text_weight, text_dim, max_levels or text_encoder (auto, tfidf or a sentence model such as all-MiniLM-L6-v2)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--max-rows", type=int, default=None)
     p.add_argument("--name", default=None)

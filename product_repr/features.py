@@ -7,7 +7,9 @@ Encoding per role (see docs/FEATURES.md for the user-facing account):
   the winsorised (0.5%-99.5%) values and clipped to ``±CLIP`` so no value can explode;
 - categorical -> one-hot of the ``max_levels`` most frequent levels, ``(other)`` and, when
   missing values were seen at fit, ``(missing)``; values are stripped of surrounding spaces;
-- text -> :class:`product_repr.text.TextEncoder` (TF-IDF word + char n-grams, truncated SVD).
+- text -> :class:`product_repr.text.TextEncoder` (TF-IDF word + char n-grams, truncated SVD),
+  with a pretrained sentence encoder's vectors appended when ``text_encoder`` names one (the
+  default ``"auto"`` uses one whenever it is installed, see :mod:`product_repr.sentence`).
 
 ID, IGNORE and excluded columns are never encoded.
 """
@@ -21,6 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from product_repr import sentence as sentences
 from product_repr.errors import FeatureError, NotFittedError
 from product_repr.schema import Role
 from product_repr.text import TextEncoder
@@ -33,6 +36,25 @@ DEFAULT_TEXT_WEIGHT = 10.0  # a text span's total std; measured best on real cat
 TEXT_DIM_RANGE = (64, 256)  # automatic text_dim: rows // 32 within this range (docs/FEATURES.md)
 TEXT_BUDGET = 1024  # automatic text_dim: all text spans together stay about this wide
 ENCODED_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT)
+TFIDF = "tfidf"  # text_encoder value: TF-IDF -> SVD only
+AUTO = "auto"  # text_encoder value: the default sentence model when installed, else TF-IDF only
+
+
+def resolve_text_encoder(choice: str) -> str:
+    """The concrete text encoding for ``choice``: ``"tfidf"`` or an installed sentence model's name.
+
+    ``"auto"`` picks :data:`product_repr.sentence.DEFAULT_MODEL` when it is installed. Raises
+    FeatureError for an unknown name or a named model that is not installed.
+    """
+    if choice == AUTO:
+        return sentences.DEFAULT_MODEL if sentences.DEFAULT_MODEL in sentences.available() else TFIDF
+    if choice == TFIDF:
+        return TFIDF
+    info = sentences.model_info(choice)
+    if choice not in sentences.available():
+        raise FeatureError(f"text encoder {choice!r} is not installed; run `python3 -m pip install "
+                           f"{info.requirement}` or choose text_encoder='tfidf'")
+    return choice
 
 
 @dataclass(frozen=True)
@@ -206,7 +228,10 @@ class FeatureSpace:
     when the data support fewer); None chooses :func:`auto_text_dim` of the fitted rows.
     ``text_weight``: each text span's total standard deviation (1 = as much as one standardised
     numeric column; the default 2 gave the raw features a much better kNN precision on real
-    catalogs, see docs/FEATURES.md). ``seed``: text sampling and SVD.
+    catalogs, see docs/FEATURES.md). ``text_encoder``: ``"auto"`` (a pretrained sentence
+    encoder when one is installed, else TF-IDF only), ``"tfidf"``, or a model name of
+    :data:`product_repr.sentence.MODELS`; the choice made is ``text_encoder_`` after fit.
+    ``seed``: text sampling and SVD.
 
     After :meth:`fit`: ``spans`` (one per encoded column, contiguous, covering all columns of
     X), ``feature_names``, ``columns``. Nothing is pickled: :meth:`to_dict` gives JSON-safe
@@ -214,18 +239,24 @@ class FeatureSpace:
     """
 
     def __init__(self, schema: Any, *, exclude: Iterable[str] = (), max_levels: int = 50,
-                 text_dim: int | None = None, text_weight: float = DEFAULT_TEXT_WEIGHT, seed: int = 0) -> None:
+                 text_dim: int | None = None, text_weight: float = DEFAULT_TEXT_WEIGHT, text_encoder: str = AUTO,
+                 seed: int = 0) -> None:
         if int(max_levels) < 1:
             raise FeatureError(f"max_levels must be at least 1, got {max_levels}")
         if text_dim is not None and int(text_dim) < 1:
             raise FeatureError(f"text_dim must be at least 1, got {text_dim}")
         if not float(text_weight) > 0:
             raise FeatureError(f"text_weight must be positive, got {text_weight}")
+        text_encoder = str(text_encoder)
+        if text_encoder not in (AUTO, TFIDF):
+            sentences.model_info(text_encoder)
         self.schema = schema
         self.exclude = [str(c) for c in exclude]
         self.max_levels = int(max_levels)
         self.text_dim = None if text_dim is None else int(text_dim)
         self.text_weight = float(text_weight)
+        self.text_encoder_choice = text_encoder
+        self.text_encoder_: str | None = None
         self.seed = int(seed)
         self.spans: list[Span] = []
         self.feature_names: list[str] = []
@@ -281,6 +312,8 @@ class FeatureSpace:
             raise FeatureError("the table has no rows; a feature space needs at least one product")
         self._states, self._text, spans, names = {}, {}, [], []
         n_text = sum(role is Role.TEXT for _, role, _ in plan)
+        self.text_encoder_ = resolve_text_encoder(self.text_encoder_choice) if n_text else TFIDF
+        model = None if self.text_encoder_ == TFIDF else self.text_encoder_
         start = 0
         for i, (name, role, parse) in enumerate(plan):
             series = df[name]
@@ -292,14 +325,14 @@ class FeatureSpace:
                 cols, loss = [f"{name}={level}" for level in category_columns(state)], "ce"
             else:
                 dim = self.text_dim or auto_text_dim(len(df), n_text)
-                enc = TextEncoder(dim, weight=self.text_weight, seed=self.seed + i)
+                enc = TextEncoder(dim, weight=self.text_weight, seed=self.seed + i, sentence=model)
                 if text_blocks is None:
                     enc.fit(series)
                 else:
                     text_blocks[name] = enc.fit_transform(series)
                 self._text[name] = enc
                 state = {"role": role.value}
-                cols, loss = [f"{name}__svd{j}" for j in range(enc.width)], "mse"
+                cols, loss = enc.feature_names(name), "mse"
             self._states[name] = state
             spans.append(Span(name, role, start, start + len(cols), loss))
             names.extend(cols)
@@ -403,6 +436,8 @@ class FeatureSpace:
             "max_levels": self.max_levels,
             "text_dim": self.text_dim,
             "text_weight": self.text_weight,
+            "text_encoder": self.text_encoder_choice,
+            "text_encoder_used": self.text_encoder_,
             "seed": self.seed,
             "spans": [s.to_dict() for s in self.spans],
             "feature_names": list(self.feature_names),
@@ -420,7 +455,9 @@ class FeatureSpace:
                 raise FeatureError(f"feature state version {state.get('version')!r} is not {STATE_VERSION}; "
                                    f"refit the feature space with this version of product_repr")
             fs = cls(Schema.from_dict(state["schema"]), exclude=state["exclude"], max_levels=state["max_levels"],
-                     text_dim=state["text_dim"], text_weight=state["text_weight"], seed=state["seed"])
+                     text_dim=state["text_dim"], text_weight=state["text_weight"],
+                     text_encoder=state.get("text_encoder", TFIDF), seed=state["seed"])
+            fs.text_encoder_ = state.get("text_encoder_used", TFIDF)
             fs.spans = [Span.from_dict(d) for d in state["spans"]]
             fs.feature_names = list(state["feature_names"])
             for span in fs.spans:

@@ -25,7 +25,7 @@ from product_repr.schema import Schema
 Stage = Callable[[str], None]
 
 #: FeatureSpace settings a caller may pass to build_run (the CLI's --feature KEY=VALUE).
-FEATURE_SETTINGS = frozenset({"max_levels", "text_dim", "text_weight"})
+FEATURE_SETTINGS = frozenset({"max_levels", "text_dim", "text_weight", "text_encoder"})
 
 
 
@@ -109,7 +109,7 @@ def build_run(
     """Train ``learner`` on ``df`` and return a finished :class:`~product_repr.runs.Run`.
 
     The label column (if any) and ``exclude`` are never encoded. ``features`` are
-    FeatureSpace settings (``max_levels``, ``text_dim``, ``text_weight``). With
+    FeatureSpace settings (``max_levels``, ``text_dim``, ``text_weight``, ``text_encoder``). With
     ``analysis`` the run also holds its 2D projection, top-``k`` neighbours,
     reconstruction errors (learners with a decoder) and metrics.
 
@@ -151,7 +151,7 @@ def build_run(
         "created": created.isoformat(timespec="seconds"),
         "learner": learner,
         "config": asdict(cfg),
-        "features": feature_settings,
+        "features": {**feature_settings, "text_encoder_used": feature_space.text_encoder_},
         "data": {
             "source": source or df.attrs.get("source"),
             "sha256": table_sha256(df),

@@ -15,11 +15,17 @@ One text column becomes a dense block of ``dim`` numbers per product:
 4. rows are L2-normalised (the cosine geometry of TF-IDF is kept; empty texts stay all-zero)
    and multiplied by one scale chosen at fit time so that the block's total variance (sum of
    per-dimension variances) equals ``weight ** 2``. With ``weight = 1`` a text block counts as
-   much as one standardised numeric column in a Euclidean distance or a summed MSE.
+   much as one standardised numeric column in a Euclidean distance or a summed MSE;
+5. with ``sentence`` naming a pretrained model (:mod:`product_repr.sentence`), its unit vectors
+   are appended: the block becomes ``[SVD part | sentence part]`` with total variances
+   ``(1 - sentence_share) * weight ** 2`` and ``sentence_share * weight ** 2``. TF-IDF keeps
+   exact words (brands, sizes, model numbers); the sentence encoder knows that "banana" and
+   "plantain" are both fruit.
 
 The fitted state is plain data: vocabularies as lists of strings (JSON), idf and SVD
 components as numpy arrays (saved with ``np.savez``), so no pickle is ever needed and a
-reloaded encoder reproduces ``transform`` exactly.
+reloaded encoder reproduces ``transform`` exactly (the sentence part needs its model's
+package installed; the state names it).
 """
 from __future__ import annotations
 
@@ -31,11 +37,13 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
 
-from product_repr import ngrams
+from product_repr import ngrams, sentence as sentences
 from product_repr.errors import FeatureError, NotFittedError
 
 _CHUNK = 20_000  # distinct texts encoded at a time by transform
 _MIN_VARIANCE = 0.05  # floor for the scale: a block of nearly empty texts is not blown up
+_SENTENCE_FIT_ROWS = 2_000  # rows sampled by fit() to set the sentence part's scale
+DEFAULT_SENTENCE_SHARE = 0.8  # measured best on the real catalogs (docs/QUALITY.md)
 
 
 def clean_texts(values: Iterable[Any], *, max_chars: int = 1000) -> list[str]:
@@ -93,16 +101,23 @@ class TextEncoder:
     ``weight`` the block's target total standard deviation (see the module docstring),
     ``max_word_features`` / ``max_char_features`` vocabulary caps (most frequent terms),
     ``max_chars`` per value, ``fit_rows`` rows sampled for fitting, ``seed`` for the sample
-    and the randomized SVD.
+    and the randomized SVD. ``sentence``: a model of :data:`product_repr.sentence.MODELS` whose
+    vectors are appended (None: TF-IDF only); ``sentence_share`` of the block's variance is theirs.
     """
 
     def __init__(self, dim: int = 128, *, weight: float = 1.0, max_word_features: int = 10_000,
                  max_char_features: int = 20_000, max_chars: int = 1000, fit_rows: int = 10_000,
-                 svd_iter: int = 2, seed: int = 0) -> None:
+                 svd_iter: int = 2, seed: int = 0, sentence: str | None = None,
+                 sentence_share: float = DEFAULT_SENTENCE_SHARE) -> None:
         if int(dim) < 1:
             raise FeatureError(f"text dimension must be at least 1, got {dim}; choose e.g. text_dim=128")
         if not float(weight) > 0:
             raise FeatureError(f"text weight must be positive, got {weight}; choose e.g. 1.0")
+        if sentence is not None:
+            sentences.model_info(sentence)
+        if not 0.0 < float(sentence_share) < 1.0:
+            raise FeatureError(f"sentence_share must be between 0 and 1 (exclusive), got {sentence_share}; "
+                               f"choose e.g. {DEFAULT_SENTENCE_SHARE}")
         self.dim = int(dim)
         self.weight = float(weight)
         self.max_word_features = int(max_word_features)
@@ -111,10 +126,13 @@ class TextEncoder:
         self.fit_rows = int(fit_rows)
         self.svd_iter = int(svd_iter)
         self.seed = int(seed)
+        self.sentence = sentence
+        self.sentence_share = float(sentence_share)
         self.vocabularies_: dict[str, list[str]] | None = None
         self.idf_: dict[str, np.ndarray] = {}
         self.components_: np.ndarray | None = None
         self.scale_: float = 1.0
+        self.sentence_scale_: float = 0.0
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(self, values: Iterable[Any]) -> "TextEncoder":
@@ -122,16 +140,30 @@ class TextEncoder:
 
         Never fails on content: all-empty texts give a one-dimensional all-zero block.
         """
-        self._fit(clean_texts(values, max_chars=self.max_chars))
+        texts = clean_texts(values, max_chars=self.max_chars)
+        self._fit(texts)
+        if self.sentence is not None:
+            if len(texts) > _SENTENCE_FIT_ROWS:
+                rng = np.random.default_rng(self.seed)
+                texts = [texts[i] for i in rng.choice(len(texts), size=_SENTENCE_FIT_ROWS, replace=False)]
+            self._fit_sentence(sentences.encode(texts, self.sentence))
         return self
 
     def fit_transform(self, values: Iterable[Any]) -> np.ndarray:
-        """``fit(values)`` then ``transform(values)``, counting the n-grams once when no sample is drawn."""
+        """``fit(values)`` then ``transform(values)``, counting the n-grams and encoding sentences once."""
         texts = clean_texts(values, max_chars=self.max_chars)
         m = self._fit(texts)
-        if m is None:
-            return self.transform(texts)
-        return self._encode(m)
+        svd = self._svd_part(texts) if m is None else self._encode(m)
+        if self.sentence is None:
+            return svd
+        vectors = sentences.encode(texts, self.sentence)
+        self._fit_sentence(vectors)
+        return np.hstack([svd, vectors * np.float32(self.sentence_scale_)])
+
+    def _fit_sentence(self, vectors: np.ndarray) -> None:
+        """Scale the sentence part so its total variance is ``sentence_share * weight ** 2``."""
+        total_var = float(vectors.astype(np.float64).var(axis=0).sum())
+        self.sentence_scale_ = self.weight * np.sqrt(self.sentence_share) / np.sqrt(max(total_var, _MIN_VARIANCE))
 
     def _fit(self, texts: list[str]) -> sp.csr_matrix | None:
         """Fit on ``texts``; returns their sparse TF-IDF matrix, or None if a sample was fitted."""
@@ -161,24 +193,43 @@ class TextEncoder:
             self.components_ = np.ascontiguousarray(vt, dtype=np.float32)
         unit = l2_rows(self._project(m))
         total_var = float(unit.astype(np.float64).var(axis=0).sum())
-        self.scale_ = self.weight / np.sqrt(max(total_var, _MIN_VARIANCE))
+        share = 1.0 if self.sentence is None else 1.0 - self.sentence_share
+        self.scale_ = self.weight * np.sqrt(share) / np.sqrt(max(total_var, _MIN_VARIANCE))
         return None if sampled else m
 
     # -- transforming ------------------------------------------------------------------------
     @property
     def width(self) -> int:
-        """Number of output columns (after fit)."""
+        """Number of output columns (after fit): SVD components, then the sentence model's width."""
         self._check_fitted()
-        return int(self.components_.shape[0])
+        return int(self.components_.shape[0]) + self._sentence_width()
+
+    def _sentence_width(self) -> int:
+        return 0 if self.sentence is None else sentences.model_info(self.sentence).dim
+
+    def feature_names(self, prefix: str) -> list[str]:
+        """Names of the output columns: ``{prefix}__svd{j}`` then ``{prefix}__sent{j}``."""
+        self._check_fitted()
+        return ([f"{prefix}__svd{j}" for j in range(self.components_.shape[0])]
+                + [f"{prefix}__sent{j}" for j in range(self._sentence_width())])
 
     def transform(self, values: Iterable[Any]) -> np.ndarray:
-        """Encode ``values`` (n,) to a finite float32 array (n, width); repeated texts are encoded once."""
+        """Encode ``values`` (n,) to a finite float32 array (n, width); repeated texts are encoded once.
+
+        Raises FeatureError when the sentence model this encoder was fitted with is not installed.
+        """
         self._check_fitted()
+        texts = clean_texts(values, max_chars=self.max_chars)
+        svd = self._svd_part(texts)
+        if self.sentence is None:
+            return svd
+        return np.hstack([svd, sentences.encode(texts, self.sentence) * np.float32(self.sentence_scale_)])
+
+    def _svd_part(self, texts: list[str]) -> np.ndarray:
         index: dict[str, int] = {}
-        rows = np.fromiter((index.setdefault(t, len(index)) for t in clean_texts(values, max_chars=self.max_chars)),
-                           dtype=np.int64)
+        rows = np.fromiter((index.setdefault(t, len(index)) for t in texts), dtype=np.int64, count=len(texts))
         unique = list(index)
-        out = np.zeros((len(unique), self.width), dtype=np.float32)
+        out = np.zeros((len(unique), self.components_.shape[0]), dtype=np.float32)
         for lo in range(0, len(unique), _CHUNK):  # bounded sparse memory for millions of rows
             out[lo:lo + _CHUNK] = self._encode(self._sparse(unique[lo:lo + _CHUNK]))
         return out[rows]
@@ -219,6 +270,8 @@ class TextEncoder:
             "dim": self.dim, "weight": self.weight, "max_word_features": self.max_word_features,
             "max_char_features": self.max_char_features, "max_chars": self.max_chars,
             "fit_rows": self.fit_rows, "svd_iter": self.svd_iter, "seed": self.seed, "scale": float(self.scale_),
+            "sentence": self.sentence, "sentence_share": self.sentence_share,
+            "sentence_scale": float(self.sentence_scale_),
             "vocabularies": {k: list(v) for k, v in self.vocabularies_.items()},
         }
         arrays = {f"idf_{k}": np.asarray(v) for k, v in self.idf_.items()}
@@ -232,8 +285,10 @@ class TextEncoder:
             enc = cls(state["dim"], weight=state["weight"], max_word_features=state["max_word_features"],
                       max_char_features=state["max_char_features"], max_chars=state["max_chars"],
                       fit_rows=state["fit_rows"], svd_iter=state["svd_iter"],
-                      seed=state["seed"])
+                      seed=state["seed"], sentence=state.get("sentence"),
+                      sentence_share=state.get("sentence_share", DEFAULT_SENTENCE_SHARE))
             enc.scale_ = float(state["scale"])
+            enc.sentence_scale_ = float(state.get("sentence_scale", 0.0))
             enc.vocabularies_ = {k: list(v) for k, v in state["vocabularies"].items()}
             enc.idf_ = {k: np.asarray(arrays[f"idf_{k}"], dtype=np.float64) for k in enc.vocabularies_}
             enc.components_ = np.asarray(arrays["components"], dtype=np.float32)

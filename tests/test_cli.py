@@ -121,9 +121,10 @@ def test_feature_settings_reach_the_feature_space(trained, tmp_path, capsys):
     csv, _ = trained
     out = tmp_path / "weighted"
     assert main(["train", str(csv), "--epochs", "1", "--feature", "text_weight=5", "--feature", "text_dim=16",
-                 "--label", "category", "--out", str(out), "--quiet"]) == 0
+                 "--feature", "text_encoder=tfidf", "--label", "category", "--out", str(out), "--quiet"]) == 0
     run = load_run(out)
-    assert run.feature_space.text_weight == 5 and run.info["features"] == {"text_weight": 5, "text_dim": 16}
+    assert run.feature_space.text_weight == 5 and run.info["features"] == {
+        "text_weight": 5, "text_dim": 16, "text_encoder": "tfidf", "text_encoder_used": "tfidf"}
     text_spans = [s for s in run.feature_space.spans if s.role.value == "text"]
     assert text_spans and all(s.width == 16 for s in text_spans)
     assert main(["train", str(csv), "--feature", "colour=3", "--quiet"]) == 2

@@ -226,7 +226,7 @@ def test_automatic_text_dim_grows_with_rows():
     assert [auto_text_dim(n) for n in (10, 2000, 4000, 100_000)] == [64, 64, 125, 256]
     assert auto_text_dim(100_000, text_columns=8) == 128 and auto_text_dim(100, text_columns=1000) == 8, \
         "many text columns share a budget of components"
-    fs = FeatureSpace(schema_of(title="text")).fit(table(60))
+    fs = FeatureSpace(schema_of(title="text"), text_encoder="tfidf").fit(table(60))
     assert fs.span("title").width <= 60, "never more components than rows"
 
 
