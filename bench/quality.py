@@ -376,7 +376,8 @@ def machine() -> dict:
 # ---------------------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------------------
-CODE_FILES = ("features.py", "text.py", "schema.py", "parsing.py", "training.py", "learners")
+CODE_FILES = ("features.py", "text.py", "ngrams.py", "sentence.py", "schema.py", "parsing.py", "training.py",
+              "neighbours.py", "learners")
 
 
 def code_fingerprint(root: Path = ROOT / "product_repr") -> str:

@@ -5,6 +5,10 @@ seeded generator, slice one tensor into minibatches, step AdamW with gradient cl
 validation loss, keep the best weights, report progress, and stop early when the validation loss has not
 improved for ``patience`` epochs (or when ``progress`` returns True). The best weights are restored at
 the end. No DataLoader: the data is one tensor already on the device.
+
+Learners whose positive pairs are a row and one of its nearest neighbours pass ``partners`` (each row's
+neighbour rows); every batch then also draws one partner per row, and the loss gets their features as
+``positives``.
 """
 from __future__ import annotations
 
@@ -21,8 +25,9 @@ from torch import nn
 from product_repr.errors import ConfigError, TrainingError
 from product_repr.features import Span
 
-#: loss_fn(model, xb, generator) -> (scalar loss, {task name: scalar loss}) for one batch
-LossFn = Callable[[nn.Module, torch.Tensor, torch.Generator], tuple[torch.Tensor, dict]]
+#: loss_fn(model, xb, generator) -> (scalar loss, {task name: scalar loss}) for one batch; with ``partners``
+#: given to :func:`train` it is called as loss_fn(model, xb, generator, positives=xp)
+LossFn = Callable[..., tuple[torch.Tensor, dict]]
 
 MAX_GRAD_NORM = 1.0
 VAL_SEED_OFFSET = 7919  # validation corruption uses its own, fixed stream so epochs are comparable
@@ -75,16 +80,27 @@ def split_rows(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, to
     return perm[n_val:], perm[:n_val]
 
 
-def _mean_loss(model: nn.Module, X: torch.Tensor, loss_fn: LossFn, batches: int, generator: torch.Generator):
-    """Row-weighted mean of the loss (and task losses) over X in ``batches`` slices, without gradients."""
+def _batch_loss(model: nn.Module, X: torch.Tensor, rows: torch.Tensor, loss_fn: LossFn, generator: torch.Generator,
+                partners: torch.Tensor | None):
+    """The loss of the batch X[rows]; with ``partners`` (n, k) one random partner of each row is its positive."""
+    xb = X[rows.to(X.device)]
+    if partners is None:
+        return loss_fn(model, xb, generator)
+    pick = torch.randint(0, partners.shape[1], (len(rows),), generator=generator)
+    return loss_fn(model, xb, generator, positives=X[partners[rows, pick].to(X.device)])
+
+
+def _mean_loss(model: nn.Module, X: torch.Tensor, rows: torch.Tensor, loss_fn: LossFn, batches: int,
+               generator: torch.Generator, partners: torch.Tensor | None):
+    """Row-weighted mean of the loss (and task losses) over X[rows] in ``batches`` slices, without gradients."""
     total, tasks = 0.0, {}
     with torch.no_grad():
-        for idx in torch.arange(X.shape[0]).tensor_split(batches):
-            loss, parts = loss_fn(model, X[idx.to(X.device)], generator)
+        for idx in rows.tensor_split(batches):
+            loss, parts = _batch_loss(model, X, idx, loss_fn, generator, partners)
             total += float(loss) * len(idx)
             for k, v in parts.items():
                 tasks[k] = tasks.get(k, 0.0) + float(v) * len(idx)
-    n = X.shape[0]
+    n = len(rows)
     return total / n, {k: v / n for k, v in tasks.items()}
 
 
@@ -97,6 +113,7 @@ def train(
     config,
     progress: Callable[[EpochReport], bool | None] | None = None,
     device: str = "auto",
+    partners: np.ndarray | None = None,
 ) -> list[dict]:
     """Train ``model`` in place on X; return the history, one dict per epoch.
 
@@ -108,6 +125,8 @@ def train(
         config: a ``LearnerConfig`` (epochs, batch_size, learning_rate, weight_decay, patience, val_fraction, seed).
         progress: called after each epoch with an :class:`EpochReport`; returning True stops training.
         device: "auto", "cpu" or "cuda".
+        partners: optional (n, k) int row indices into X (e.g. each row's nearest neighbours); each batch
+            row then gets one of its partners, drawn at random, as ``positives``.
 
     Returns:
         list of dicts with keys epoch, train_loss, val_loss (None without a validation split), seconds,
@@ -123,12 +142,16 @@ def train(
     n = X.shape[0]
     if n < 2:
         raise TrainingError(f"training needs at least 2 rows, got {n}; load more products")
+    if partners is not None:
+        partners = torch.as_tensor(np.asarray(partners, dtype=np.int64))
+        if partners.ndim != 2 or partners.shape[0] != n or partners.shape[1] < 1:
+            raise ConfigError(f"partners must be (n, k) = ({n}, k >= 1) row indices, got shape {tuple(partners.shape)}")
     train_idx, val_idx = split_rows(n, config.val_fraction, config.seed)
     X = X.to(dev)
-    X_train, X_val = X[train_idx.to(dev)], X[val_idx.to(dev)]
-    batch = min(config.batch_size, X_train.shape[0])
-    n_batches = math.ceil(X_train.shape[0] / batch)
-    val_batches = max(1, math.ceil(X_val.shape[0] / batch))
+    n_train, n_val = len(train_idx), len(val_idx)
+    batch = min(config.batch_size, n_train)
+    n_batches = math.ceil(n_train / batch)
+    val_batches = max(1, math.ceil(n_val / batch))
 
     model.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -144,8 +167,8 @@ def train(
         total = torch.zeros((), device=dev)
         task_totals: dict[str, torch.Tensor] = {}
         # equal-sized slices of one shuffled permutation: no tiny last batch
-        for idx in torch.randperm(X_train.shape[0], generator=gen).tensor_split(n_batches):
-            loss, parts = loss_fn(model, X_train[idx.to(dev)], gen)
+        for idx in train_idx[torch.randperm(n_train, generator=gen)].tensor_split(n_batches):
+            loss, parts = _batch_loss(model, X, idx, loss_fn, gen, partners)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
@@ -153,19 +176,19 @@ def train(
             total += loss.detach() * len(idx)
             for k, v in parts.items():
                 task_totals[k] = task_totals.get(k, 0.0) + v.detach() * len(idx)
-        train_loss = float(total) / X_train.shape[0]  # one device sync per epoch
+        train_loss = float(total) / n_train  # one device sync per epoch
         if not math.isfinite(train_loss):
             raise TrainingError(
                 f"loss became {train_loss} at epoch {epoch}; lower the learning rate (now {config.learning_rate}) "
                 "or check the input for extreme values"
             )
-        task_losses = {k: float(v) / X_train.shape[0] for k, v in task_totals.items()}
+        task_losses = {k: float(v) / n_train for k, v in task_totals.items()}
 
         val_loss = None
-        if X_val.shape[0]:
+        if n_val:
             model.eval()
             val_gen = torch.Generator().manual_seed(config.seed + VAL_SEED_OFFSET)
-            val_loss, _ = _mean_loss(model, X_val, loss_fn, val_batches, val_gen)
+            val_loss, _ = _mean_loss(model, X, val_idx, loss_fn, val_batches, val_gen, partners)
             if not math.isfinite(val_loss):
                 raise TrainingError(
                     f"validation loss became {val_loss} at epoch {epoch}; lower the learning rate "

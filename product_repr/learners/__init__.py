@@ -17,7 +17,7 @@ REGISTRY: dict[str, type[Learner]] = {
 }
 
 #: the learner to start with (chosen by measurement; see docs/LEARNERS.md)
-DEFAULT = "autoencoder"
+DEFAULT = "multitask"
 
 
 def get(name: str) -> type[Learner]:

@@ -82,6 +82,10 @@ class Learner:
     def _setup(self, spans: Sequence[Span]) -> None:
         """Precompute what the loss needs from the spans (called by fit and when loading)."""
 
+    def _partners(self, X: np.ndarray) -> np.ndarray | None:
+        """Rows whose features become each row's ``positives`` in the loss ((n, k) indices), or None."""
+        return None
+
     def _weights(self, device: torch.device, keep: Sequence[int] | None = None) -> torch.Tensor:
         """The span weights (learned from the training data) as a tensor, optionally for some spans only."""
         w = torch.from_numpy(self.span_weights_)
@@ -124,13 +128,15 @@ class Learner:
         self.input_dim_ = X.shape[1]
         self.span_weights_ = span_weights(X, spans, self.config.column_weighting)
         self._setup(spans)
+        partners = self._partners(X)
         # dropout and weight init use torch's global RNG: fork it so fit is reproducible and side-effect free
         cuda = [torch.cuda.current_device()] if dev.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(self.config.seed)
             model = self._build(X.shape[1], spans)
             self.history_ = train(
-                model, X, spans=spans, loss_fn=self._loss, config=self.config, progress=progress, device=device
+                model, X, spans=spans, loss_fn=self._loss, config=self.config, progress=progress, device=device,
+                partners=partners,
             )
         self.model_ = model
         return self
