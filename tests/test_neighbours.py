@@ -139,3 +139,28 @@ def test_property_exact_on_tie_heavy_data(case):
     assert all(len(set(row)) == k for row in ids), "an id repeats within a row"
     np.testing.assert_allclose(true_sims, ref_sims, atol=1e-5, err_msg="not the exact top-k")
     np.testing.assert_allclose(sims, ref_sims, atol=1e-5)
+
+
+def test_neighbour_graph_is_exact_below_max_dim_and_excludes_self(data):
+    ids = neighbours.neighbour_graph(data, 5)
+    assert ids.shape == (300, 5) and ids.dtype == np.int64
+    assert not (ids == np.arange(300)[:, None]).any(), "a row is never its own partner"
+    want, _ = brute_force(data, 5)
+    agree = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(ids, want)])
+    assert agree > 0.99, f"graph differs from the exact search: overlap {agree:.3f}"
+
+
+def test_neighbour_graph_projection_keeps_low_rank_neighbourhoods():
+    """Wide input of rank 8: projecting on 16 principal directions loses nothing."""
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(400, 8)) @ rng.normal(size=(8, 600))).astype(np.float32)
+    projected = neighbours.neighbour_graph(X, 10, max_dim=16)
+    exact = neighbours.neighbour_graph(X, 10, max_dim=600)
+    agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(projected, exact)])
+    assert agree > 0.95, f"projection changed the neighbourhoods: overlap {agree:.3f}"
+
+
+def test_neighbour_graph_clips_k_and_needs_two_rows():
+    assert neighbours.neighbour_graph(np.eye(3, dtype=np.float32), 10).shape == (3, 2)
+    with pytest.raises(ConfigError, match="at least 2 rows, got 1"):
+        neighbours.neighbour_graph(np.ones((1, 4), np.float32), 3)

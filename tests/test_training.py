@@ -118,3 +118,29 @@ def test_cuda_training_runs():
     X = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
     model = learners.get("denoising")({"epochs": 2}).fit(X, spans=SPANS, device="cuda")
     assert model.encode(X).shape == (200, 32)
+
+
+def test_partners_reach_the_loss_as_positives():
+    """With partners, every batch row's positive is one of that row's partner rows, drawn at random."""
+    n = 60
+    X = np.repeat(np.arange(n, dtype=np.float32)[:, None], 2, axis=1)  # row i holds the value i
+    partners = np.stack([(np.arange(n) + 1) % n, (np.arange(n) + 2) % n], axis=1)
+    seen = []
+
+    def loss_fn(model, xb, generator, positives=None):
+        assert positives is not None and positives.shape == xb.shape
+        offset = (positives[:, 0] - xb[:, 0]) % n
+        seen.append(offset)
+        return (model.weight * 0).sum() + 1.0, {}
+
+    cfg = LearnerConfig(epochs=2, batch_size=16, val_fraction=0.2)
+    train(nn.Linear(2, 1), X, spans=SPANS, loss_fn=loss_fn, config=cfg, device="cpu", partners=partners)
+    offsets = torch.cat(seen)
+    assert set(offsets.tolist()) == {1.0, 2.0}, f"positives were not the rows' partners: {set(offsets.tolist())}"
+
+
+def test_partners_of_the_wrong_shape_are_refused():
+    cfg = LearnerConfig(epochs=1)
+    with pytest.raises(ConfigError, match=r"partners must be \(n, k\) = \(30, k >= 1\) row indices, got shape \(29, 2\)"):
+        train(nn.Linear(2, 1), np.ones((30, 2), np.float32), spans=SPANS, loss_fn=scheduled_loss([1.0]), config=cfg,
+              device="cpu", partners=np.zeros((29, 2), dtype=np.int64))

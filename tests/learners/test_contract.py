@@ -182,3 +182,35 @@ def test_multitask_reports_task_losses():
     quick("multitask", contrastive_weight=0.5).fit(X, spans=spans, device="cpu",
                                                    progress=lambda r: seen.append(r.task_losses))
     assert set(seen[0]) == {"reconstruction", "mask", "contrastive"}
+
+
+@pytest.mark.parametrize("name", ["contrastive", "multitask"])
+def test_neighbour_positives_are_the_default_and_can_be_switched_off(name):
+    X, spans = small_data()
+    neighbour = quick(name, neighbours=4)
+    assert neighbour.config.positives == "neighbours"
+    partners = neighbour._partners(X)
+    assert partners.shape == (len(X), 4) and not (partners == np.arange(len(X))[:, None]).any()
+    # rows of one group are each other's partners: the graph carries the structure to the loss
+    group = X[:, 2:6].argmax(1)
+    assert (group[partners] == group[:, None]).mean() > 0.95
+    assert quick(name, positives="corruption")._partners(X) is None
+    Z = quick(name, positives="corruption").fit(X, spans=spans, device="cpu").encode(X)
+    assert Z.shape == (len(X), 8) and np.isfinite(Z).all()
+
+
+def test_neighbour_contrastive_keeps_the_groups():
+    """Groups are visible in the columns; with neighbour positives the embedding's 10-NN stay in the group."""
+    X, spans = small_data(n=200, seed=3)
+    group = X[:, 2:6].argmax(1)
+
+    def purity(Z: np.ndarray) -> float:
+        U = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+        S = U @ U.T
+        np.fill_diagonal(S, -np.inf)
+        idx = np.argsort(-S, axis=1)[:, :10]
+        return float((group[idx] == group[:, None]).mean())
+
+    settings = {"epochs": 20, "width": 32, "embedding_dim": 8, "batch_size": 64}
+    nb = learners.get("contrastive")({**settings, "positives": "neighbours"}).fit(X, spans=spans, device="cpu")
+    assert purity(nb.encode(X)) > 0.95, f"neighbour positives lost the groups: {purity(nb.encode(X)):.2f}"
