@@ -1,7 +1,8 @@
 """The product_repr dashboard: ``streamlit run app.py``.
 
 Registers the pages under ``pages/`` with ``st.navigation`` (Data first and default), draws the shared
-sidebar, and warms umap-learn's JIT once per server process in a background thread.
+sidebar, and warms umap-learn's JIT and loads the sentence encoder once per server process in a
+background thread.
 """
 from __future__ import annotations
 
@@ -44,11 +45,18 @@ def _warm_up() -> None:
         log.info("projection module not available; umap warm-up skipped")
     except Exception:  # noqa: BLE001 - a failed warm-up only costs time later
         log.exception("umap warm-up failed")
+    try:
+        from product_repr import sentence
+
+        if sentence.warm_up():
+            log.info("sentence encoder loaded")
+    except Exception:  # noqa: BLE001 - the first training will load it instead
+        log.exception("sentence encoder warm-up failed")
 
 
 @st.cache_resource(show_spinner=False)
 def _warm_up_thread() -> threading.Thread | None:
-    """Start umap's numba compilation once per server process (shared, user-independent: safe to share)."""
+    """Start the warm-up once per server process (shared, user-independent: safe to share)."""
     if os.environ.get("PRODUCT_REPR_NO_WARMUP") == "1":
         return None
     thread = threading.Thread(target=_warm_up, name="umap-warm-up", daemon=True)

@@ -18,9 +18,10 @@ its **embedding** $z = f(x)$. Products the model treats alike end up with simila
 embedding can find look-alike products, spot odd ones, or feed other models.
 
 Every product row $x$ is first encoded into numbers (one **span** per source column: a standardised
-value plus a missing flag for numbers, a one-hot block for categories, a few SVD components of TF-IDF for
-text). The encoder $f$ is a small neural network (an MLP); what differs between learners is the task —
-the **loss** they minimise.
+value plus a missing flag for numbers, a one-hot block for categories, for text a few SVD components of
+TF-IDF and, when installed, the vector of a **pretrained sentence encoder** — a small language model
+(all-MiniLM-L6-v2) that already knows "banana" and "apple" are both fruit). The encoder $f$ is a small
+neural network (an MLP); what differs between learners is the task — the **loss** they minimise.
 """
 )
 
@@ -45,12 +46,15 @@ st.latex(r"\tilde x_{ic} = \begin{cases} x_{rc},\ r \sim \mathcal U\{1..n\} & \t
          r"x_{ic} & \text{otherwise}\end{cases} \qquad "
          r"L_{\text{DAE}} = \sum_s w_s\, \ell_s\big(x_s,\ g(f(\tilde x))_s\big)")
 
-st.subheader("Contrastive (SCARF)")
-st.markdown("Make a second **view** $\\tilde x_i$ of each row by replacing a fraction $c$ of its columns with "
-            "draws from each column's empirical distribution. A projection head $h$ maps both to "
-            "$u_i = h(f(x_i))$ and $\\tilde u_i = h(f(\\tilde x_i))$. NT-Xent (normalised temperature-scaled "
-            "cross-entropy) asks each view to pick out its partner among the $2N$ vectors $a$ of the batch — "
-            "the other rows are the **negatives**:")
+st.subheader("Contrastive")
+st.markdown("Pair each product $x_i$ with a **partner** $\\tilde x_i$ and teach the network which rows belong "
+            "together. The partner is, by default, **one of the product's 10 nearest neighbours in the encoded "
+            "columns** (cosine), drawn anew each epoch: the network learns a smooth map that keeps and sharpens "
+            "the neighbourhoods the columns already show. SCARF's original partner is a **scrambled copy**: a "
+            "fraction $c$ of the columns replaced with draws from each column's empirical distribution. A "
+            "projection head $h$ maps both to $u_i = h(f(x_i))$ and $\\tilde u_i = h(f(\\tilde x_i))$. NT-Xent "
+            "(normalised temperature-scaled cross-entropy) asks each vector to pick out its partner among the "
+            "$2N$ vectors $a$ of the batch — the other rows are the **negatives**:")
 st.latex(r"\ell_i = -\log \frac{\exp\!\big(\cos(u_i, \tilde u_i)/\tau\big)}"
          r"{\sum_{k \ne i} \exp\!\big(\cos(a_i, a_k)/\tau\big)}, \qquad "
          r"L_{\text{NT-Xent}} = \frac{1}{2N} \sum_{i=1}^{2N} \ell_i, \qquad "
@@ -67,7 +71,9 @@ st.markdown("One shared encoder, several heads, one weighted sum of losses; the 
             "sliders on the Train page:")
 st.latex(r"L = \lambda_{\text{rec}} L_{\text{rec}} + \lambda_{\text{mask}} L_{\text{mask}} + "
          r"\lambda_{\text{con}} L_{\text{NT-Xent}} + \lambda_{\text{col}} L_{\text{col}}")
-st.markdown("$L_{\\text{rec}}$ rebuilds the clean row from a corrupted one; $L_{\\text{col}}$ predicts columns "
+st.markdown("The default, and the learner to start with: it rebuilds rows (so it gives reconstruction errors) "
+            "*and* learns from neighbour partners, which gave the best neighbours on the real catalogs measured. "
+            "$L_{\\text{rec}}$ rebuilds the clean row from a corrupted one; $L_{\\text{col}}$ predicts columns "
             "you choose, hidden from the input. $L_{\\text{mask}}$ is **VIME's mask prediction**: a mask "
             "$m_{ic} \\sim \\text{Bernoulli}(r)$ marks cells replaced by another row's value, and a head "
             "$\\hat m = \\sigma(q(f(\\tilde x)))$ guesses which ones, by binary cross-entropy:")

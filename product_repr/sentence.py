@@ -136,3 +136,11 @@ def _remember(key: tuple[str, str], value: np.ndarray) -> None:
         _cache[key] = value
         while _cache and sum(v.nbytes for v in _cache.values()) > CACHE_BYTES:
             _cache.popitem(last=False)
+
+
+def warm_up(name: str = DEFAULT_MODEL) -> bool:
+    """Load ``name`` now (about 3 s) so the first training does not wait; False when it is not installed."""
+    if name not in available():
+        return False
+    _load(name)
+    return True

@@ -414,3 +414,27 @@ st.write("still running")
     assert messages[0] == "column 'price' is not numeric; mark it categorical", messages
     assert "secret internals" not in messages[1] and "server log" in messages[1], messages
     assert at.markdown[-1].value == "still running"
+
+
+def test_text_encoding_choice_reaches_the_run_and_is_remembered():
+    """The Train page offers the text encoding; 'TF-IDF only' trains without the sentence model and says so."""
+    from product_repr import sentence
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    box = at.selectbox(key="train.text_encoder")
+    titles = [o.split(" (")[0] for o in box.options]
+    want = (["Pretrained sentence encoder + TF-IDF", "TF-IDF only"] if sentence.available() else ["TF-IDF only"])
+    assert titles == want, f"text encoding options: {box.options}"
+    box.set_value("tfidf").run()
+    set_setting(at, f"train.{learners.DEFAULT}.epochs", 2)
+    set_setting(at, f"train.{learners.DEFAULT}.width", 32)
+    at.button(key="train.go").click().run()
+    assert_clean(at, "after training with TF-IDF only")
+    run = next(iter(at.session_state[_ui.STATE_KEY].runs.values()))
+    assert run.info["features"]["text_encoder_used"] == "tfidf"
+    assert all(not n.split("__")[-1].startswith("sent") for n in run.feature_space.feature_names)
+    assert any("Text encoding: TF-IDF only" in c.value for c in at.caption), "the summary names the encoding"
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train.text_encoder").value == "tfidf", "the choice survives a visit to another page"

@@ -111,3 +111,10 @@ def test_feature_space_auto_uses_the_model_and_groups_by_meaning():
     within = (S[:4, :4].sum() - 4) / 12
     across = S[:4, 4:].mean()
     assert within > across, f"fruit titles are not closer to each other ({within:.2f}) than to cleaners ({across:.2f})"
+
+
+def test_warm_up_loads_an_installed_model_or_says_it_cannot(monkeypatch):
+    if INSTALLED:
+        assert sentence.warm_up() is True and MODEL in sentence._models
+    monkeypatch.setattr(sentence, "available", lambda: [])
+    assert sentence.warm_up() is False
