@@ -125,6 +125,7 @@ def cmd_train(args) -> int:
     summary = {
         "run": str(out),
         "learner": args.learner,
+        "text_encoder": run.info.get("features", {}).get("text_encoder_used"),
         "rows": int(len(df)),
         "embedding_dim": int(run.embeddings.shape[1]),
         "epochs_trained": int(len(run.history)),

@@ -146,3 +146,21 @@ def test_progress_bar_shows_epochs_losses_and_elapsed_time():
     assert len(lines) == 2, f"a non-terminal stream gets epoch 1 and every 10th: {lines}"
     assert lines[-1].startswith("epoch   10/10 [" + "#" * 30 + "]") and "1.0s elapsed" in lines[-1], lines[-1]
     assert "train 0.1000 val 0.5000" in lines[-1]
+
+
+def test_default_train_uses_the_installed_sentence_encoder_and_reloads(trained, tmp_path, capsys):
+    from product_repr import sentence
+
+    csv, _ = trained
+    out = tmp_path / "default"
+    capsys.readouterr()
+    assert main(["train", str(csv), "--epochs", "1", "--label", "category", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    want = sentence.DEFAULT_MODEL if sentence.DEFAULT_MODEL in sentence.available() else "tfidf"
+    assert summary["text_encoder"] == want and summary["learner"] == "multitask"
+    run = load_run(out)
+    assert run.feature_space.text_encoder_ == want
+    df = pd.read_csv(csv)
+    X = run.feature_space.transform(df)
+    np.testing.assert_allclose(run.learner.encode(X), run.embeddings, atol=1e-5,
+                               err_msg="a reloaded run must reproduce its embeddings from the table")
