@@ -34,10 +34,10 @@ def draw_field(learner: str, spec, columns: list[str]):
     return value
 
 
-def text_encoding(has_text: bool) -> dict:
+def text_encoding(text_columns: list[str], table: pd.DataFrame | None = None) -> dict:
     """The text-encoding choice as FeatureSpace settings (remembered across pages); {} keeps the default."""
     installed = sentence.available()
-    if not has_text:
+    if not text_columns:
         return {}
     options = [AUTO, TFIDF] if installed else [TFIDF]
     titles = {AUTO: f"Pretrained sentence encoder + TF-IDF ({installed[0]})" if installed else "",
@@ -52,6 +52,12 @@ def text_encoding(has_text: bool) -> dict:
              "it raised 10-NN precision by 0.02-0.11 on every real catalog measured (docs/QUALITY.md) and costs "
              "about 1 s per 1,000 short titles on two CPU cores. TF-IDF only is faster.")
     saved["text_encoder"] = choice
+    if choice == AUTO and installed and table is not None:
+        seconds = _ui.encoding_seconds(table, text_columns)
+        if seconds >= 5:
+            st.caption(f"Encoding this catalog's text with the pretrained model takes about "
+                       f"{_ui.format_seconds(seconds)} on two CPU cores the first time; later trainings on the "
+                       "same table reuse it.")
     if not installed:
         st.caption("No pretrained sentence encoder is installed; `pip install -r requirements.txt` adds one.")
     return {"text_encoder": choice}
@@ -201,7 +207,7 @@ with _ui.error_boundary("drawing the settings"):
 
 features: dict = {}
 with _ui.error_boundary("drawing the text settings"):
-    features = text_encoding(any(c in columns for c in cat.schema.names("text")))
+    features = text_encoding([c for c in cat.schema.names("text") if c in columns], cat.df)
 
 count = sum(1 for r in app.runs.values() if (r.info or {}).get("learner") == learner) + 1
 name = st.text_input("Run name", value="", placeholder=f"{learner}-{count}", key="train.name",

@@ -438,3 +438,13 @@ def test_text_encoding_choice_reaches_the_run_and_is_remembered():
     at.switch_page("pages/data.py").run()
     at.switch_page("pages/train.py").run()
     assert at.selectbox(key="train.text_encoder").value == "tfidf", "the choice survives a visit to another page"
+
+
+def test_encoding_estimate_grows_with_unique_texts_and_their_length():
+    titles = pd.DataFrame({"t": [f"title {i} of thirty characters" for i in range(2000)], "d": ["x" * 140] * 2000})
+    mean = titles["t"].str.len().mean()
+    assert _ui.encoding_seconds(titles, ["t"]) == pytest.approx(2.0 * (0.2 + mean / 30))
+    assert _ui.encoding_seconds(titles, ["d"]) < 0.01, "2,000 copies of one text are encoded once"
+    longer = pd.DataFrame({"d": [f"{i} " + "x" * 140 for i in range(1000)]})
+    assert _ui.encoding_seconds(longer, ["d"]) > 4, "descriptions cost about 5 s per 1,000"
+    assert _ui.encoding_seconds(longer.iloc[:0], ["d"]) == 0.0
