@@ -71,7 +71,8 @@ class Multitask(Learner):
     title = "Multi-task"
     description = (
         "One encoder trained on several jobs at once: rebuild scrambled rows, spot which attributes were "
-        "scrambled, and optionally predict columns you pick. The sliders set how much each job counts."
+        "scrambled, pick out each product's closest look-alike among others, and optionally predict columns "
+        "you pick. The sliders set how much each job counts. The learner to start with."
     )
     Config = MultitaskConfig
     has_decoder = True
