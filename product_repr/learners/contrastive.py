@@ -5,7 +5,7 @@ The positive pair (x, x⁺) is either
 - ``positives="neighbours"`` (default): x and one of its ``neighbours`` nearest rows in the input X
   (cosine, :func:`product_repr.neighbours.neighbour_graph`), drawn anew each epoch. The encoder learns a
   smooth map that keeps and sharpens X's neighbourhoods: on the real catalogs it beat the input itself
-  by 0.005-0.016 kNN@10 and every baseline by 0.03 or more (docs/QUALITY.md); or
+  by 0.004-0.011 kNN@10 and every baseline by 0.03 or more (docs/QUALITY.md); or
 - ``positives="corruption"`` (SCARF): x̃ replaces a fraction c of x's columns by draws from each column's
   empirical marginal (``scarf_marginal``).
 
