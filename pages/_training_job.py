@@ -3,8 +3,13 @@
 Why a thread: a Streamlit button click reruns the script, which would abort a training loop running inside
 it and lose the weights. Here the thread owns the training; the page only polls the job's progress (its
 st.* calls let Streamlit interrupt the *polling*, never the training). The Stop button sets ``stop``; the
-progress callback returns True at the end of the current epoch, the training loop restores the best weights
+progress callback returns True at the next validation check, the training loop restores the best weights
 so far, and the pipeline finishes the analysis, so a stopped run is a complete run.
+
+Heavy work goes through the server's one :data:`product_repr.compute.SERVER_GATE`: one job holds the CPU at
+a time and the smallest waiting job goes next (``position`` says how many jobs are ahead). While it trains,
+``map`` holds the newest map the pipeline published: a draft of the input features first (when the run is
+expected to take a while), then the run's own map before its metrics are computed.
 
 No Streamlit here: the thread touches only this object, so it never needs a ScriptRunContext.
 """
@@ -18,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from product_repr.compute import SERVER_GATE, WorkGate
 from product_repr.errors import ProductReprError
 
 log = logging.getLogger("product_repr.app")
@@ -28,7 +34,7 @@ class TrainingJob:
     """One ``pipeline.build_run`` call on a snapshot of the catalog, run by :meth:`start` in a thread.
 
     After the thread ends exactly one of ``run`` and ``error`` is set. ``reports`` grows by one
-    ``training.EpochReport`` per epoch; ``stage`` names the current step.
+    ``training.TrainingReport`` per check; ``stage`` names the current step.
     """
 
     name: str
@@ -50,6 +56,11 @@ class TrainingJob:
     started: float = 0.0
     finished: float | None = None
     thread: threading.Thread | None = None
+    gate: WorkGate | None = SERVER_GATE
+    owner: str = ""  # who the job is at the gate (a session-unique name)
+    map: pd.DataFrame | None = None  # newest map published while the job runs
+    map_info: dict = field(default_factory=dict)  # {"kind": "draft" | "final", "note": ...}
+    map_seconds: dict = field(default_factory=dict)  # kind -> seconds from start to that map
 
     # -- called from the training thread --------------------------------------------------------------
     def _progress(self, report) -> bool:
@@ -62,6 +73,10 @@ class TrainingJob:
     def _on_stage(self, message: str) -> None:
         self.stage = message
 
+    def _on_map(self, frame: pd.DataFrame, info: dict) -> None:
+        self.map, self.map_info = frame, dict(info)
+        self.map_seconds.setdefault(info.get("kind", "final"), self.seconds)
+
     def execute(self) -> None:
         """Train and analyse synchronously (the thread's body; tests may call it directly)."""
         from product_repr.pipeline import build_run
@@ -70,7 +85,8 @@ class TrainingJob:
         try:
             self.run = build_run(
                 self.table, self.schema, learner=self.learner, config=self.config, exclude=self.exclude,
-                label=self.label, progress=self._progress, on_stage=self._on_stage, name=self.name,
+                label=self.label, progress=self._progress, on_stage=self._on_stage, on_map=self._on_map,
+                draft=True, gate=self.gate, owner=self.owner or self.name, name=self.name,
                 source=self.source, features=self.features,
             )
             self.stage = "Stopped early — kept the best weights so far" if self.stopped else "Done"
@@ -94,6 +110,17 @@ class TrainingJob:
         return self
 
     @property
+    def position(self) -> int:
+        """How many jobs hold or wait for the CPU before this one (0 while it runs or when it is not there)."""
+        if self.gate is None:
+            return 0
+        me = self.owner or self.name
+        for i, (owner, holding) in enumerate(self.gate.queue()):
+            if owner == me:
+                return 0 if holding else i
+        return 0
+
+    @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
@@ -107,10 +134,10 @@ class TrainingJob:
         return max(0.0, end - self.started) if self.started else 0.0
 
     def history(self) -> pd.DataFrame:
-        """Losses per epoch so far: epoch, train, validation and one column per task (multi-task)."""
+        """Losses per check so far: step, train, validation and one column per task (multi-task)."""
         rows = []
         for r in list(self.reports):  # copy: the thread may append meanwhile
-            row = {"epoch": r.epoch, "train": r.train_loss}
+            row = {"step": r.step, "train": r.train_loss}
             if r.val_loss is not None:
                 row["validation"] = r.val_loss
             for task, value in (r.task_losses or {}).items():

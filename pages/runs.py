@@ -25,7 +25,8 @@ def runs_overview() -> pd.DataFrame:
             "learner": info.get("learner", "?"),
             "products": len(run.product_ids),
             "d": int(run.embeddings.shape[1]),
-            "epochs": len(run.history) if run.history is not None else None,
+            "steps": (int(run.history["step"].iloc[-1]) if run.history is not None and "step" in run.history
+                      and len(run.history) else None),
             "kNN precision": round(knn["model"], 3) if isinstance(knn.get("model"), (int, float)) else None,
             "training time (s)": round(train_s, 1) if isinstance(train_s, (int, float)) else None,
             "source": (info.get("data") or {}).get("source") or info.get("opened_from", ""),

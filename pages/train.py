@@ -5,6 +5,7 @@ import dataclasses
 import time
 
 import pandas as pd
+import plotly.express as px
 import streamlit as st
 
 from pages import _ui
@@ -14,7 +15,7 @@ from product_repr.errors import ProductReprError
 from product_repr.features import AUTO, TFIDF
 
 # shared settings shown up front; the rest of LearnerConfig's fields go under "Training settings"
-FRONT = ("embedding_dim", "epochs")
+FRONT = ("embedding_dim", "steps", "max_seconds")
 SHARED = {f.name for f in learners.config_fields(learners.LearnerConfig)}
 POLL_S = 0.25
 
@@ -99,26 +100,48 @@ def _widget(key: str, spec, columns: list[str]):
 
 
 def draw_progress(job: TrainingJob, bar, chart, status, drawn: int = -1) -> int:
-    """Progress bar and loss chart when an epoch has ended since ``drawn``; the stage line every call.
+    """Progress bar and loss chart when a check has ended since ``drawn``; the stage line every call.
 
-    Returns the number of epochs drawn. The stage line is the cheap st.* call of every poll that lets a click
+    Returns the number of checks drawn. The stage line is the cheap st.* call of every poll that lets a click
     (Stop) interrupt the polling; the chart is only re-sent when it has changed.
     """
     count = len(job.reports)
     if count != drawn:
         if count:
             last = job.reports[count - 1]
-            bar.progress(min(1.0, last.epoch / max(1, last.epochs)),
-                         text=f"epoch {last.epoch} of at most {last.epochs} · train loss {last.train_loss:.4f}"
+            bar.progress(min(1.0, last.step / max(1, last.steps)),
+                         text=f"step {last.step:,} of {last.steps:,} (epoch {last.epoch:.1f}) · train loss "
+                              f"{last.train_loss:.4f}"
                               + (f" · validation {last.val_loss:.4f}" if last.val_loss is not None else "")
-                              + f" · best epoch {last.best_epoch}")
+                              + f" · best at step {last.best_step:,}")
         else:
             bar.progress(0.0, text="preparing")
         history = job.history()
         if len(history) >= 2:  # a line needs two points
-            chart.line_chart(history.set_index("epoch"), x_label="epoch", y_label="loss", height=260)
-    status.caption(f"{job.stage} · {_ui.format_seconds(job.seconds)}")
+            chart.line_chart(history.set_index("step"), x_label="step", y_label="loss", height=260)
+    ahead = job.position
+    queue = (f" · waiting for the CPU: {ahead} job{'s' if ahead != 1 else ''} ahead (smallest first)"
+             if ahead else "")
+    status.caption(f"{job.stage} · {_ui.format_seconds(job.seconds)}{queue}")
     return count
+
+
+def draw_live_map(job: TrainingJob, slot, drawn: int) -> int:
+    """The newest map the job has published (a draft of the input features, then the run's own map)."""
+    frame = job.map
+    if frame is None or id(frame) == drawn:
+        return drawn
+    with slot.container():
+        kind = job.map_info.get("kind")
+        st.caption(job.map_info.get("note") or ("The learned map; quality metrics are being computed."
+                                                 if kind == "final" else ""))
+        fig = px.scatter(frame, x="x", y="y", hover_name="product_id", height=420, render_mode="webgl")
+        fig.update_traces(marker={"size": 4, "opacity": 0.7})
+        fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        st.plotly_chart(fig, key=f"train.live_map.{id(frame)}")
+    return id(frame)
 
 
 def summary(run) -> None:
@@ -129,13 +152,17 @@ def summary(run) -> None:
     total = sum(v for v in timings.values() if isinstance(v, (int, float)))
     cols = st.columns(4)
     cols[0].metric("Total time", _ui.format_seconds(total), help="features + training + analysis")
-    cols[1].metric("Epochs", len(history))
+    if "step" in history and len(history):
+        cols[1].metric("Steps", f"{int(history['step'].iloc[-1]):,}",
+                       help=f"optimiser steps taken ({history['epoch'].iloc[-1]:.1f} passes over the data)")
+    else:
+        cols[1].metric("Epochs", len(history))
     if not history.empty and "train_loss" in history:
         cols[2].metric("Final train loss", f"{history['train_loss'].iloc[-1]:.4f}")
         if "val_loss" in history and history["val_loss"].notna().any():
             best = history["val_loss"].min()
             cols[3].metric("Best validation loss", f"{best:.4f}",
-                           help="the weights kept are those of the epoch with the best validation loss")
+                           help="the weights kept are those of the check with the best validation loss")
     if timings:
         st.caption(" · ".join(f"{k.removesuffix('_s')} {_ui.format_seconds(v)}" for k, v in timings.items()
                               if isinstance(v, (int, float))))
@@ -220,7 +247,7 @@ go_col, stop_col = st.columns([1, 5])
 clicked = go_col.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train.go")
 if busy:
     stop_col.button("Stop", icon=":material/stop:", key="train.stop", on_click=job.stop.set,
-                    help="Finish the current epoch, keep the best weights so far, and analyse the run.")
+                    help="Stop at the next check (a twentieth of the run), keep the best weights so far, and analyse the run.")
 
 if clicked and not busy:
     try:
@@ -240,9 +267,11 @@ if job is not None and not job.collected:
     bar, chart, status = st.empty(), st.empty(), st.empty()
     # Poll until the thread ends. A click (Stop, or anything else) reruns the script and ends this loop —
     # not the training, which lives in its own thread and is picked up again by the next run.
-    drawn = -1
+    live = st.empty()
+    drawn, drawn_map = -1, 0
     while not job.done:
         drawn = draw_progress(job, bar, chart, status, drawn)
+        drawn_map = draw_live_map(job, live, drawn_map)
         time.sleep(POLL_S)
     draw_progress(job, bar, chart, status, drawn)
     if job.error:
@@ -256,12 +285,13 @@ last = app.runs.get(st.session_state.get(_ui.LAST_RUN_KEY, ""))
 if last is not None:
     st.subheader(f"Run {last.name}")
     if job is not None and job.run is last and job.stopped:
-        st.info("Stopped early: the weights of the best epoch so far were kept and the run was analysed.")
+        st.info("Stopped early: the weights of the best check so far were kept and the run was analysed.")
     history = last.history
     if history is not None and len(history) >= 2 and "train_loss" in history:
-        plot = history.set_index("epoch")[[c for c in history.columns if c.endswith("_loss")
-                                           and history[c].notna().any()]]
-        st.line_chart(plot.rename(columns=lambda c: c.removesuffix("_loss")), x_label="epoch", y_label="loss",
+        index = "step" if "step" in history else "epoch"  # runs saved before steps were counted
+        plot = history.set_index(index)[[c for c in history.columns if c.endswith("_loss")
+                                         and history[c].notna().any()]]
+        st.line_chart(plot.rename(columns=lambda c: c.removesuffix("_loss")), x_label=index, y_label="loss",
                       height=260)
     with _ui.error_boundary("summarising the run"):
         summary(last)

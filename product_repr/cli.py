@@ -48,16 +48,16 @@ class ProgressBar:
         self.interactive = stream.isatty()
 
     def __call__(self, report) -> None:
-        done = report.epoch / max(report.epochs, 1)
+        done = report.step / max(report.steps, 1)
         filled = int(round(done * self.width))
         val = "" if report.val_loss is None else f" val {report.val_loss:.4f}"
         line = (
-            f"epoch {report.epoch:>4}/{report.epochs} [{'#' * filled}{'.' * (self.width - filled)}] "
-            f"train {report.train_loss:.4f}{val} {report.elapsed:.1f}s elapsed"
+            f"step {report.step:>6}/{report.steps} [{'#' * filled}{'.' * (self.width - filled)}] "
+            f"epoch {report.epoch:.1f} train {report.train_loss:.4f}{val} {report.elapsed:.1f}s elapsed"
         )
         if self.interactive:
             self.stream.write("\r" + line)
-        elif report.epoch == 1 or report.epoch % 10 == 0 or report.epoch == report.epochs:
+        else:  # one line per validation check (20 per run)
             self.stream.write(line + "\n")
         self.stream.flush()
 
@@ -90,7 +90,8 @@ def cmd_train(args) -> int:
     if roles:
         schema = schema.with_roles(roles)
     overrides = _parse_set(args.set)
-    for key, value in (("embedding_dim", args.dim), ("epochs", args.epochs), ("seed", args.seed)):
+    for key, value in (("embedding_dim", args.dim), ("steps", args.steps), ("epochs", args.epochs),
+                       ("seed", args.seed)):
         if value is not None:
             overrides[key] = value
     config = pipeline.make_config(args.learner, overrides)
@@ -128,7 +129,7 @@ def cmd_train(args) -> int:
         "text_encoder": run.info.get("features", {}).get("text_encoder_used"),
         "rows": int(len(df)),
         "embedding_dim": int(run.embeddings.shape[1]),
-        "epochs_trained": int(len(run.history)),
+        "steps_trained": int(run.history["step"].iloc[-1]) if len(run.history) else 0,
         "seconds": round(time.perf_counter() - t0, 2),
         "metrics": run.metrics,
     }
@@ -208,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="CSV/TSV/Parquet/JSON/JSONL/XLSX file (optionally .gz)")
     p.add_argument("--learner", default=None, help="autoencoder, denoising, contrastive or multitask")
     p.add_argument("--dim", type=int, default=None, help="embedding size")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the learner's, 1000)")
+    p.add_argument("--epochs", type=int, default=None, help="most passes over the data (default 100)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--exclude", action="append", default=[], metavar="COL", help="keep COL out of the input (repeatable)")
     p.add_argument("--label", default=None, metavar="COL", help="evaluate against COL (it is excluded from the input)")
@@ -241,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from product_repr.compute import use_cpu_threads
+
+    use_cpu_threads()  # once, at the entry point
     if getattr(args, "learner", "") is None:
         from product_repr.pipeline import DEFAULT_LEARNER
 

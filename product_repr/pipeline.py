@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
@@ -17,12 +18,62 @@ import numpy as np
 import pandas as pd
 
 from product_repr import __version__
+from product_repr.compute import WorkGate
 from product_repr.errors import ConfigError, SchemaError
 from product_repr.features import FeatureSpace
 from product_repr.learners import DEFAULT as DEFAULT_LEARNER  # chosen by measurement: docs/QUALITY.md
 from product_repr.schema import Schema
 
 Stage = Callable[[str], None]
+#: on_map(frame with product_id, x, y; {"kind": "draft" | "final", "note": str})
+MapCallback = Callable[[pd.DataFrame, dict], None]
+
+
+class Pace:
+    """A job's way through a shared :class:`WorkGate` (no gate: every call is a no-op).
+
+    ``hold()`` holds the CPU for one stage; ``progress(callback, rows)`` wraps a training progress
+    callable so that, at each check, the job's remaining work is updated and the CPU handed to a smaller
+    waiting job.
+    """
+
+    def __init__(self, gate: WorkGate | None, owner: str, work: float = 0.0) -> None:
+        self.gate = gate
+        self.ticket = gate.ticket(owner, work) if gate is not None else None
+
+    @property
+    def work(self) -> float:
+        return self.ticket.work if self.ticket is not None else 0.0
+
+    @work.setter
+    def work(self, value: float) -> None:
+        if self.ticket is not None:
+            self.ticket.work = float(value)
+
+    def position(self) -> int:
+        """Jobs ahead of this one at the gate (0 while it runs or without a gate)."""
+        return self.gate.position(self.ticket) if self.gate is not None else 0
+
+    @contextmanager
+    def hold(self):
+        if self.gate is None or self.ticket.holding:
+            yield
+            return
+        with self.gate.turn(self.ticket):
+            yield
+
+    def progress(self, callback, rows: int):
+        if self.gate is None:
+            return callback
+
+        def paced(report):
+            stop = callback(report) if callback is not None else None
+            if not stop:
+                remaining = max(0, report.steps - report.step)
+                self.gate.pause_point(self.ticket, work=rows + remaining * min(rows, 256))
+            return stop
+
+        return paced
 
 #: FeatureSpace settings a caller may pass to build_run (the CLI's --feature KEY=VALUE).
 FEATURE_SETTINGS = frozenset({"max_levels", "text_dim", "text_weight", "text_encoder"})
@@ -99,6 +150,10 @@ def build_run(
     label: str | None = None,
     progress=None,
     on_stage: Stage | None = None,
+    on_map: MapCallback | None = None,
+    draft: bool = False,
+    gate: WorkGate | None = None,
+    owner: str = "",
     device: str = "auto",
     name: str | None = None,
     source: str | None = None,
@@ -113,20 +168,24 @@ def build_run(
     ``analysis`` the run also holds its 2D projection, top-``k`` neighbours,
     reconstruction errors (learners with a decoder) and metrics.
 
+    ``on_map(frame, info)`` is called with a map (columns product_id, x, y) as soon as one exists: the
+    run's own map before the metrics are computed (``info["kind"] == "final"``), and, with ``draft`` when
+    the run is expected to take more than :data:`DRAFT_AFTER_S` seconds to its map, first a draft map of
+    the input features with fast static text vectors (``"draft"``). ``gate`` passes every heavy stage
+    through a shared :class:`~product_repr.compute.WorkGate` under ``owner``'s name (the dashboard's
+    server); training gives the CPU back at each of its checks when a smaller job waits.
+
     Raises ProductReprError subclasses for bad data or settings.
     """
     from product_repr import learners
     from product_repr.runs import Run
+    from product_repr.training import planned_steps
 
     stage = on_stage or (lambda message: None)
     if label is not None and label not in df.columns:
         raise SchemaError(f"label column {label!r} is not in the table; columns are {', '.join(map(str, df.columns))}")
     cfg = make_config(learner, config)
     dropped = excluded_columns(schema, exclude, label)
-    timings: dict[str, float] = {}
-
-    stage("Encoding features")
-    t0 = time.perf_counter()
     feature_settings = dict(features or {})
     unknown = set(feature_settings) - FEATURE_SETTINGS
     if unknown:
@@ -134,14 +193,33 @@ def build_run(
             f"unknown feature setting(s) {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FEATURE_SETTINGS))}"
         )
     feature_space = FeatureSpace(schema, exclude=dropped, **feature_settings)
-    X = feature_space.fit_transform(df)  # encodes each text column once, not twice
-    timings["features_s"] = time.perf_counter() - t0
+    timings: dict[str, float] = {}
+    n = len(df)
+    steps = planned_steps(max(1, n - int(round(n * cfg.val_fraction))), cfg)
+    pace = Pace(gate, owner or name or learner, work=n + steps * min(cfg.batch_size, n))
+
+    if draft and on_map is not None:
+        encode_s = _encoding_seconds(df, feature_space)
+        if encode_s + estimated_training_seconds(steps, min(cfg.batch_size, n)) > DRAFT_AFTER_S:
+            with pace.hold():
+                stage("Drawing a draft map of the input features")
+                t0 = time.perf_counter()
+                on_map(*draft_map(df, schema, dropped, feature_settings, ids=product_ids(df, schema)))
+                timings["draft_map_s"] = time.perf_counter() - t0
+
+    with pace.hold():
+        stage("Encoding features")
+        t0 = time.perf_counter()
+        X = feature_space.fit_transform(df)  # encodes each text column once, not twice
+        timings["features_s"] = time.perf_counter() - t0
 
     stage(f"Training {learner}")
     t0 = time.perf_counter()
-    model = learners.get(learner)(cfg).fit(X, spans=feature_space.spans, progress=progress, device=device)
-    timings["train_s"] = time.perf_counter() - t0
-    Z = model.encode(X)
+    with pace.hold():
+        model = learners.get(learner)(cfg).fit(X, spans=feature_space.spans, progress=pace.progress(progress, n),
+                                               device=device)
+        timings["train_s"] = time.perf_counter() - t0
+        Z = model.encode(X)
 
     ids = product_ids(df, schema)
     created = datetime.now(timezone.utc)
@@ -178,8 +256,60 @@ def build_run(
         metrics={},
     )
     if analysis:
-        analyse(run, df, X, label=label, k=k, on_stage=stage)
+        pace.work = n
+        analyse(run, df, X, label=label, k=k, on_stage=stage, on_map=on_map, pace=pace)
     return run
+
+
+#: a run expected to take longer than this to its map first shows a draft map (build_run's ``draft``)
+DRAFT_AFTER_S = 4.0
+#: training seconds per row of a step, measured on 2 cores (bf16, ~1,300 input columns, docs/BENCHMARKS.md)
+ROW_STEP_S = 3e-5
+
+
+def estimated_training_seconds(steps: int, batch: int) -> float:
+    """A rough training time on two CPU cores, for deciding whether to draw a draft map."""
+    return steps * batch * ROW_STEP_S
+
+
+def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
+    """Expected sentence-encoding time of ``df``'s text columns not in a cache (0 with TF-IDF only)."""
+    from product_repr import sentence
+    from product_repr.features import resolve_text_encoder
+    from product_repr.schema import Role
+    from product_repr.text import clean_texts
+
+    columns = [c for c, role, _ in feature_space._plan() if role == Role.TEXT]
+    if not columns:
+        return 0.0
+    model = resolve_text_encoder(feature_space.text_encoder_choice)
+    if model == "tfidf":
+        return 0.0
+    texts = [t for c in columns for t in clean_texts(df[c])]
+    return sentence.estimate_seconds(texts, model)
+
+
+def draft_map(df: pd.DataFrame, schema: Schema, dropped: list[str], feature_settings: Mapping[str, Any], *,
+              ids: np.ndarray, dims: int = 32) -> tuple[pd.DataFrame, dict]:
+    """A fast first map of the products by their input features: ``(frame, info)`` for ``on_map``.
+
+    The same feature space as the run, but texts read by the static sentence model (or TF-IDF only when it
+    is not installed), reduced by PCA to ``dims`` and laid out by UMAP with few epochs.
+    """
+    from product_repr import evaluation, projection, sentence
+
+    fast = sentence.FAST_MODEL if sentence.FAST_MODEL in sentence.available() else "tfidf"
+    space = FeatureSpace(schema, exclude=dropped, **{**dict(feature_settings), "text_encoder": fast})
+    X = space.fit_transform(df)
+    reduced = evaluation.pca_baseline(X, min(dims, X.shape[1])) if X.shape[1] > dims else X
+    proj = projection.project(reduced, method="umap", dims=2, seed=None, n_epochs=DRAFT_UMAP_EPOCHS)
+    frame = pd.DataFrame({"product_id": ids, "x": proj.coords[:, 0], "y": proj.coords[:, 1]})
+    text = "static MiniLM vectors" if fast != "tfidf" else "TF-IDF"
+    return frame, {"kind": "draft", "note": f"Draft: the products by their input features ({text} for texts, "
+                                            "PCA, a quick UMAP). The learned map replaces it when training ends."}
+
+
+DRAFT_UMAP_EPOCHS = 100
 
 
 def label_values(df: pd.DataFrame, label: str | None) -> np.ndarray | None:
@@ -199,28 +329,36 @@ def analyse(
     k: int = 10,
     on_stage: Stage | None = None,
     projection_params: Mapping[str, Any] | None = None,
+    on_map: MapCallback | None = None,
+    pace: "Pace | None" = None,
 ) -> None:
-    """Fill ``run``'s projection, neighbours, reconstruction and metrics in place."""
+    """Fill ``run``'s projection, neighbours, reconstruction and metrics in place.
+
+    ``on_map(frame, {"kind": "final", ...})`` gets the map as soon as it exists, before reconstruction
+    errors and metrics; ``pace`` holds the shared CPU gate around each stage (see :func:`build_run`).
+    """
     from product_repr import evaluation, neighbours, projection, reconstruction
 
     stage = on_stage or (lambda message: None)
+    pace = pace or Pace(None, "")
     timings = run.info.setdefault("timings", {})
     Z = run.embeddings
     n = len(Z)
 
-    stage("Finding neighbours")
-    t0 = time.perf_counter()
-    k_eff = max(1, min(k, n - 1)) if n > 1 else 0
-    if k_eff:
-        ids, sims = neighbours.all_neighbours(Z, k_eff)
-        run.neighbours = neighbours.neighbours_frame(run.product_ids, ids, sims)
-    timings["neighbours_s"] = time.perf_counter() - t0
+    with pace.hold():
+        stage("Finding neighbours")
+        t0 = time.perf_counter()
+        k_eff = max(1, min(k, n - 1)) if n > 1 else 0
+        if k_eff:
+            ids, sims = neighbours.all_neighbours(Z, k_eff)
+            run.neighbours = neighbours.neighbours_frame(run.product_ids, ids, sims)
+        timings["neighbours_s"] = time.perf_counter() - t0
 
-    stage("Projecting to 2D")
-    t0 = time.perf_counter()
-    params = {"method": "umap", "dims": 2, "seed": None}
-    params.update(projection_params or {})
-    proj = projection.project(Z, **params)
+        stage("Projecting to 2D")
+        t0 = time.perf_counter()
+        params = {"method": "umap", "dims": 2, "seed": None}
+        params.update(projection_params or {})
+        proj = projection.project(Z, **params)
     coords = proj.coords
     frame = {"product_id": run.product_ids, "x": coords[:, 0], "y": coords[:, 1]}
     if coords.shape[1] > 2:
@@ -228,11 +366,14 @@ def analyse(
     run.projection = pd.DataFrame(frame)
     run.info["projection"] = {"method": proj.method, "params": proj.params, "note": proj.note}
     timings["projection_s"] = time.perf_counter() - t0
+    if on_map is not None:
+        on_map(run.projection, {"kind": "final", "note": ""})
 
     if run.learner.has_decoder:
         stage("Scoring reconstruction errors")
         t0 = time.perf_counter()
-        errors = reconstruction.errors(X, run.learner.reconstruct(X), run.feature_space.spans)
+        with pace.hold():
+            errors = reconstruction.errors(X, run.learner.reconstruct(X), run.feature_space.spans)
         errors.insert(0, "product_id", run.product_ids)
         run.reconstruction = errors.reset_index(drop=True)
         timings["reconstruction_s"] = time.perf_counter() - t0
@@ -241,7 +382,8 @@ def analyse(
     if labels is not None:
         stage("Measuring quality against baselines")
         t0 = time.perf_counter()
-        run.metrics = evaluation.evaluate(Z, X, labels, coords=coords, k=k)
+        with pace.hold():
+            run.metrics = evaluation.evaluate(Z, X, labels, coords=coords, k=k)
         run.metrics["label"] = label
         timings["evaluation_s"] = time.perf_counter() - t0
     run.info["metrics"] = run.metrics

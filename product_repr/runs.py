@@ -5,7 +5,7 @@
                                 data info, metrics, timings (whatever the pipeline put in ``info``)
 <dir>/model.safetensors         the learner's weights
 <dir>/features.json + .npz      the fitted FeatureSpace
-<dir>/history.csv               epoch, train_loss, val_loss, seconds[, <task>_loss]
+<dir>/history.csv               step, epoch, train_loss, val_loss, seconds, lr[, <task>_loss] (one row per check)
 <dir>/embeddings.parquet        product_id, e0 .. e{d-1}
 <dir>/projection.parquet        product_id, x, y[, z]                     (when computed)
 <dir>/neighbours.parquet        product_id, rank, neighbour_id, similarity (when computed)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,8 @@ if str(ROOT) not in sys.path:  # `pages` is imported by the dashboard tests
 # Dashboard tests: no UMAP warm-up thread per AppTest, and a small demo catalog (set before app.py is imported)
 os.environ.setdefault("PRODUCT_REPR_NO_WARMUP", "1")
 os.environ.setdefault("PRODUCT_REPR_DEMO_ROWS", "200")
+# the sentence encoder's disk cache lives in a fresh folder per test session, never in the user's home
+os.environ.setdefault("PRODUCT_REPR_CACHE", tempfile.mkdtemp(prefix="product_repr_cache_"))
 
 #: ../shared/datasets relative to the repository root (this file is tests/conftest.py).
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"

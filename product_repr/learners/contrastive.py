@@ -84,8 +84,7 @@ class Contrastive(Learner):
             x_tilde = positives
         else:
             x_tilde, _ = scarf_marginal(xb, self.spans_, cfg.corruption_rate, generator=generator)
-        u = model["head"](model["encoder"](xb))
-        v = model["head"](model["encoder"](x_tilde))
+        u, v = model["head"](model["encoder"](torch.cat([xb, x_tilde]))).split(len(xb))  # one pass for both views
         if cfg.loss == "margin":
             return margin_contrastive(u, v, margin=cfg.margin), {}
         return nt_xent(u, v, temperature=cfg.temperature), {}

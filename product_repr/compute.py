@@ -1,0 +1,194 @@
+"""The CPU as a shared resource: threads set once per process, and a gate that runs heavy work one job at
+a time, smallest first.
+
+Two trainings at once on a 2-core machine slow each other 5-10× (every torch call wants every core), so the
+dashboard's server passes all heavy work (feature encoding, training, projection, evaluation) through one
+:class:`WorkGate`. Policy:
+
+- one job holds the CPU at a time; the others wait in a queue and can see their place in it;
+- the waiting job with the least *remaining* work goes next (shortest job first), so a 500-row catalog is
+  not stuck behind a 50,000-row one. A job gives the CPU back at every stage boundary and at every
+  training check (20 per run), so a small job that arrives while a big one trains waits at most one
+  chunk, not the whole run;
+- a job that has waited longer than ``AGING_S`` seconds goes before any job that has not, so a big job is
+  delayed by small ones but never starved.
+
+The CLI runs one job per process and uses no gate. Nothing here imports torch until threads are set.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+AGING_S = 60.0  # a job that has waited this long goes first, whatever its size
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def use_cpu_threads(threads: int | None = None) -> int:
+    """Give torch ``threads`` intra-op threads (default: the CPUs this process may use); returns the number.
+
+    Called once by each entry point (the CLI, the dashboard's app.py) before any heavy work, never by the
+    library, so a caller's own setting is left alone.
+    """
+    import torch
+
+    want = max(1, int(threads or cpu_count()))
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
+    return torch.get_num_threads()
+
+
+def bf16_native() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX). There torch's bf16 autocast is
+    ~2× faster for training and ~2.7× for the sentence encoder on two cores (docs/BENCHMARKS.md); elsewhere
+    it would be slower. ``PRODUCT_REPR_BF16=0`` or ``=1`` overrides the detection."""
+    forced = os.environ.get("PRODUCT_REPR_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def autocast(device_type: str, precision: str = "auto"):
+    """A context for the forward pass: bf16 autocast where the hardware computes bf16 natively (a CUDA GPU
+    or :func:`bf16_native`) and ``precision`` is ``"auto"``; else a no-op (float32)."""
+    import contextlib
+
+    import torch
+
+    if precision == "auto" and (device_type == "cuda" or (device_type == "cpu" and bf16_native())):
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass
+class Ticket:
+    """One job's place at the gate: its owner (e.g. a session's run name) and its remaining work."""
+
+    owner: str
+    work: float  # estimated remaining work in arbitrary units (rows x steps); smaller goes first
+    order: int = 0  # arrival order, breaks ties
+    since: float = field(default_factory=time.monotonic)  # when it started waiting
+    holding: bool = False
+
+
+class WorkGate:
+    """Lets ``slots`` jobs hold the CPU at once (1 by default); see the module docstring for the policy."""
+
+    def __init__(self, slots: int = 1, aging_s: float = AGING_S) -> None:
+        self.slots = int(slots)
+        self.aging_s = float(aging_s)
+        self._cond = threading.Condition()
+        self._waiting: list[Ticket] = []
+        self._holders: list[Ticket] = []
+        self._count = itertools.count()
+        self.grants = 0  # turns granted so far (for tests and the curious)
+
+    def _key(self, t: Ticket, now: float):
+        return (0 if now - t.since >= self.aging_s else 1, t.work, t.order)
+
+    def _next(self) -> Ticket | None:
+        if not self._waiting:
+            return None
+        now = time.monotonic()
+        return min(self._waiting, key=lambda t: self._key(t, now))
+
+    def ticket(self, owner: str, work: float) -> Ticket:
+        """A new ticket (not yet waiting)."""
+        return Ticket(owner=owner, work=float(work), order=next(self._count))
+
+    def acquire(self, ticket: Ticket, *, timeout: float | None = None) -> None:
+        """Wait until ``ticket`` is the next in line and a slot is free, then hold the CPU.
+
+        Raises TimeoutError after ``timeout`` seconds without a turn.
+        """
+        with self._cond:
+            ticket.since = time.monotonic()
+            self._waiting.append(ticket)
+            try:
+                granted = self._cond.wait_for(
+                    lambda: len(self._holders) < self.slots and self._next() is ticket, timeout=timeout)
+            finally:
+                self._waiting.remove(ticket)
+            if not granted:
+                self._cond.notify_all()
+                raise TimeoutError(f"waited {timeout} s for the CPU")
+            self._holders.append(ticket)
+            ticket.holding = True
+            self.grants += 1
+
+    def release(self, ticket: Ticket) -> None:
+        """Give the CPU back (a no-op when ``ticket`` does not hold it)."""
+        with self._cond:
+            if ticket in self._holders:
+                self._holders.remove(ticket)
+            ticket.holding = False
+            self._cond.notify_all()
+
+    @contextmanager
+    def turn(self, ticket: Ticket, *, timeout: float | None = None) -> Iterator[Ticket]:
+        """Hold the CPU for the block (see :meth:`acquire`)."""
+        self.acquire(ticket, timeout=timeout)
+        try:
+            yield ticket
+        finally:
+            self.release(ticket)
+
+    def pause_point(self, ticket: Ticket, work: float | None = None) -> bool:
+        """Called by a job holding the CPU between chunks: update its remaining ``work`` and, when a waiting
+        job goes before it, give the CPU to that job and wait for the next turn. Returns whether it yielded."""
+        if work is not None:
+            ticket.work = float(work)
+        if not ticket.holding or not self.someone_waiting_before(ticket):
+            return False
+        self.release(ticket)
+        self.acquire(ticket)
+        return True
+
+    def someone_waiting_before(self, ticket: Ticket) -> bool:
+        """Whether a waiting job would go before ``ticket`` if it gave its turn back now."""
+        with self._cond:
+            nxt = self._next()
+            if nxt is None:
+                return False
+            now = time.monotonic()
+            mine = Ticket(ticket.owner, ticket.work, ticket.order, since=now)  # a fresh wait, no aging credit
+            return self._key(nxt, now) < self._key(mine, now)
+
+    def position(self, ticket: Ticket) -> int:
+        """0 while holding the CPU; else how many jobs go before it (holders included)."""
+        with self._cond:
+            if ticket.holding:
+                return 0
+            if ticket not in self._waiting:
+                return 0
+            now = time.monotonic()
+            mine = self._key(ticket, now)
+            return len(self._holders) + sum(1 for t in self._waiting if self._key(t, now) < mine)
+
+    def queue(self) -> list[tuple[str, bool]]:
+        """(owner, holding) for every job at the gate, holders first, then the waiting ones in order."""
+        with self._cond:
+            now = time.monotonic()
+            waiting = sorted(self._waiting, key=lambda t: self._key(t, now))
+            return [(t.owner, True) for t in self._holders] + [(t.owner, False) for t in waiting]
+
+
+#: the one gate of a server process (the dashboard); the CLI does not use it
+SERVER_GATE = WorkGate()
