@@ -281,7 +281,7 @@ def train_learner(name: str, X: np.ndarray, spans, *, seed: int, overrides: dict
         now = time.perf_counter() - t0
         if now - state["last"] > 15:
             state["last"] = now
-            log(f"      epoch {report.epoch}/{report.epochs} train {report.train_loss:.4f} "
+            log(f"      step {report.step}/{report.steps} train {report.train_loss:.4f} "
                 f"val {report.val_loss if report.val_loss is not None else float('nan'):.4f} [{now:.0f}s]")
         if now > time_limit:
             state["timed_out"] = True
@@ -291,8 +291,8 @@ def train_learner(name: str, X: np.ndarray, spans, *, seed: int, overrides: dict
     model = cls(config).fit(X, spans=spans, progress=progress, device="cpu")
     Z = model.encode(X)
     history = model.history_ or [{}]
-    info = {"seconds": round(time.perf_counter() - t0, 1), "epochs": len(model.history_),
-            "best_epoch": history[-1].get("best_epoch"), "timed_out": state["timed_out"],
+    info = {"seconds": round(time.perf_counter() - t0, 1), "steps": history[-1].get("step"),
+            "epochs": history[-1].get("epoch"), "timed_out": state["timed_out"],
             "config": config.to_dict()}
     return Z, info
 

@@ -131,20 +131,22 @@ def test_feature_settings_reach_the_feature_space(trained, tmp_path, capsys):
     assert "unknown feature setting(s) colour" in capsys.readouterr().err
 
 
-def test_progress_bar_shows_epochs_losses_and_elapsed_time():
+def test_progress_bar_shows_steps_losses_and_elapsed_time():
     import io
 
     from product_repr.cli import ProgressBar
-    from product_repr.training import EpochReport
+    from product_repr.training import TrainingReport
 
     stream = io.StringIO()
     bar = ProgressBar(stream)
-    for epoch in (1, 2, 10):
-        bar(EpochReport(epoch=epoch, epochs=10, train_loss=1.0 / epoch, val_loss=0.5, task_losses={},
-                        seconds=0.1, best_epoch=epoch, elapsed=0.1 * epoch))
+    for step in (50, 100, 1000):
+        bar(TrainingReport(step=step, steps=1000, epoch=step / 4, train_loss=100 / step, val_loss=0.5,
+                           task_losses={}, seconds=0.1, best_step=step, elapsed=step / 1000))
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 2, f"a non-terminal stream gets epoch 1 and every 10th: {lines}"
-    assert lines[-1].startswith("epoch   10/10 [" + "#" * 30 + "]") and "1.0s elapsed" in lines[-1], lines[-1]
+    assert len(lines) == 3, f"a non-terminal stream gets one line per check: {lines}"
+    assert lines[-1].startswith("step   1000/1000 [" + "#" * 30 + "] epoch 250.0") and "1.0s elapsed" in lines[-1], \
+        lines[-1]
+    assert lines[0].startswith("step     50/1000 [" + "#" * 2 + "." * 28 + "]"), lines[0]
     assert "train 0.1000 val 0.5000" in lines[-1]
 
 

@@ -64,3 +64,36 @@ def test_table_hash_changes_with_content(catalog):
     changed.iloc[0, 1] = "something else"
     assert a == pipeline.table_sha256(catalog.copy())
     assert a != pipeline.table_sha256(changed)
+
+
+def test_a_draft_map_comes_first_and_the_run_map_replaces_it(catalog, monkeypatch):
+    """on_map gets a draft of the input features, then the run's own map before the metrics are computed."""
+    from product_repr.compute import WorkGate
+
+    monkeypatch.setattr(pipeline, "DRAFT_AFTER_S", 0.0)  # this small run would not need one
+    maps, stages = [], []
+
+    def on_map(frame, info):
+        maps.append((frame, info, list(stages)))
+
+    gate = WorkGate()
+    run = pipeline.build_run(catalog, infer_schema(catalog), config={"steps": 4}, label="category",
+                             on_map=on_map, on_stage=stages.append, draft=True, gate=gate, owner="tab-1")
+    assert [info["kind"] for _, info, _ in maps] == ["draft", "final"]
+    draft, final = maps[0][0], maps[1][0]
+    assert "Draft" in maps[0][1]["note"] and list(draft.columns) == ["product_id", "x", "y"]
+    assert list(draft["product_id"]) == list(run.product_ids) and np.isfinite(draft[["x", "y"]].to_numpy()).all()
+    assert final is run.projection, "the final map is the run's own"
+    assert not np.allclose(draft[["x", "y"]].to_numpy(), final[["x", "y"]].to_numpy())
+    assert "Measuring quality against baselines" not in maps[1][2], "the map is published before the metrics"
+    assert run.metrics["knn_precision@10"]["model"] is not None
+    assert gate.grants >= 5 and gate.queue() == [], "every heavy stage went through the gate, which is free again"
+    assert "draft_map_s" in run.info["timings"]
+
+
+def test_no_draft_for_a_quick_run(catalog):
+    kinds = []
+    pipeline.build_run(catalog, infer_schema(catalog), config={"steps": 4}, draft=True,
+                       on_map=lambda frame, info: kinds.append(info["kind"]),
+                       features={"text_encoder": "tfidf"})
+    assert kinds == ["final"], "a run expected to reach its map within DRAFT_AFTER_S draws no draft"

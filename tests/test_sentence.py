@@ -118,3 +118,34 @@ def test_warm_up_loads_an_installed_model_or_says_it_cannot(monkeypatch):
         assert sentence.warm_up() is True and MODEL in sentence._models
     monkeypatch.setattr(sentence, "available", lambda: [])
     assert sentence.warm_up() is False
+
+
+@needs_model
+def test_a_second_process_reads_the_encodings_from_the_disk_cache(tmp_path, monkeypatch):
+    """Counted, not timed: the second call (memory cache emptied, as in a new process) encodes nothing."""
+    monkeypatch.setenv("PRODUCT_REPR_CACHE", str(tmp_path))
+    monkeypatch.setattr(sentence, "_cache", sentence.OrderedDict())
+    texts = [f"cache check {i}" for i in range(7)] + [""]
+    before = dict(sentence.stats)
+    first = sentence.encode(texts, MODEL)
+    assert sentence.stats["encoded"] - before.get("encoded", 0) == 7
+    assert sentence.uncached(texts, MODEL) == [] and sentence.estimate_seconds(texts, MODEL) == 0.0
+    monkeypatch.setattr(sentence, "_cache", sentence.OrderedDict())  # a new process: nothing in memory
+    again = sentence.encode([*texts, "cache check new"], MODEL)
+    assert sentence.stats["encoded"] - before.get("encoded", 0) == 8, "only the new text is encoded"
+    assert sentence.stats["disk_hits"] - before.get("disk_hits", 0) == 7
+    np.testing.assert_array_equal(again[:8], first)
+    assert (tmp_path / "encodings" / "vectors.sqlite").exists()
+    monkeypatch.setenv("PRODUCT_REPR_CACHE", "off")
+    assert sentence.cache_dir() is None
+    assert sentence.uncached(["cache check 0"], MODEL) == ["cache check 0"], "no disk cache: everything is new"
+
+
+def test_static_model_ships_with_the_package_and_keeps_meaning():
+    assert sentence.STATIC_MODEL in sentence.available(), "product_repr/models holds the static model"
+    V = sentence.encode(["bananas", "apples", "toilet cleaner", ""], sentence.STATIC_MODEL)
+    assert V.shape == (4, sentence.MODELS[sentence.STATIC_MODEL].dim) and V.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(V[:3], axis=1), 1.0, atol=1e-3)
+    assert not V[3].any()
+    assert float(V[0] @ V[1]) > float(V[0] @ V[2]) + 0.1, "fruit closer to fruit than to a cleaner"
+    assert sentence.estimate_seconds([f"t{i}" for i in range(1000)], sentence.STATIC_MODEL) < 0.1

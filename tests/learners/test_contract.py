@@ -12,7 +12,7 @@ from product_repr.errors import ConfigError, FeatureError, NotFittedError
 from product_repr.features import Span
 from product_repr.learners.config import config_fields
 from product_repr.schema import Role
-from product_repr.training import EpochReport
+from product_repr.training import TrainingReport
 
 torch.set_num_threads(1)
 
@@ -37,7 +37,7 @@ def small_data(n: int = 120, seed: int = 0) -> tuple[np.ndarray, list[Span]]:
 
 
 def quick(name: str, **changes):
-    settings = {"epochs": 3, "width": 32, "embedding_dim": 8, "batch_size": 32, **changes}
+    settings = {"steps": 6, "width": 32, "embedding_dim": 8, "batch_size": 32, **changes}
     cfg = learners.get(name).Config(**settings)
     return learners.get(name)(cfg)
 
@@ -56,7 +56,7 @@ def test_class_attributes(name):
     assert dataclasses.is_dataclass(cls.Config) and issubclass(cls.Config, learners.LearnerConfig)
     assert isinstance(cls.has_decoder, bool)
     specs = config_fields(cls.Config)
-    assert {"embedding_dim", "epochs", "seed", "learning_rate"} <= {s.name for s in specs}
+    assert {"embedding_dim", "steps", "epochs", "seed", "learning_rate", "max_seconds"} <= {s.name for s in specs}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -68,8 +68,8 @@ def test_fit_encode_shapes(name):
     assert Z.shape == (len(X), 8) and Z.dtype == np.float32
     assert np.isfinite(Z).all()
     assert model.input_dim_ == X.shape[1] and model.spans_ == spans
-    assert [h["epoch"] for h in model.history_] == [1, 2, 3]
-    assert {"epoch", "train_loss", "val_loss", "seconds"} <= set(model.history_[0])
+    assert [h["step"] for h in model.history_] == [1, 2, 3, 4, 5, 6], "6 steps, each one a check (< 20 steps)"
+    assert {"step", "epoch", "train_loss", "val_loss", "seconds", "lr"} <= set(model.history_[0])
     if model.has_decoder:
         X_hat = model.reconstruct(X)
         assert X_hat.shape == X.shape and X_hat.dtype == np.float32
@@ -105,20 +105,30 @@ def test_fit_does_not_touch_global_rng(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_progress_can_stop_and_best_weights_are_kept(name):
     X, spans = small_data()
-    reports: list[EpochReport] = []
+    reports: list[TrainingReport] = []
+    snapshots: dict[int, dict] = {}
+    model = quick(name, steps=40)
 
-    def stop_after_two(report: EpochReport) -> bool:
+    def stop_after_two(report: TrainingReport) -> bool:
         reports.append(report)
-        return report.epoch == 2
+        snapshots[report.step] = {k: v.detach().clone() for k, v in model_modules["m"].state_dict().items()}
+        return len(reports) == 2
 
-    model = quick(name, epochs=50).fit(X, spans=spans, progress=stop_after_two, device="cpu")
-    assert [r.epoch for r in reports] == [1, 2] and reports[0].epochs == 50
-    assert len(model.history_) == 2, "stopping from progress must end training after that epoch"
-    assert 1 <= reports[-1].best_epoch <= 2
-    # the kept weights are the best epoch's: re-training for exactly best_epoch epochs gives the same embeddings
-    best = reports[-1].best_epoch
-    again = quick(name, epochs=best).fit(X, spans=spans, device="cpu")
-    assert np.array_equal(model.encode(X), again.encode(X)), "the best epoch's weights must be restored"
+    model_modules: dict = {}
+    build = model._build
+
+    def keep_modules(*args):
+        model_modules["m"] = build(*args)
+        return model_modules["m"]
+
+    model._build = keep_modules
+    model.fit(X, spans=spans, progress=stop_after_two, device="cpu")
+    assert [r.step for r in reports] == [2, 4] and reports[0].steps == 40, "a check every 40/20 = 2 steps"
+    assert len(model.history_) == 2, "stopping from progress must end training at that check"
+    best = reports[-1].best_step
+    assert best in (2, 4)
+    kept = model.model_.state_dict()
+    assert all(torch.equal(kept[k], v) for k, v in snapshots[best].items()), "the best check's weights are restored"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -211,6 +221,6 @@ def test_neighbour_contrastive_keeps_the_groups():
         idx = np.argsort(-S, axis=1)[:, :10]
         return float((group[idx] == group[:, None]).mean())
 
-    settings = {"epochs": 20, "width": 32, "embedding_dim": 8, "batch_size": 64}
+    settings = {"steps": 60, "width": 32, "embedding_dim": 8, "batch_size": 64}
     nb = learners.get("contrastive")({**settings, "positives": "neighbours"}).fit(X, spans=spans, device="cpu")
     assert purity(nb.encode(X)) > 0.95, f"neighbour positives lost the groups: {purity(nb.encode(X)):.2f}"

@@ -20,7 +20,7 @@ from product_repr.features import FeatureSpace
 from product_repr.learners.losses import span_baselines, span_losses
 from product_repr.schema import infer_schema
 
-ROWS, DIM, EPOCHS = 1500, 16, 30
+ROWS, DIM = 1500, 16  # default steps and epochs: the product's own settings
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_learner_beats_pca(catalog, name):
     _, df, fs, X = catalog
     labels = df["subcategory"].astype(str).to_numpy()
     base = knn_precision(pca(X, DIM), labels)
-    model = learners.get(name)({"epochs": EPOCHS, "embedding_dim": DIM}).fit(X, spans=fs.spans, device="cpu")
+    model = learners.get(name)({"embedding_dim": DIM}).fit(X, spans=fs.spans, device="cpu")
     acc = knn_precision(model.encode(X), labels)
     # measured at 1,500 rows: PCA-16 0.52, learners 0.66-0.71 (35 subcategories, chance ≈ 0.03)
     assert acc >= base + 0.03, f"{name} embedding no better than PCA-{DIM}: kNN@10 {acc:.3f} vs {base:.3f}"
@@ -79,7 +79,7 @@ def test_neighbour_learners_beat_pca_on_sentence_features(sentence_catalog, name
     df, fs, X = sentence_catalog
     labels = df["subcategory"].astype(str).to_numpy()
     base = knn_precision(pca(X, DIM), labels)
-    model = learners.get(name)({"epochs": EPOCHS, "embedding_dim": DIM}).fit(X, spans=fs.spans, device="cpu")
+    model = learners.get(name)({"embedding_dim": DIM}).fit(X, spans=fs.spans, device="cpu")
     acc = knn_precision(model.encode(X), labels)
     # measured at 1,500 rows: PCA-16 0.77, contrastive 0.80, multi-task 0.81; without neighbour positives
     # the reconstruction learners reach only 0.75-0.76 here
@@ -88,7 +88,7 @@ def test_neighbour_learners_beat_pca_on_sentence_features(sentence_catalog, name
 
 def test_denoising_ranks_anomalies_high(catalog):
     cat, df, fs, X = catalog
-    model = learners.get("denoising")({"epochs": EPOCHS, "embedding_dim": DIM}).fit(X, spans=fs.spans, device="cpu")
+    model = learners.get("denoising")({"embedding_dim": DIM}).fit(X, spans=fs.spans, device="cpu")
     X_hat = model.reconstruct(X)
     # error per product = Σ_s ℓ_s / b_s (X̂ holds probabilities; span_losses wants logits, and log p is a valid logit)
     logits = X_hat.copy()

@@ -1,0 +1,128 @@
+"""The CPU gate: one job at a time, the smallest waiting job next, big jobs never starved; bf16 detection."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from product_repr import compute
+from product_repr.compute import WorkGate
+
+
+def _wait_until(predicate, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.005)
+
+
+def test_one_holder_and_the_smallest_waiting_job_goes_next():
+    gate = WorkGate()
+    order: list[str] = []
+    big = gate.ticket("big", 1000)
+    gate.acquire(big)
+    threads = []
+    for owner, work in (("medium", 500), ("small", 10), ("tiny", 1)):
+        t = gate.ticket(owner, work)
+
+        def job(t=t):
+            with gate.turn(t):
+                order.append(t.owner)
+
+        threads.append(threading.Thread(target=job))
+        threads[-1].start()
+    _wait_until(lambda: len(gate.queue()) == 4)
+    assert gate.queue()[0] == ("big", True), "the holder is listed first"
+    assert [o for o, _ in gate.queue()[1:]] == ["tiny", "small", "medium"], "waiting jobs in smallest-first order"
+    assert order == [], "nobody runs while the big job holds the CPU"
+    gate.release(big)
+    for t in threads:
+        t.join(5)
+    assert order == ["tiny", "small", "medium"]
+    assert gate.grants == 4
+
+
+def test_pause_point_hands_the_cpu_to_a_smaller_job_and_back():
+    gate = WorkGate()
+    big = gate.ticket("big", 1000)
+    gate.acquire(big)
+    assert gate.pause_point(big, work=900) is False, "nobody waits: keep the CPU"
+    ran = threading.Event()
+    small = gate.ticket("small", 5)
+
+    def job():
+        with gate.turn(small):
+            ran.set()
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    _wait_until(lambda: gate.position(small) == 1)
+    assert gate.pause_point(big, work=800) is True, "a smaller job waits: give it the CPU"
+    assert ran.is_set() and big.holding and big.work == 800
+    worker.join(5)
+    gate.release(big)
+    assert gate.queue() == []
+
+
+def test_a_bigger_waiting_job_does_not_preempt():
+    gate = WorkGate()
+    small = gate.ticket("small", 5)
+    gate.acquire(small)
+    big = gate.ticket("big", 1000)
+    worker = threading.Thread(target=gate.acquire, args=(big,))
+    worker.start()
+    _wait_until(lambda: gate.position(big) == 1)
+    assert gate.pause_point(small) is False
+    gate.release(small)
+    worker.join(5)
+    assert big.holding
+    gate.release(big)
+
+
+def test_aging_lets_a_long_waiting_big_job_go_first():
+    gate = WorkGate(aging_s=0.05)
+    holder = gate.ticket("holder", 1)
+    gate.acquire(holder)
+    order: list[str] = []
+    big = gate.ticket("big", 10_000)
+
+    def run(t):
+        with gate.turn(t):
+            order.append(t.owner)
+
+    first = threading.Thread(target=run, args=(big,))
+    first.start()
+    _wait_until(lambda: gate.position(big) == 1)
+    time.sleep(0.1)  # the big job has now waited longer than aging_s
+    small = gate.ticket("small", 1)
+    second = threading.Thread(target=run, args=(small,))
+    second.start()
+    _wait_until(lambda: len(gate.queue()) == 3)
+    gate.release(holder)
+    first.join(5)
+    second.join(5)
+    assert order == ["big", "small"], "a job that waited past aging_s is not starved by smaller ones"
+
+
+def test_timeout_leaves_the_queue_clean():
+    gate = WorkGate()
+    holder = gate.ticket("holder", 1)
+    gate.acquire(holder)
+    with pytest.raises(TimeoutError, match="waited 0.05 s for the CPU"):
+        gate.acquire(gate.ticket("late", 1), timeout=0.05)
+    assert gate.queue() == [("holder", True)]
+    gate.release(holder)
+
+
+def test_bf16_detection_can_be_forced(monkeypatch):
+    monkeypatch.setenv("PRODUCT_REPR_BF16", "0")
+    assert compute.bf16_native() is False
+    import contextlib
+
+    assert isinstance(compute.autocast("cpu"), contextlib.nullcontext)
+    monkeypatch.setenv("PRODUCT_REPR_BF16", "1")
+    assert compute.bf16_native() is True
+    assert not isinstance(compute.autocast("cpu"), contextlib.nullcontext)
+    assert isinstance(compute.autocast("cpu", "float32"), contextlib.nullcontext), "float32 is never autocast"
