@@ -24,7 +24,7 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
 ROWS = 200  # rows in the uploaded catalog
-EPOCHS = "15"  # typed into the Train page: enough for a map, quick on a shared 2-core CPU
+STEPS = "200"  # typed into the Train page: enough for a map, quick on a shared 2-core CPU
 START_S = 90  # server start-up
 TRAIN_S = 240  # training + analysis; the first UMAP fit compiles numba (~25 s) if the warm-up has not finished
 
@@ -151,7 +151,7 @@ def train(page, run_name: str, learner_title: str | None = None) -> None:
     if learner_title:
         page.locator('[data-testid="stRadio"] label').filter(has_text=learner_title).first.click()
         idle(page)
-    page.get_by_role("spinbutton", name="epochs").fill(EPOCHS)
+    page.get_by_role("spinbutton", name="steps").fill(STEPS)
     page.get_by_role("textbox", name="Run name").fill(run_name)
     page.keyboard.press("Tab")
     idle(page)

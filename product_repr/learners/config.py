@@ -124,7 +124,7 @@ class LearnerConfig:
     depth: int = param(2, low=1, high=6, step=1, help="hidden layers in the encoder (and the decoder)")
     width: int = param(256, low=16, high=2048, step=16, help="units per hidden layer")
     dropout: float = param(0.0, low=0.0, high=0.8, step=0.05, help="share of hidden units dropped while training")
-    steps: int = param(1000, low=1, high=100_000, step=10, log=True,
+    steps: int = param(1000, low=1, high=100_000, step=10,
                        help="optimiser steps the run takes: runs are sized by steps, not passes over the data "
                             "(a 50k catalog needs no more steps than a 10k one)")
     epochs: int = param(60, low=1, high=2000, step=1,
