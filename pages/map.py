@@ -5,7 +5,8 @@ import numpy as np
 import streamlit as st
 
 from pages import _runview as runview, _tables as tables, _views as views
-from pages._ui import cached_projection, error_boundary, require_run
+from pages._live import running_job, watch_job
+from pages._ui import cached_projection, error_boundary, require_run, state
 
 METHODS = {"umap": "UMAP", "pca": "PCA"}
 METRICS = ("cosine", "euclidean", "correlation", "manhattan")
@@ -42,6 +43,10 @@ def describe(settings: dict) -> str:
 
 
 st.title("Map")
+if not state().runs and running_job() is not None:
+    watch_job(show_map=True)  # nothing finished yet: the training's newest map, replaced by the run when done
+    st.stop()
+watch_job(show_map=False)
 run = require_run()
 
 with error_boundary():

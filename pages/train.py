@@ -5,10 +5,9 @@ import dataclasses
 import time
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from pages import _ui
+from pages import _live as live, _ui
 from pages._training_job import TrainingJob
 from product_repr import learners, sentence
 from product_repr.errors import ProductReprError
@@ -124,24 +123,6 @@ def draw_progress(job: TrainingJob, bar, chart, status, drawn: int = -1) -> int:
              if ahead else "")
     status.caption(f"{job.stage} · {_ui.format_seconds(job.seconds)}{queue}")
     return count
-
-
-def draw_live_map(job: TrainingJob, slot, drawn: int) -> int:
-    """The newest map the job has published (a draft of the input features, then the run's own map)."""
-    frame = job.map
-    if frame is None or id(frame) == drawn:
-        return drawn
-    with slot.container():
-        kind = job.map_info.get("kind")
-        st.caption(job.map_info.get("note") or ("The learned map; quality metrics are being computed."
-                                                 if kind == "final" else ""))
-        fig = px.scatter(frame, x="x", y="y", hover_name="product_id", height=420, render_mode="webgl")
-        fig.update_traces(marker={"size": 4, "opacity": 0.7})
-        fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0})
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        st.plotly_chart(fig, key=f"train.live_map.{id(frame)}")
-    return id(frame)
 
 
 def summary(run) -> None:
@@ -267,11 +248,11 @@ if job is not None and not job.collected:
     bar, chart, status = st.empty(), st.empty(), st.empty()
     # Poll until the thread ends. A click (Stop, or anything else) reruns the script and ends this loop —
     # not the training, which lives in its own thread and is picked up again by the next run.
-    live = st.empty()
+    live_slot = st.empty()
     drawn, drawn_map = -1, 0
     while not job.done:
         drawn = draw_progress(job, bar, chart, status, drawn)
-        drawn_map = draw_live_map(job, live, drawn_map)
+        drawn_map = live.draw_live_map(job, live_slot, drawn_map)
         time.sleep(POLL_S)
     draw_progress(job, bar, chart, status, drawn)
     if job.error:

@@ -448,3 +448,30 @@ def test_encoding_estimate_grows_with_unique_texts_and_their_length():
     longer = pd.DataFrame({"d": [f"{i} " + "x" * 140 for i in range(1000)]})
     assert _ui.encoding_seconds(longer, ["d"]) > 4, "descriptions cost about 5 s per 1,000"
     assert _ui.encoding_seconds(longer.iloc[:0], ["d"]) == 0.0
+
+
+def test_map_page_shows_the_training_map_then_the_finished_run(trained):
+    """While this session trains, the Map page shows the job's newest map (a draft first); once the job is
+    finished the page shows the run itself."""
+    import time as clock
+
+    catalog, run = trained
+    job = TrainingJob(name="live", learner="denoising", config=TINY, table=catalog.df, schema=catalog.schema,
+                      exclude=catalog.exclude, label=catalog.label, gate=None)
+    job._on_map(run.projection.copy(), {"kind": "draft", "note": "Draft: the products by their input features."})
+    at = app_with(catalog, {})
+    at.session_state[_ui.JOB_KEY] = job
+    at.run()
+    at.switch_page("pages/map.py").run()
+    assert_clean(at, "Map while training")
+    assert any("Training **live**" in i.value for i in at.info), [i.value for i in at.info]
+    assert any(c.value.startswith("Draft:") for c in at.caption), "the draft map says what it is"
+    assert len(at.get("plotly_chart")) == 1, "the draft map is drawn"
+    assert job.map_seconds.get("draft") is not None
+
+    job.run, job.finished = run, clock.perf_counter()  # the thread ends with a finished run
+    at.run()
+    assert_clean(at, "Map after training")
+    assert not any("Training **live**" in i.value for i in at.info), "no training notice once it is finished"
+    assert at.session_state[_ui.STATE_KEY].active == run.name, "the finished run became the active one"
+    assert at.title[0].value == "Map" and len(at.get("plotly_chart")) >= 1
