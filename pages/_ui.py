@@ -645,14 +645,3 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
     order = [c for c in ("model", "raw", "pca") if c in table.columns] + \
             [c for c in table.columns if c not in ("model", "raw", "pca")]
     return table[order]
-
-
-def encoding_seconds(table: pd.DataFrame, columns: list[str]) -> float:
-    """Rough first-time cost of the sentence encoder on ``columns`` of ``table`` (2 CPU cores, measured:
-    about 1 s per 1,000 titles of 30 characters, 5 s per 1,000 descriptions of 140 characters)."""
-    total = 0.0
-    for column in columns:
-        texts = table[column].dropna().astype(str).drop_duplicates()
-        if len(texts):
-            total += len(texts) / 1000 * (0.2 + min(texts.str.len().mean(), 600) / 30)
-    return total

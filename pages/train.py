@@ -12,6 +12,7 @@ from pages._training_job import TrainingJob
 from product_repr import learners, sentence
 from product_repr.errors import ProductReprError
 from product_repr.features import AUTO, TFIDF
+from product_repr.text import clean_texts
 
 # shared settings shown up front; the rest of LearnerConfig's fields go under "Training settings"
 FRONT = ("embedding_dim", "steps", "max_seconds")
@@ -39,8 +40,11 @@ def text_encoding(text_columns: list[str], table: pd.DataFrame | None = None) ->
     installed = sentence.available()
     if not text_columns:
         return {}
-    options = [AUTO, TFIDF] if installed else [TFIDF]
-    titles = {AUTO: f"Pretrained sentence encoder + TF-IDF ({installed[0]})" if installed else "",
+    options = [AUTO] if sentence.DEFAULT_MODEL in installed else []
+    options += [sentence.FAST_MODEL] if sentence.FAST_MODEL in installed else []
+    options.append(TFIDF)
+    titles = {AUTO: f"Pretrained sentence encoder + TF-IDF ({sentence.DEFAULT_MODEL})",
+              sentence.FAST_MODEL: f"Fast static sentence vectors + TF-IDF ({sentence.FAST_MODEL})",
               TFIDF: "TF-IDF only (word and character n-grams)"}
     saved = st.session_state.setdefault("train.saved", {}).setdefault("_features", {})
     current = saved.get("text_encoder", options[0])
@@ -49,16 +53,20 @@ def text_encoding(text_columns: list[str], table: pd.DataFrame | None = None) ->
         format_func=titles.get, key="train.text_encoder",
         help="How titles and descriptions become numbers before the learner sees them. The pretrained encoder "
              "(shipped with the package, nothing is downloaded) knows that 'banana' and 'apple' are both fruit; "
-             "it raised 10-NN precision by 0.015-0.10 on every real catalog measured (docs/QUALITY.md) and costs "
-             "about 1 s per 1,000 short titles on two CPU cores. TF-IDF only is faster.")
+             "it raised 10-NN precision by 0.015-0.10 on every real catalog measured (docs/QUALITY.md). Texts "
+             "this server has encoded before come from its cache. The fast static vectors (a distilled copy of "
+             "the same model) encode 100x faster but keep less meaning (0.02-0.05 lower 10-NN precision); "
+             "TF-IDF only is the fastest.")
     saved["text_encoder"] = choice
-    if choice == AUTO and installed and table is not None:
-        seconds = _ui.encoding_seconds(table, text_columns)
+    model = sentence.DEFAULT_MODEL if choice == AUTO else choice
+    if choice != TFIDF and table is not None:
+        texts = [t for c in text_columns for t in clean_texts(table[c])]
+        seconds = sentence.estimate_seconds(texts, model)
         if seconds >= 5:
-            st.caption(f"Encoding this catalog's text with the pretrained model takes about "
-                       f"{_ui.format_seconds(seconds)} on two CPU cores the first time; later trainings on the "
-                       "same table reuse it.")
-    if not installed:
+            st.caption(f"Encoding this catalog's new texts with the pretrained model takes about "
+                       f"{_ui.format_seconds(seconds)} on two CPU cores; a draft map is shown meanwhile, and "
+                       "later trainings (yours or anyone's on this server) reuse the encodings.")
+    if sentence.DEFAULT_MODEL not in installed:
         st.caption("No pretrained sentence encoder is installed; `pip install -r requirements.txt` adds one.")
     return {"text_encoder": choice}
 

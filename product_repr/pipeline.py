@@ -62,7 +62,7 @@ class Pace:
         with self.gate.turn(self.ticket):
             yield
 
-    def progress(self, callback, rows: int):
+    def progress(self, callback, rows: int, batch: int):
         if self.gate is None:
             return callback
 
@@ -70,7 +70,7 @@ class Pace:
             stop = callback(report) if callback is not None else None
             if not stop:
                 remaining = max(0, report.steps - report.step)
-                self.gate.pause_point(self.ticket, work=rows + remaining * min(rows, 256))
+                self.gate.pause_point(self.ticket, work=rows + remaining * batch)
             return stop
 
         return paced
@@ -196,27 +196,36 @@ def build_run(
     timings: dict[str, float] = {}
     n = len(df)
     steps = planned_steps(max(1, n - int(round(n * cfg.val_fraction))), cfg)
-    pace = Pace(gate, owner or name or learner, work=n + steps * min(cfg.batch_size, n))
 
-    if draft and on_map is not None:
-        encode_s = _encoding_seconds(df, feature_space)
-        if encode_s + estimated_training_seconds(steps, min(cfg.batch_size, n)) > DRAFT_AFTER_S:
-            with pace.hold():
-                stage("Drawing a draft map of the input features")
-                t0 = time.perf_counter()
-                on_map(*draft_map(df, schema, dropped, feature_settings, ids=product_ids(df, schema)))
-                timings["draft_map_s"] = time.perf_counter() - t0
+    batch = min(cfg.batch_size, n)
+    pace = Pace(gate, owner or name or learner, work=n + steps * batch)  # rows x steps: smaller goes first
+    drafted = False
+    if draft and on_map is not None and _encoding_seconds(df, feature_space) > DRAFT_AFTER_S:
+        # the sentence encoder will take a while: a draft from fast static text vectors first
+        with pace.hold():
+            stage("Drawing a draft map of the input features")
+            t0 = time.perf_counter()
+            space = FeatureSpace(schema, exclude=dropped, **{**feature_settings, "text_encoder": _fast_text()})
+            on_map(*draft_map(space.fit_transform(df), product_ids(df, schema), fast_text=_fast_text()))
+            timings["draft_map_s"] = time.perf_counter() - t0
+            drafted = True
 
     with pace.hold():
         stage("Encoding features")
         t0 = time.perf_counter()
         X = feature_space.fit_transform(df)  # encodes each text column once, not twice
         timings["features_s"] = time.perf_counter() - t0
+        if (draft and on_map is not None and not drafted
+                and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
+            stage("Drawing a draft map of the input features")
+            t0 = time.perf_counter()
+            on_map(*draft_map(X, product_ids(df, schema), fast_text=None))
+            timings["draft_map_s"] = time.perf_counter() - t0
 
     stage(f"Training {learner}")
     t0 = time.perf_counter()
     with pace.hold():
-        model = learners.get(learner)(cfg).fit(X, spans=feature_space.spans, progress=pace.progress(progress, n),
+        model = learners.get(learner)(cfg).fit(X, spans=feature_space.spans, progress=pace.progress(progress, n, batch),
                                                device=device)
         timings["train_s"] = time.perf_counter() - t0
         Z = model.encode(X)
@@ -263,13 +272,20 @@ def build_run(
 
 #: a run expected to take longer than this to its map first shows a draft map (build_run's ``draft``)
 DRAFT_AFTER_S = 4.0
-#: training seconds per row of a step, measured on 2 cores (bf16, ~1,300 input columns, docs/BENCHMARKS.md)
-ROW_STEP_S = 3e-5
+#: training seconds per row and input column of a step on 2 CPU cores (bf16; measured 25 ms for a step of 512
+#: rows over 1,000 columns, docs/BENCHMARKS.md)
+ROW_COLUMN_S = 5e-8
 
 
-def estimated_training_seconds(steps: int, batch: int) -> float:
+def estimated_training_seconds(steps: int, batch: int, columns: int) -> float:
     """A rough training time on two CPU cores, for deciding whether to draw a draft map."""
-    return steps * batch * ROW_STEP_S
+    return steps * batch * columns * ROW_COLUMN_S
+
+
+def _fast_text() -> str:
+    from product_repr import sentence
+
+    return sentence.FAST_MODEL if sentence.FAST_MODEL in sentence.available() else "tfidf"
 
 
 def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
@@ -289,24 +305,20 @@ def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
     return sentence.estimate_seconds(texts, model)
 
 
-def draft_map(df: pd.DataFrame, schema: Schema, dropped: list[str], feature_settings: Mapping[str, Any], *,
-              ids: np.ndarray, dims: int = 32) -> tuple[pd.DataFrame, dict]:
-    """A fast first map of the products by their input features: ``(frame, info)`` for ``on_map``.
+def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: int = 32) -> tuple[pd.DataFrame, dict]:
+    """A fast first map of the products by their input features ``X``: ``(frame, info)`` for ``on_map``.
 
-    The same feature space as the run, but texts read by the static sentence model (or TF-IDF only when it
-    is not installed), reduced by PCA to ``dims`` and laid out by UMAP with few epochs.
+    X is reduced by PCA to ``dims`` and laid out by UMAP with :data:`DRAFT_UMAP_EPOCHS` epochs. ``fast_text``
+    names the text encoding X was made with when it is not the run's own (a static model, or "tfidf").
     """
-    from product_repr import evaluation, projection, sentence
+    from product_repr import evaluation, projection
 
-    fast = sentence.FAST_MODEL if sentence.FAST_MODEL in sentence.available() else "tfidf"
-    space = FeatureSpace(schema, exclude=dropped, **{**dict(feature_settings), "text_encoder": fast})
-    X = space.fit_transform(df)
     reduced = evaluation.pca_baseline(X, min(dims, X.shape[1])) if X.shape[1] > dims else X
     proj = projection.project(reduced, method="umap", dims=2, seed=None, n_epochs=DRAFT_UMAP_EPOCHS)
     frame = pd.DataFrame({"product_id": ids, "x": proj.coords[:, 0], "y": proj.coords[:, 1]})
-    text = "static MiniLM vectors" if fast != "tfidf" else "TF-IDF"
-    return frame, {"kind": "draft", "note": f"Draft: the products by their input features ({text} for texts, "
-                                            "PCA, a quick UMAP). The learned map replaces it when training ends."}
+    texts = {None: "", "tfidf": " (TF-IDF for texts)"}.get(fast_text, " (fast static vectors for texts)")
+    return frame, {"kind": "draft", "note": f"Draft: the products by their input features{texts}, PCA and a "
+                                            "quick UMAP. The learned map replaces it when training ends."}
 
 
 DRAFT_UMAP_EPOCHS = 100

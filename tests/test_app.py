@@ -424,7 +424,8 @@ def test_text_encoding_choice_reaches_the_run_and_is_remembered():
     at.switch_page("pages/train.py").run()
     box = at.selectbox(key="train.text_encoder")
     titles = [o.split(" (")[0] for o in box.options]
-    want = (["Pretrained sentence encoder + TF-IDF", "TF-IDF only"] if sentence.available() else ["TF-IDF only"])
+    want = (["Pretrained sentence encoder + TF-IDF", "Fast static sentence vectors + TF-IDF", "TF-IDF only"]
+            if sentence.available() else ["TF-IDF only"])
     assert titles == want, f"text encoding options: {box.options}"
     box.set_value("tfidf").run()
     set_setting(at, f"train.{learners.DEFAULT}.epochs", 2)
@@ -438,16 +439,6 @@ def test_text_encoding_choice_reaches_the_run_and_is_remembered():
     at.switch_page("pages/data.py").run()
     at.switch_page("pages/train.py").run()
     assert at.selectbox(key="train.text_encoder").value == "tfidf", "the choice survives a visit to another page"
-
-
-def test_encoding_estimate_grows_with_unique_texts_and_their_length():
-    titles = pd.DataFrame({"t": [f"title {i} of thirty characters" for i in range(2000)], "d": ["x" * 140] * 2000})
-    mean = titles["t"].str.len().mean()
-    assert _ui.encoding_seconds(titles, ["t"]) == pytest.approx(2.0 * (0.2 + mean / 30))
-    assert _ui.encoding_seconds(titles, ["d"]) < 0.01, "2,000 copies of one text are encoded once"
-    longer = pd.DataFrame({"d": [f"{i} " + "x" * 140 for i in range(1000)]})
-    assert _ui.encoding_seconds(longer, ["d"]) > 4, "descriptions cost about 5 s per 1,000"
-    assert _ui.encoding_seconds(longer.iloc[:0], ["d"]) == 0.0
 
 
 def test_map_page_shows_the_training_map_then_the_finished_run(trained):

@@ -149,3 +149,17 @@ def test_static_model_ships_with_the_package_and_keeps_meaning():
     assert not V[3].any()
     assert float(V[0] @ V[1]) > float(V[0] @ V[2]) + 0.1, "fruit closer to fruit than to a cleaner"
     assert sentence.estimate_seconds([f"t{i}" for i in range(1000)], sentence.STATIC_MODEL) < 0.1
+
+
+def test_encoding_estimate_counts_new_distinct_texts_and_their_length(monkeypatch):
+    monkeypatch.setenv("PRODUCT_REPR_CACHE", "off")  # nothing cached: every distinct text is new
+    monkeypatch.setenv("PRODUCT_REPR_BF16", "0")
+    titles = [f"title {i} of thirty characters" for i in range(2000)]
+    mean = sum(map(len, titles)) / len(titles)
+    assert sentence.estimate_seconds(titles, MODEL) == pytest.approx(2.0 * (0.2 + mean / 30))
+    assert sentence.estimate_seconds(["x" * 140] * 2000, MODEL) < 0.01, "2,000 copies of one text are encoded once"
+    longer = [f"{i} " + "x" * 140 for i in range(1000)]
+    assert sentence.estimate_seconds(longer, MODEL) > 4, "descriptions cost about 5 s per 1,000 in float32"
+    monkeypatch.setenv("PRODUCT_REPR_BF16", "1")
+    assert sentence.estimate_seconds(longer, MODEL) < 2.5, "bf16 is 2.7x faster"
+    assert sentence.estimate_seconds([], MODEL) == 0.0
