@@ -171,6 +171,7 @@ def evaluate(
     baseline_coords: dict[str, np.ndarray] | None = None,
     k: int = 10,
     seed: int = 0,
+    baselines: dict | None = None,
 ) -> dict:
     """All metrics for ``Z`` (n, d) beside the raw ``X`` (n, p) and PCA(X, d) baselines.
 
@@ -183,7 +184,10 @@ def evaluate(
 
     Values that cannot be computed (too few rows or classes) are None and a
     ``notes`` list says why. ``baseline_coords`` may add maps of the baselines
-    (keys "raw", "pca") to the trustworthiness entry.
+    (keys "raw", "pca") to the trustworthiness entry. ``baselines``: a dict that
+    holds (or receives) the raw and PCA figures, which depend only on X, the
+    labels, d, k and seed — pass the same dict for the same inputs to compute
+    them once (the pipeline keeps one per table, feature settings and label).
     Raises ConfigError if ``Z`` and ``X`` have different row counts.
     """
     Z = np.asarray(Z, dtype=np.float32)
@@ -197,17 +201,29 @@ def evaluate(
         n_rows = int(keep.sum())
         n_classes = int(len(np.unique(lab))) if n_rows else 0
         out.update({"n_rows": n_rows, "n_classes": n_classes, "chance": _clean(chance_level(labels))})
-        spaces = {"model": Z, "raw": X, "pca": pca_baseline(X, Z.shape[1], seed=seed)}
+        cache = baselines if baselines is not None else {}
+        if not cache:  # raw and PCA figures: computed once per (X, labels, d, k, seed)
+            cache["pca"] = pca_baseline(X, Z.shape[1], seed=seed)
+        spaces = {"model": Z, "raw": X, "pca": cache["pca"]}
         k_eff = min(k, n_rows - 1)
         key = f"knn_precision@{k_eff if k_eff >= 1 else k}"
+
+        def figure(kind: str, name: str, fn) -> float | None:
+            if name == "model":
+                return _clean(fn(spaces[name]))
+            if (kind, name) not in cache:
+                cache[(kind, name)] = _clean(fn(spaces[name]))
+            return cache[(kind, name)]
+
         if k_eff >= 1 and n_classes >= 1:
             if k_eff < k:
                 notes.append(f"only {n_rows} labelled products: kNN precision uses k={k_eff}")
-            out[key] = {name: _clean(knn_precision(S, labels, k_eff)) for name, S in spaces.items()}
+            out[key] = {name: figure("knn", name, lambda S: knn_precision(S, labels, k_eff)) for name in spaces}
         else:
             out[key] = {name: None for name in spaces}
             notes.append(f"kNN precision needs at least 2 labelled products, found {n_rows}")
-        probe = {name: _clean(linear_probe_accuracy(S, labels, seed=seed)) for name, S in spaces.items()}
+        probe = {name: figure("probe", name, lambda S: linear_probe_accuracy(S, labels, seed=seed))
+                 for name in spaces}
         if probe["model"] is None:
             notes.append("linear probe needs two classes with at least 3 products each")
         out["linear_probe_accuracy"] = probe

@@ -7,7 +7,10 @@ other.
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -324,6 +327,27 @@ def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: in
 DRAFT_UMAP_EPOCHS = 100
 
 
+#: raw/PCA baseline figures per (table hash, feature settings, excluded columns, label, d, k): they do not
+#: depend on the learner, so a second training on the same table skips them. A few entries, per process.
+_BASELINES: "OrderedDict[tuple, dict]" = OrderedDict()
+_BASELINES_KEPT = 8
+_baselines_lock = threading.Lock()
+
+
+def _baselines_for(run, label: str | None, k: int) -> dict:
+    """The baseline cache entry of ``run``'s inputs (created empty; :func:`evaluation.evaluate` fills it)."""
+    data = run.info.get("data", {})
+    key = (data.get("sha256"), json.dumps(run.info.get("features", {}), sort_keys=True, default=str),
+           tuple(data.get("excluded", ())), label, int(run.embeddings.shape[1]), int(k))
+    with _baselines_lock:
+        entry = _BASELINES.pop(key, None)
+        entry = {} if entry is None else entry
+        _BASELINES[key] = entry
+        while len(_BASELINES) > _BASELINES_KEPT:
+            _BASELINES.popitem(last=False)
+        return entry
+
+
 def label_values(df: pd.DataFrame, label: str | None) -> np.ndarray | None:
     """The label column as strings with missing values as None, or None without a label."""
     if label is None:
@@ -395,7 +419,8 @@ def analyse(
         stage("Measuring quality against baselines")
         t0 = time.perf_counter()
         with pace.hold():
-            run.metrics = evaluation.evaluate(Z, X, labels, coords=coords, k=k)
+            run.metrics = evaluation.evaluate(Z, X, labels, coords=coords, k=k,
+                                              baselines=_baselines_for(run, label, k))
         run.metrics["label"] = label
         timings["evaluation_s"] = time.perf_counter() - t0
     run.info["metrics"] = run.metrics

@@ -108,3 +108,25 @@ def test_planted_recall_counts_anomalies_and_duplicates():
     assert out["duplicate_top1"] == pytest.approx(2 / 3), out
     assert out["duplicate_top1_both"] == pytest.approx(1 / 3), out
     assert out["n_anomalies"] == 3 and out["n_duplicate_pairs"] == 3
+
+
+def test_baselines_are_computed_once_per_cache(monkeypatch):
+    """Counted: with the same baselines dict, the second evaluation scores only the model's embedding."""
+    from product_repr import evaluation as ev
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.array(["a", "b", "c"]), 40)
+    X = rng.normal(size=(120, 12)).astype(np.float32) + (labels == "a")[:, None]
+    Z = X[:, :4].copy()
+    calls = {"knn": 0, "probe": 0}
+    knn, probe = ev.knn_precision, ev.linear_probe_accuracy
+    monkeypatch.setattr(ev, "knn_precision", lambda *a, **kw: calls.__setitem__("knn", calls["knn"] + 1) or knn(*a, **kw))
+    monkeypatch.setattr(ev, "linear_probe_accuracy",
+                        lambda *a, **kw: calls.__setitem__("probe", calls["probe"] + 1) or probe(*a, **kw))
+    cache: dict = {}
+    first = ev.evaluate(Z, X, labels, baselines=cache)
+    assert calls == {"knn": 3, "probe": 3}
+    second = ev.evaluate(Z, X, labels, baselines=cache)
+    assert calls == {"knn": 4, "probe": 4}, "the raw and PCA figures came from the cache"
+    assert first == second
+    assert ev.evaluate(Z, X, labels) == first, "without a cache the figures are the same"
