@@ -31,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--epochs", type=int, default=None, help="default: the learner's default")
+    parser.add_argument("--steps", type=int, default=None, help="default: the learner's default")
     parser.add_argument("--learner", default=learners.DEFAULT)
     parser.add_argument("--text-encoder", default="auto", help="auto (sentence model when installed) or tfidf")
     args = parser.parse_args()
@@ -42,7 +43,7 @@ def main() -> None:
     t0 = time.perf_counter()
     projection.warm_up()
     print(f"UMAP warm-up (paid at server start): {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    config = {} if args.epochs is None else {"epochs": args.epochs}
+    config = {k: v for k, v in (("epochs", args.epochs), ("steps", args.steps)) if v is not None}
     rows_out = []
     for n in args.rows:
         table = demo.make_catalog(rows=n, seed=0).table
@@ -53,14 +54,14 @@ def main() -> None:
                                  features={"text_encoder": args.text_encoder})
         total = time.perf_counter() - start
         timings = run.info["timings"]
-        epochs = len(run.history)
+        epochs = int(run.history["step"].iloc[-1])
         rows_out.append((n, epochs, [timings.get(s, 0.0) for s in STAGES], total))
         print(f"{n} rows done in {total:.1f} s", file=sys.stderr)
 
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"learner {args.learner}, epochs {'default' if args.epochs is None else args.epochs}, "
           f"text encoder {run.info['features'].get('text_encoder_used')}\n")
-    print("| rows | epochs run | " + " | ".join(s.removesuffix('_s') for s in STAGES) + " | total s |")
+    print("| rows | steps run | " + " | ".join(s.removesuffix('_s') for s in STAGES) + " | total s |")
     print("| --- | --- | " + " | ".join("---" for _ in STAGES) + " | --- |")
     for n, epochs, stage_s, total in rows_out:
         print(f"| {n:,} | {epochs} | " + " | ".join(f"{s:.1f}" for s in stage_s) + f" | {total:.1f} |")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from pages import _live as live, _ui
 from pages._training_job import TrainingJob
 from product_repr import learners, sentence
+from product_repr.compute import SERVER_GATE
 from product_repr.errors import ProductReprError
 from product_repr.features import AUTO, TFIDF
 from product_repr.text import clean_texts
@@ -233,7 +235,14 @@ st.caption(f"Trains on **{cat.name}** ({len(cat.df):,} rows), "
 
 busy = job is not None and job.running
 go_col, stop_col = st.columns([1, 5])
-clicked = go_col.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train.go")
+clicked = go_col.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train.go",
+                        help="The server runs one training at a time on its CPU, for everyone using it: waiting "
+                             "jobs go smallest first, a running one hands over at each of its checks, and none "
+                             "waits behind newer jobs for more than a minute.")
+others = [owner for owner, _ in SERVER_GATE.queue() if owner != (job.owner if job else None)]
+if others and not busy:
+    stop_col.caption(f"The server's CPU is busy with {len(others)} other job{'s' if len(others) != 1 else ''}; "
+                     "yours will wait its turn (smallest jobs first).")
 if busy:
     stop_col.button("Stop", icon=":material/stop:", key="train.stop", on_click=job.stop.set,
                     help="Stop at the next check (a twentieth of the run), keep the best weights so far, and analyse the run.")
@@ -246,7 +255,8 @@ if clicked and not busy:
         st.stop()
     job = TrainingJob(name=name or f"{learner}-{count}", learner=learner, config=config, table=cat.df,
                       schema=cat.schema, exclude=list(cat.exclude), label=cat.label,
-                      source=cat.df.attrs.get("source", cat.name), features=features)
+                      source=cat.df.attrs.get("source", cat.name), features=features,
+                      owner=f"{name or f'{learner}-{count}'}@{st.session_state.setdefault('train.session', uuid.uuid4().hex[:8])}")
     st.session_state[_ui.JOB_KEY] = job
     job.start()
     st.rerun()  # draw the Stop button for the running job
