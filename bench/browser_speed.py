@@ -17,6 +17,11 @@ Train within a second; budget: each together <= 2x alone, none starved). The tog
 same sizes with seeds shifted by ``--together-seed-offset`` (default 10), so they pay for encoding new texts
 as the alone runs did instead of hitting the encoding cache; 0 reuses the very same files.
 
+The server gets an empty encoding disk cache of its own (``PRODUCT_REPR_CACHE``; ``--user-cache`` keeps the
+usual one), so every uploaded catalog is new to it, as on a fresh install, and reruns measure the same thing.
+After ``--warm-s`` it also waits (at most 5 more minutes) until the warm-up's last step, the demo texts in
+that cache, is done.
+
     python3 bench/browser_speed.py [--scenarios single long concurrent] [--rows 2000 10000] [--warm-s 60]
                                    [--port 0] [--steps N] [--concurrent-rows 515 999 53940]
 
@@ -51,6 +56,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 START_S = 120  # server start-up
 STEP_S = 600  # any one UI step (an upload of 54k rows is read and profiled on the Data page)
 POLL_S = 0.1
+WARM_ROWS = 2000  # the demo catalog the server's warm-up encodes (pages/_ui.demo_rows() without the override)
 QUEUE = re.compile(r"waiting for the CPU: (\d+) jobs? ahead")
 
 # One look at a Train page: the first live map and its caption, the finished run's link, the queue, errors.
@@ -80,7 +86,7 @@ class Run:
     label: str
     rows: int
     t_first_map: float | None = None
-    draft: bool | None = None
+    draft: bool | None = None  # None: no live map was drawn before the run finished
     t_finished: float | None = None
     most_ahead: int = 0  # the most jobs ahead in the "waiting for the CPU" caption
     error: str | None = None
@@ -96,6 +102,7 @@ def free_port() -> int:
 def start_server(port: int, log_path: Path) -> subprocess.Popen:
     """``streamlit run app.py`` as a real server: no demo-size override, warm-up on. Waits until healthy."""
     env = {k: v for k, v in os.environ.items() if k not in ("PRODUCT_REPR_DEMO_ROWS", "PRODUCT_REPR_NO_WARMUP")}
+    # (PRODUCT_REPR_CACHE, when main set it, is inherited: the server and this script see the same cache)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -123,6 +130,28 @@ def stop_server(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+def warm_up_done() -> bool | None:
+    """Whether the server's warm-up has put the demo catalog's texts (its last step) in the encoding disk
+    cache, as app.py's ``_encode_demo_texts`` does; None when no sentence encoder is installed."""
+    from product_repr import sentence
+    from product_repr.schema import infer_schema
+    from product_repr.text import clean_texts
+
+    if sentence.DEFAULT_MODEL not in sentence.available():
+        return None
+    table = demo.make_catalog(rows=WARM_ROWS, seed=0).table
+    return not sentence.uncached(t for c in infer_schema(table).names("text") for t in clean_texts(table[c]))
+
+
+def wait_for_warm_up(warm_s: float) -> str:
+    start = time.monotonic()
+    time.sleep(warm_s)
+    while (done := warm_up_done()) is False and time.monotonic() - start < warm_s + 300:
+        time.sleep(5)
+    state = {None: "no sentence encoder", True: "done", False: "NOT done (timed out)"}[done]
+    return f"warm-up {state} after {time.monotonic() - start:.0f} s"
 
 
 # --- catalogs -----------------------------------------------------------------------------------------------
@@ -202,7 +231,7 @@ def measure(pages: list, runs: list[Run], timeout_s: float) -> None:
                 run.t_finished = now if seen["finished"] else None
                 run.error = None if seen["finished"] else (" | ".join(seen["errors"])[:300] or "timed out")
                 if run.t_first_map is None and seen["finished"]:
-                    run.t_first_map, run.draft = now, False
+                    run.t_first_map = now  # no live map before the end: the finished run is the first map
                 pending.discard(i)
                 pages[i].context.close()
         time.sleep(POLL_S)
@@ -246,7 +275,7 @@ def table(title: str, runs: list[Run]) -> str:
              "| --- | ---: | ---: | --- | ---: | --- |"]
     for r in runs:
         lines.append(f"| {r.label} | {r.rows:,} | {fmt(r.t_first_map)} | "
-                     f"{'—' if r.draft is None else ('yes' if r.draft else 'no')} | {fmt(r.t_finished)} | "
+                     f"{'no live map' if r.draft is None else ('yes' if r.draft else 'no')} | {fmt(r.t_finished)} | "
                      f"{r.error or ''} |")
     return "\n".join(lines)
 
@@ -275,6 +304,7 @@ def main() -> None:
     parser.add_argument("--warm-s", type=float, default=60, help="wait for the server's warm-up")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--train-timeout", type=float, default=900, help="seconds per training")
+    parser.add_argument("--user-cache", action="store_true", help="use the usual encoding disk cache")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -284,13 +314,16 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="browser_speed-") as tmp:
         folder, log_path = Path(tmp), Path(tmp) / "server.log"
+        if not args.user_cache:
+            os.environ["PRODUCT_REPR_CACHE"] = str(folder / "cache")
         proc = start_server(port, log_path)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 new_session(browser, url).context.close()  # the first session starts the server's warm-up
                 print(f"server up at {url}; warming up for {args.warm_s:.0f} s", file=sys.stderr, flush=True)
-                time.sleep(args.warm_s)
+                warm = wait_for_warm_up(args.warm_s)
+                print(warm, file=sys.stderr, flush=True)
                 out = []
                 for name in args.scenarios:
                     print(f"{name}:", file=sys.stderr, flush=True)
@@ -306,8 +339,9 @@ def main() -> None:
             stop_server(proc)
     steps = f", steps {args.steps}" if args.steps else ", the learner's default steps"
     print("\n\n".join(out))
-    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; warm-up "
-          f"{args.warm_s:.0f} s{steps}.")
+    cache = "the usual encoding cache" if args.user_cache else "an empty encoding cache"
+    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {warm}; "
+          f"{cache}{steps}.")
 
 
 if __name__ == "__main__":
