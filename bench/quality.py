@@ -427,7 +427,7 @@ def machine() -> dict:
 # ---------------------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------------------
-CODE_FILES = ("features.py", "text.py", "ngrams.py", "sentence.py", "schema.py", "parsing.py", "training.py",
+CODE_FILES = ("features.py", "text.py", "ngrams.py", "sentence.py", "schema.py", "parsing.py", "training.py", "compute.py",
               "neighbours.py", "learners")
 
 

@@ -203,12 +203,13 @@ def build_run(
     batch = min(cfg.batch_size, n)
     pace = Pace(gate, owner or name or learner, work=n + steps * batch)  # rows x steps: smaller goes first
     drafted = False
-    if draft and on_map is not None and _encoding_seconds(df, feature_space) > DRAFT_AFTER_S:
+    if draft and on_map is not None and _encoding_seconds(df, feature_space) > DRAFT_ENCODING_S:
         # the sentence encoder will take a while: a draft from fast static text vectors first
         with pace.hold():
             stage("Drawing a draft map of the input features")
             t0 = time.perf_counter()
-            space = FeatureSpace(schema, exclude=dropped, **{**feature_settings, "text_encoder": _fast_text()})
+            space = FeatureSpace(schema, exclude=dropped, **{**feature_settings, "text_encoder": _fast_text(),
+                                                             "text_dim": DRAFT_TEXT_DIM})
             on_map(*draft_map(space.fit_transform(df), product_ids(df, schema), fast_text=_fast_text()))
             timings["draft_map_s"] = time.perf_counter() - t0
             drafted = True
@@ -275,6 +276,8 @@ def build_run(
 
 #: a run expected to take longer than this to its map first shows a draft map (build_run's ``draft``)
 DRAFT_AFTER_S = 4.0
+#: ... and when the sentence encoder alone is expected to take longer than this, the draft comes before it
+DRAFT_ENCODING_S = 2.0
 #: training seconds per row and input column of a step on 2 CPU cores (bf16; measured 25 ms for a step of 512
 #: rows over 1,000 columns, docs/BENCHMARKS.md)
 ROW_COLUMN_S = 5e-8
@@ -325,6 +328,7 @@ def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: in
 
 
 DRAFT_UMAP_EPOCHS = 100
+DRAFT_TEXT_DIM = 32  # the draft's TF-IDF part: a small SVD is enough beside the static sentence vectors
 
 
 #: raw/PCA baseline figures per (table hash, feature settings, excluded columns, label, d, k): they do not

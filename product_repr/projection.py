@@ -137,6 +137,7 @@ def _umap(
         random_state=seed,
         n_jobs=1 if seed is not None else -1,
         n_epochs=n_epochs,
+        init="pca",  # spectral init took 41 s instead of 7 s on a 50k demo map, trustworthiness 0.988 vs 0.995
         precomputed_knn=(np.asarray(knn[0], dtype=np.int64), np.asarray(knn[1], dtype=np.float32)),
         verbose=False,
     )

@@ -71,6 +71,7 @@ def test_a_draft_map_comes_first_and_the_run_map_replaces_it(catalog, monkeypatc
     from product_repr.compute import WorkGate
 
     monkeypatch.setattr(pipeline, "DRAFT_AFTER_S", 0.0)  # this small run would not need one
+    monkeypatch.setattr(pipeline, "DRAFT_ENCODING_S", 0.0)
     maps, stages = [], []
 
     def on_map(frame, info):
