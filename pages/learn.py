@@ -49,7 +49,7 @@ st.latex(r"\tilde x_{ic} = \begin{cases} x_{rc},\ r \sim \mathcal U\{1..n\} & \t
 st.subheader("Contrastive")
 st.markdown("Pair each product $x_i$ with a **partner** $\\tilde x_i$ and teach the network which rows belong "
             "together. The partner is, by default, **one of the product's 10 nearest neighbours in the encoded "
-            "columns** (cosine), drawn anew each epoch: the network learns a smooth map that keeps and sharpens "
+            "columns** (cosine), drawn anew at every step: the network learns a smooth map that keeps and sharpens "
             "the neighbourhoods the columns already show. SCARF's original partner is a **scrambled copy**: a "
             "fraction $c$ of the columns replaced with draws from each column's empirical distribution. A "
             "projection head $h$ maps both to $u_i = h(f(x_i))$ and $\\tilde u_i = h(f(\\tilde x_i))$. NT-Xent "
@@ -119,7 +119,7 @@ st.header("What to look for on the other pages")
 st.markdown(
     """
 - **Train** — the validation loss should fall and flatten; if it rises while the training loss falls, the
-  model is memorising (early stopping keeps the best epoch). With a label chosen, the summary compares
+  model is memorising (the weights of the best of the run's 20 checks are kept). With a label chosen, the summary compares
   kNN precision (how often a product's 10 nearest neighbours share its label) with the raw features and
   PCA: a useful embedding beats PCA.
 - **Map** — clusters that match categories you know, and points that sit far from every cluster. Colour by
