@@ -34,7 +34,7 @@ df = pd.read_csv(sys.argv[1])
 num = df.select_dtypes("number")
 blocks = [((num - num.mean()) / (num.std() + 1e-9)).fillna(0).to_numpy(np.float32)]
 for c in df.columns.difference(num.columns):
-    s = df[c].astype(str)
+    s = df[c].fillna("").astype(str)
     if s.nunique() <= 200:
         blocks.append(pd.get_dummies(s).to_numpy(np.float32))
     else:

@@ -214,9 +214,10 @@ def build_run(
             timings["draft_map_s"] = time.perf_counter() - t0
             drafted = True
 
+    t0 = time.perf_counter()
+    _pre_encode(df, feature_space, pace, stage)
     with pace.hold():
         stage("Encoding features")
-        t0 = time.perf_counter()
         X = feature_space.fit_transform(df)  # encodes each text column once, not twice
         timings["features_s"] = time.perf_counter() - t0
         if (draft and on_map is not None and not drafted
@@ -294,8 +295,9 @@ def _fast_text() -> str:
     return sentence.FAST_MODEL if sentence.FAST_MODEL in sentence.available() else "tfidf"
 
 
-def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
-    """Expected sentence-encoding time of ``df``'s text columns not in a cache (0 with TF-IDF only)."""
+def _sentence_texts(df: pd.DataFrame, feature_space: FeatureSpace) -> tuple[list[str], str | None]:
+    """The texts of ``df``'s text columns and the transformer model that will encode them (None: no such
+    model, e.g. TF-IDF only or the static model, which needs no care)."""
     from product_repr import sentence
     from product_repr.features import resolve_text_encoder
     from product_repr.schema import Role
@@ -303,12 +305,40 @@ def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
 
     columns = [c for c, role, _ in feature_space._plan() if role == Role.TEXT]
     if not columns:
-        return 0.0
+        return [], None
     model = resolve_text_encoder(feature_space.text_encoder_choice)
-    if model == "tfidf":
-        return 0.0
-    texts = [t for c in columns for t in clean_texts(df[c])]
-    return sentence.estimate_seconds(texts, model)
+    if model == "tfidf" or sentence.model_info(model).kind == "static":
+        return [], None
+    return [t for c in columns for t in clean_texts(df[c])], model
+
+
+def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
+    """Expected sentence-encoding time of ``df``'s text columns not in a cache (0 with TF-IDF only)."""
+    from product_repr import sentence
+
+    texts, model = _sentence_texts(df, feature_space)
+    return sentence.estimate_seconds(texts, model) if model else 0.0
+
+
+#: texts encoded per turn at a shared CPU gate: between chunks a smaller waiting job gets the CPU
+ENCODE_CHUNK = 2_000
+
+
+def _pre_encode(df: pd.DataFrame, feature_space: FeatureSpace, pace: "Pace", stage: Stage) -> int:
+    """With a gate and a disk cache: encode the texts not yet cached chunk by chunk, each chunk one turn at the
+    gate, so a big catalog's encoding never holds the CPU for minutes; the feature space then reads them from
+    the cache. Returns the number of texts encoded."""
+    from product_repr import sentence
+
+    if pace.gate is None or sentence.cache_dir() is None:
+        return 0
+    texts, model = _sentence_texts(df, feature_space)
+    todo = sentence.uncached(texts, model) if model else []
+    for lo in range(0, len(todo), ENCODE_CHUNK):
+        with pace.hold():
+            stage(f"Encoding texts ({lo:,} of {len(todo):,})")
+            sentence.encode(todo[lo:lo + ENCODE_CHUNK], model)
+    return len(todo)
 
 
 def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: int = 32) -> tuple[pd.DataFrame, dict]:

@@ -98,3 +98,32 @@ def test_no_draft_for_a_quick_run(catalog):
                        on_map=lambda frame, info: kinds.append(info["kind"]),
                        features={"text_encoder": "tfidf"})
     assert kinds == ["final"], "a run expected to reach its map within DRAFT_AFTER_S draws no draft"
+
+
+def test_with_a_gate_texts_are_encoded_chunk_by_chunk_one_turn_each(catalog, monkeypatch, tmp_path):
+    """A big catalog's sentence encoding gives the CPU back between chunks (counted turns, not time)."""
+    from product_repr import sentence
+    from product_repr.compute import WorkGate
+
+    if sentence.DEFAULT_MODEL not in sentence.available():
+        pytest.skip("the sentence encoder is not installed")
+    monkeypatch.setenv("PRODUCT_REPR_CACHE", str(tmp_path))
+    monkeypatch.setattr(sentence, "_cache", sentence.OrderedDict())
+    monkeypatch.setattr(pipeline, "ENCODE_CHUNK", 25)
+    table = catalog.head(60)
+    texts, model = pipeline._sentence_texts(table, pipeline.FeatureSpace(infer_schema(table)))
+    todo = len(sentence.uncached(texts, model))
+    assert todo > 50
+    stages: list[str] = []
+    gate = WorkGate()
+    pipeline.build_run(table, infer_schema(table), config={"steps": 2}, gate=gate, owner="big", analysis=False,
+                       on_stage=stages.append)
+    chunks = [m for m in stages if m.startswith("Encoding texts")]
+    assert len(chunks) == -(-todo // 25), f"{todo} texts in chunks of 25: {chunks}"
+    assert gate.grants >= len(chunks) + 2, "one turn per chunk, then features and training"
+    before = sentence.stats["encoded"]
+    stages.clear()
+    pipeline.build_run(table, infer_schema(table), config={"steps": 2}, gate=gate, owner="big", analysis=False,
+                       on_stage=stages.append)
+    assert sentence.stats["encoded"] == before, "the second run finds every text in the disk cache"
+    assert not any(m.startswith("Encoding texts") for m in stages)
