@@ -20,7 +20,6 @@ neighbour rows); every batch then also draws one partner per row, and the loss g
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -96,17 +95,6 @@ def resolve_device(device: str = "auto") -> torch.device:
             raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use device 'auto' or 'cpu'")
         return torch.device("cuda")
     raise ConfigError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
-
-
-def use_machine_threads() -> int:
-    """Let torch use the CPUs this process may run on, never more than an existing lower setting."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    if torch.get_num_threads() > cpus:
-        torch.set_num_threads(cpus)
-    return torch.get_num_threads()
 
 
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
