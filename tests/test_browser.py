@@ -155,7 +155,8 @@ def train(page, run_name: str, learner_title: str | None = None) -> None:
     page.get_by_role("textbox", name="Run name").fill(run_name)
     page.keyboard.press("Tab")
     idle(page)
-    page.locator('[data-testid="stBaseButton-primary"]').filter(has_text="Train").click()
+    # by role: Streamlit may keep a hidden stale copy of the button in the DOM after a rerun
+    page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function(SIDEBAR_SHOWS, arg=run_name, timeout=TRAIN_S * 1000)
     page.get_by_text("See it on the Map").wait_for()
     idle(page)
