@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:  # so `import product_repr` and `from pages import _ui` work from any cwd
-    sys.path.insert(0, str(ROOT))
+from pages import _ui  # `streamlit run app.py` puts this file's folder on the import path
 
-from pages import _ui  # noqa: E402
+ROOT = Path(__file__).resolve().parent
 
 log = logging.getLogger("product_repr.app")
 
@@ -37,7 +34,7 @@ PAGES = [
 
 def _warm_up() -> None:
     try:
-        from product_repr import projection
+        from product_repr.analysis import projection
 
         projection.warm_up()
         log.info("umap warm-up finished")
@@ -46,7 +43,7 @@ def _warm_up() -> None:
     except Exception:  # noqa: BLE001 - a failed warm-up only costs time later
         log.exception("umap warm-up failed")
     try:
-        from product_repr import sentence
+        from product_repr.features import sentence
 
         for name in (sentence.FAST_MODEL, sentence.DEFAULT_MODEL):
             if sentence.warm_up(name):
@@ -60,10 +57,11 @@ def _encode_demo_texts(chunk: int = 500) -> None:
     """Put the built-in demo catalog's texts in the sentence encoder's disk cache, so the catalog the app
     opens on trains in seconds. Chunk by chunk through the server's CPU gate as the biggest job there is:
     any user's job goes first."""
-    from product_repr import demo, sentence
+    from product_repr.data import demo
+    from product_repr.features import sentence
     from product_repr.compute import SERVER_GATE
-    from product_repr.schema import infer_schema
-    from product_repr.text import clean_texts
+    from product_repr.data.schema import infer_schema
+    from product_repr.features.text import clean_texts
 
     if sentence.DEFAULT_MODEL not in sentence.available():
         return

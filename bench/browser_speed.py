@@ -47,8 +47,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-from product_repr import demo  # noqa: E402
+from product_repr.data import demo  # noqa: E402
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -135,9 +134,9 @@ def stop_server(proc: subprocess.Popen) -> None:
 def warm_up_done() -> bool | None:
     """Whether the server's warm-up has put the demo catalog's texts (its last step) in the encoding disk
     cache, as app.py's ``_encode_demo_texts`` does; None when no sentence encoder is installed."""
-    from product_repr import sentence
-    from product_repr.schema import infer_schema
-    from product_repr.text import clean_texts
+    from product_repr.features import sentence
+    from product_repr.data.schema import infer_schema
+    from product_repr.features.text import clean_texts
 
     if sentence.DEFAULT_MODEL not in sentence.available():
         return None

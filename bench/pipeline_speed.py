@@ -18,11 +18,11 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-from product_repr import demo, learners, pipeline, projection  # noqa: E402
-from product_repr.schema import infer_schema  # noqa: E402
+from product_repr import learners, pipeline
+from product_repr.data import demo
+from product_repr.analysis import projection  # noqa: E402
+from product_repr.data.schema import infer_schema  # noqa: E402
 
 STAGES = ["features_s", "train_s", "neighbours_s", "projection_s", "reconstruction_s", "evaluation_s"]
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--learner", default=learners.DEFAULT)
     parser.add_argument("--text-encoder", default="auto", help="auto (sentence model when installed) or tfidf")
     args = parser.parse_args()
-    from product_repr import sentence
+    from product_repr.features import sentence
 
     if args.text_encoder != "tfidf":
         sentence.warm_up()

@@ -3,8 +3,8 @@
 Protocol (issue 6): per catalog, rows with a missing label (and instacart's ``missing`` department) are
 dropped, at most ``--rows`` rows are sampled with ``DataFrame.sample(n, random_state=0)``; the label and its
 taxonomy twins are never part of any input. Metrics: leave-one-out cosine 10-NN precision on the label
-(``product_repr.evaluation.knn_precision``) and 3-fold linear-probe accuracy
-(``product_repr.evaluation.linear_probe_accuracy``).
+(``product_repr.analysis.evaluation.knn_precision``) and 3-fold linear-probe accuracy
+(``product_repr.analysis.evaluation.linear_probe_accuracy``).
 
 Columns of the table:
 
@@ -26,23 +26,21 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # shared 2-core machine: one thread each, set before numpy loads
+if __name__ == "__main__":  # run as a script: one BLAS thread each on a shared 2-core machine, before numpy loads
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 RESULTS = ROOT / "bench" / "quality_results.json"
@@ -156,8 +154,8 @@ def raw_features(df: pd.DataFrame, schema, *, max_levels: int = RAW_MAX_LEVELS, 
     """
     from sklearn.decomposition import TruncatedSVD
 
-    from product_repr.features import signed_log1p
-    from product_repr.schema import Role, as_numbers
+    from product_repr.features.space import signed_log1p
+    from product_repr.data.schema import Role, as_numbers
 
     blocks = []
     for info in schema.columns:
@@ -251,8 +249,8 @@ class Settings:
 
 def feature_matrix(df: pd.DataFrame, catalog: Catalog, settings: Settings):
     """(schema, FeatureSpace, X float32 (n, p)) exactly as the product builds them, twins excluded."""
-    from product_repr.features import FeatureSpace
-    from product_repr.schema import infer_schema
+    from product_repr.features.space import FeatureSpace
+    from product_repr.data.schema import infer_schema
 
     schema = infer_schema(df)
     dropped = [c for c in catalog.excluded if c in schema.names()]
@@ -427,8 +425,7 @@ def machine() -> dict:
 # ---------------------------------------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------------------------------------
-CODE_FILES = ("features.py", "text.py", "ngrams.py", "sentence.py", "schema.py", "parsing.py", "training.py", "compute.py",
-              "neighbours.py", "learners")
+CODE_FILES = ("features", "data/schema.py", "data/parsing.py", "learners", "compute.py", "analysis/neighbours.py")
 
 
 def code_fingerprint(root: Path = ROOT / "product_repr") -> str:
@@ -461,7 +458,7 @@ class Prepared:
 def prepare(catalog: Catalog, rows: int, settings: Settings, datasets: Path,
             log: Callable[[str], None] = print) -> Prepared:
     """Sample the catalog, keep the twins out, build the FeatureSpace matrix (timed in the log)."""
-    from product_repr.schema import infer_schema
+    from product_repr.data.schema import infer_schema
 
     t0 = time.perf_counter()
     df = sample_rows(load_catalog(catalog, datasets), catalog.label, rows, seed=0, drop_labels=catalog.drop_labels)
@@ -476,7 +473,7 @@ def prepare(catalog: Catalog, rows: int, settings: Settings, datasets: Path,
 def measure(prep: Prepared, method: str, seed: int, *, settings: Settings, fit_seconds: float,
             log: Callable[[str], None] = print) -> dict:
     """Build one method's vectors for ``prep`` and score them: the cache entry (kNN@10, probe, timings)."""
-    from product_repr import evaluation
+    from product_repr.analysis import evaluation
 
     t = time.perf_counter()
     extra: dict = {}

@@ -13,17 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from product_repr import learners  # noqa: E402
-from product_repr.features import Span  # noqa: E402
-from product_repr.schema import Role  # noqa: E402
+from product_repr.features.space import Span  # noqa: E402
+from product_repr.data.schema import Role  # noqa: E402
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, list[Span]]:

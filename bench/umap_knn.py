@@ -16,15 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-from product_repr import evaluation, neighbours, projection  # noqa: E402
+from product_repr.analysis import evaluation, neighbours, projection  # noqa: E402
 
 warnings.filterwarnings("ignore")
 

@@ -144,7 +144,7 @@ def column_colours(view: RunView, column: str) -> tuple[np.ndarray, bool]:
     series = view.rows[column]
     if column in view.numeric:
         try:
-            from product_repr.schema import as_numbers
+            from product_repr.data.schema import as_numbers
 
             parse = None
             for info in view.run.schema.columns:
@@ -222,7 +222,7 @@ def search_products(ids: Sequence[str], titles: Sequence[Any] | None, text: str,
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _neighbour_index(key: str, _Z: np.ndarray):
-    from product_repr.neighbours import NeighbourIndex
+    from product_repr.analysis.neighbours import NeighbourIndex
 
     return NeighbourIndex(_Z)
 

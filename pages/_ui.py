@@ -26,7 +26,7 @@ from product_repr.errors import ProductReprError
 
 if TYPE_CHECKING:  # imported lazily at run time so a page opens before torch/umap load
     from product_repr.runs import Run
-    from product_repr.schema import Schema
+    from product_repr.data.schema import Schema
 
 log = logging.getLogger("product_repr.app")
 
@@ -148,7 +148,7 @@ def make_catalog(df: pd.DataFrame, name: str, *, label: str | None = None, truth
 
     Raises ProductReprError (e.g. SchemaError) when no role can be inferred.
     """
-    from product_repr.schema import infer_schema
+    from product_repr.data.schema import infer_schema
 
     schema = infer_schema(df)
     if label is not None and label not in df.columns:
@@ -177,8 +177,8 @@ def _truth_dict(truth: Any) -> dict | None:
 
 
 def load_demo(rows: int | None = None, seed: int = 0) -> CatalogState:
-    """The built-in demo catalog (``product_repr.demo.make_catalog``) with label "category"."""
-    from product_repr import demo
+    """The built-in demo catalog (``product_repr.data.demo.make_catalog``) with label "category"."""
+    from product_repr.data import demo
 
     catalog = demo.make_catalog(rows=rows or demo_rows(), seed=seed)
     df = getattr(catalog, "table", catalog)
@@ -194,7 +194,7 @@ def load_upload(file: Any, *, max_rows: int = MAX_ROWS) -> CatalogState:
 
     Raises ProductReprError (TableError, SchemaError) with the reason and the way out.
     """
-    from product_repr.tables import read_table
+    from product_repr.data.tables import read_table
 
     df = read_table(file, max_rows=max_rows)
     return make_catalog(df, str(getattr(file, "name", "upload")))
@@ -371,7 +371,7 @@ def title_column(df: pd.DataFrame, schema: "Schema | None" = None) -> str | None
             return c
     if schema is not None:
         try:
-            from product_repr.schema import Role
+            from product_repr.data.schema import Role
 
             texts = [c for c in schema.names(Role.TEXT) if c in df.columns]
         except Exception:  # noqa: BLE001 - a schema from an older run
@@ -444,7 +444,7 @@ def array_hash(a: np.ndarray) -> str:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _projection(key: str, _Z: np.ndarray, params: tuple) -> Any:
-    from product_repr import projection
+    from product_repr.analysis import projection
 
     return projection.project(_Z, **dict(params))
 
@@ -460,7 +460,7 @@ def cached_projection(run: "Run", **params: Any):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _neighbours(key: str, _Z: np.ndarray, k: int, exclude_self: bool) -> tuple[np.ndarray, np.ndarray]:
-    from product_repr import neighbours
+    from product_repr.analysis import neighbours
 
     return neighbours.all_neighbours(_Z, k, exclude_self=exclude_self)
 

@@ -1,7 +1,6 @@
 """Data: load a catalog (the demo or an upload), look at it, and decide what each column is for."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from pages import _ui

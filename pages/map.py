@@ -109,7 +109,7 @@ with error_boundary():
     elif colour_by == AGREEMENT:
         raw = runview.raw_neighbour_ids(view, AGREEMENT_K)
         learned, _ = runview.learned_neighbour_ids(run, AGREEMENT_K)
-        from product_repr import neighbours
+        from product_repr.analysis import neighbours
 
         colour, continuous, scale = np.asarray(neighbours.overlap(learned, raw[0]), dtype=np.float64), True, "RdYlGn"
     elif colour_by == ISOLATION:

@@ -13,7 +13,7 @@ MAX_MATCHES = 1000
 
 def top_k(Z: np.ndarray, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Product ``i``'s ``k`` nearest cosine neighbours in ``Z`` (n, d), itself left out: (ids (k,), sims (k,))."""
-    from product_repr import neighbours
+    from product_repr.analysis import neighbours
 
     return neighbours.query(runview.neighbour_index(Z), i, k)
 
@@ -81,7 +81,7 @@ with error_boundary():
     m2.plotly_chart(views.overlap_figure(len(shared), len(learned_ids) - len(shared), len(raw_ids) - len(shared)),
                     width="stretch", key="neighbours.overlap")
 
-    from product_repr import neighbours
+    from product_repr.analysis import neighbours
 
     kk = min(RUN_WIDE_K, n - 1)
     learned_all, _ = runview.learned_neighbour_ids(run, kk)

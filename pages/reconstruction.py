@@ -63,7 +63,7 @@ with error_boundary():
     top = st.slider("How many", 5, min(200, max(5, len(rec))), min(20, max(5, len(rec))), key="reconstruction.top")
     X_hat = runview.reconstructed(view)
     if X_hat is not None:
-        from product_repr import reconstruction
+        from product_repr.analysis import reconstruction
 
         nn, _ = runview.learned_neighbour_ids(run, max(1, min(10, len(rec) - 1)))
         found = reconstruction.explain(rec, view.rows.reset_index(drop=True), run.feature_space, X_hat, top=top,
@@ -86,7 +86,7 @@ with error_boundary():
     truth = getattr(catalog, "truth", None) if catalog is not None else None
     same_table = catalog is not None and (run.info or {}).get("data", {}).get("sha256") == catalog.sha256
     if truth and same_table and view.rows is not None and truth.get("anomalies"):
-        from product_repr import evaluation
+        from product_repr.analysis import evaluation
 
         nn, _ = runview.learned_neighbour_ids(run, min(10, len(rec) - 1))
         found = evaluation.planted_recall(error, nn, run.product_ids, truth)

@@ -10,11 +10,12 @@ import streamlit as st
 
 from pages import _live as live, _ui
 from pages._training_job import TrainingJob
-from product_repr import learners, sentence
+from product_repr import learners
+from product_repr.features import sentence
 from product_repr.compute import SERVER_GATE
 from product_repr.errors import ProductReprError
-from product_repr.features import AUTO, TFIDF
-from product_repr.text import clean_texts
+from product_repr.features.space import AUTO, TFIDF
+from product_repr.features.text import clean_texts
 
 # shared settings shown up front; the rest of LearnerConfig's fields go under "Training settings"
 FRONT = ("embedding_dim", "steps", "max_seconds")

@@ -21,14 +21,14 @@ from product_repr.errors import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "read_table": "product_repr.tables",
-    "infer_schema": "product_repr.schema",
-    "Schema": "product_repr.schema",
-    "Role": "product_repr.schema",
-    "ColumnInfo": "product_repr.schema",
-    "as_numbers": "product_repr.schema",
-    "FeatureSpace": "product_repr.features",
-    "Span": "product_repr.features",
+    "read_table": "product_repr.data.tables",
+    "infer_schema": "product_repr.data.schema",
+    "Schema": "product_repr.data.schema",
+    "Role": "product_repr.data.schema",
+    "ColumnInfo": "product_repr.data.schema",
+    "as_numbers": "product_repr.data.schema",
+    "FeatureSpace": "product_repr.features.space",
+    "Span": "product_repr.features.space",
     "load_run": "product_repr.runs",
     "save_run": "product_repr.runs",
     "Run": "product_repr.runs",
@@ -52,5 +52,5 @@ def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "demo":
-        return importlib.import_module("product_repr.demo")
+        return importlib.import_module("product_repr.data.demo")
     raise AttributeError(f"module 'product_repr' has no attribute {name!r}")

@@ -68,7 +68,7 @@ class ProgressBar:
 
 
 def cmd_demo(args) -> int:
-    from product_repr import demo
+    from product_repr.data import demo
 
     csv_path, truth_path = demo.write_catalog(args.out, rows=args.rows, seed=args.seed)
     print(f"wrote {csv_path} ({args.rows} products) and {truth_path}")
@@ -78,8 +78,8 @@ def cmd_demo(args) -> int:
 def cmd_train(args) -> int:
     from product_repr import pipeline
     from product_repr.runs import save_run
-    from product_repr.schema import infer_schema
-    from product_repr.tables import read_table
+    from product_repr.data.schema import infer_schema
+    from product_repr.data.tables import read_table
 
     df = read_table(args.data, max_rows=args.max_rows)
     if not args.quiet:
@@ -138,9 +138,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from product_repr import evaluation, pipeline
+    from product_repr import pipeline
+    from product_repr.analysis import evaluation
     from product_repr.runs import load_run
-    from product_repr.tables import read_table
+    from product_repr.data.tables import read_table
 
     run = load_run(args.run)
     source = args.data or run.info.get("data", {}).get("source")

@@ -23,9 +23,9 @@ import pandas as pd
 from product_repr import __version__
 from product_repr.compute import WorkGate
 from product_repr.errors import ConfigError, SchemaError
-from product_repr.features import FeatureSpace
+from product_repr.features.space import FeatureSpace
 from product_repr.learners import DEFAULT as DEFAULT_LEARNER  # chosen by measurement: docs/QUALITY.md
-from product_repr.schema import Schema
+from product_repr.data.schema import Schema
 
 Stage = Callable[[str], None]
 #: on_map(frame with product_id, x, y; {"kind": "draft" | "final", "note": str})
@@ -182,7 +182,7 @@ def build_run(
     """
     from product_repr import learners
     from product_repr.runs import Run
-    from product_repr.training import planned_steps
+    from product_repr.learners.training import planned_steps
 
     stage = on_stage or (lambda message: None)
     if label is not None and label not in df.columns:
@@ -290,7 +290,7 @@ def estimated_training_seconds(steps: int, batch: int, columns: int) -> float:
 
 
 def _fast_text() -> str:
-    from product_repr import sentence
+    from product_repr.features import sentence
 
     return sentence.FAST_MODEL if sentence.FAST_MODEL in sentence.available() else "tfidf"
 
@@ -298,10 +298,10 @@ def _fast_text() -> str:
 def _sentence_texts(df: pd.DataFrame, feature_space: FeatureSpace) -> tuple[list[str], str | None]:
     """The texts of ``df``'s text columns and the transformer model that will encode them (None: no such
     model, e.g. TF-IDF only or the static model, which needs no care)."""
-    from product_repr import sentence
-    from product_repr.features import resolve_text_encoder
-    from product_repr.schema import Role
-    from product_repr.text import clean_texts
+    from product_repr.features import sentence
+    from product_repr.features.space import resolve_text_encoder
+    from product_repr.data.schema import Role
+    from product_repr.features.text import clean_texts
 
     columns = [c for c, role, _ in feature_space._plan() if role == Role.TEXT]
     if not columns:
@@ -314,7 +314,7 @@ def _sentence_texts(df: pd.DataFrame, feature_space: FeatureSpace) -> tuple[list
 
 def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
     """Expected sentence-encoding time of ``df``'s text columns not in a cache (0 with TF-IDF only)."""
-    from product_repr import sentence
+    from product_repr.features import sentence
 
     texts, model = _sentence_texts(df, feature_space)
     return sentence.estimate_seconds(texts, model) if model else 0.0
@@ -328,7 +328,7 @@ def _pre_encode(df: pd.DataFrame, feature_space: FeatureSpace, pace: "Pace", sta
     """With a gate and a disk cache: encode the texts not yet cached chunk by chunk, each chunk one turn at the
     gate, so a big catalog's encoding never holds the CPU for minutes; the feature space then reads them from
     the cache. Returns the number of texts encoded."""
-    from product_repr import sentence
+    from product_repr.features import sentence
 
     if pace.gate is None or sentence.cache_dir() is None:
         return 0
@@ -347,7 +347,7 @@ def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: in
     X is reduced by PCA to ``dims`` and laid out by UMAP with :data:`DRAFT_UMAP_EPOCHS` epochs. ``fast_text``
     names the text encoding X was made with when it is not the run's own (a static model, or "tfidf").
     """
-    from product_repr import evaluation, projection
+    from product_repr.analysis import evaluation, projection
 
     reduced = evaluation.pca_baseline(X, min(dims, X.shape[1])) if X.shape[1] > dims else X
     proj = projection.project(reduced, method="umap", dims=2, seed=None, n_epochs=DRAFT_UMAP_EPOCHS)
@@ -407,7 +407,7 @@ def analyse(
     ``on_map(frame, {"kind": "final", ...})`` gets the map as soon as it exists, before reconstruction
     errors and metrics; ``pace`` holds the shared CPU gate around each stage (see :func:`build_run`).
     """
-    from product_repr import evaluation, neighbours, projection, reconstruction
+    from product_repr.analysis import evaluation, neighbours, projection, reconstruction
 
     stage = on_stage or (lambda message: None)
     pace = pace or Pace(None, "")

@@ -39,8 +39,8 @@ class Run:
 
     name: str
     learner: Any  # a fitted product_repr.learners.Learner
-    feature_space: Any  # a fitted product_repr.features.FeatureSpace
-    schema: Any  # product_repr.schema.Schema
+    feature_space: Any  # a fitted product_repr.features.space.FeatureSpace
+    schema: Any  # product_repr.data.schema.Schema
     product_ids: np.ndarray  # (n,) str
     embeddings: np.ndarray  # float32 (n, d)
     history: pd.DataFrame
@@ -142,8 +142,8 @@ def load_run(directory: str | Path) -> Run:
     from safetensors.torch import load_file
 
     from product_repr import learners
-    from product_repr.features import FeatureSpace
-    from product_repr.schema import Schema
+    from product_repr.features.space import FeatureSpace
+    from product_repr.data.schema import Schema
 
     d = Path(directory)
     if not d.is_dir():

@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `pages` is imported by the dashboard tests
-    sys.path.insert(0, str(ROOT))
 # Dashboard tests: no UMAP warm-up thread per AppTest, and a small demo catalog (set before app.py is imported)
 os.environ.setdefault("PRODUCT_REPR_NO_WARMUP", "1")
 os.environ.setdefault("PRODUCT_REPR_DEMO_ROWS", "200")

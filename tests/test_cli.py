@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from product_repr import evaluation
+from product_repr.analysis import evaluation
 from product_repr.cli import main
 from product_repr.runs import load_run
 
@@ -135,7 +135,7 @@ def test_progress_bar_shows_steps_losses_and_elapsed_time():
     import io
 
     from product_repr.cli import ProgressBar
-    from product_repr.training import TrainingReport
+    from product_repr.learners.training import TrainingReport
 
     stream = io.StringIO()
     bar = ProgressBar(stream)
@@ -151,7 +151,7 @@ def test_progress_bar_shows_steps_losses_and_elapsed_time():
 
 
 def test_default_train_uses_the_installed_sentence_encoder_and_reloads(trained, tmp_path, capsys):
-    from product_repr import sentence
+    from product_repr.features import sentence
 
     csv, _ = trained
     out = tmp_path / "default"

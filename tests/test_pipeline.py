@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from product_repr import demo, pipeline
+from product_repr import pipeline
+
+from product_repr.data import demo
 from product_repr.errors import SchemaError
-from product_repr.schema import infer_schema
+from product_repr.data.schema import infer_schema
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_no_draft_for_a_quick_run(catalog):
 
 def test_with_a_gate_texts_are_encoded_chunk_by_chunk_one_turn_each(catalog, monkeypatch, tmp_path):
     """A big catalog's sentence encoding gives the CPU back between chunks (counted turns, not time)."""
-    from product_repr import sentence
+    from product_repr.features import sentence
     from product_repr.compute import WorkGate
 
     if sentence.DEFAULT_MODEL not in sentence.available():

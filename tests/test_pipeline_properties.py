@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from product_repr.errors import ProductReprError
-from product_repr.features import FeatureSpace
-from product_repr.schema import infer_schema
-from product_repr.tables import read_table
+from product_repr.features.space import FeatureSpace
+from product_repr.data.schema import infer_schema
+from product_repr.data.tables import read_table
 
 WORDS = ["kettle", "steel", "cotton", "shirt", "red", "1.5 L", "₹1,099", "64%", "N/A", "", " ", "é", "a,b", 'q"t']
 

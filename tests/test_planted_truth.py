@@ -11,9 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from product_repr import demo, evaluation, learners, neighbours, reconstruction
-from product_repr.features import FeatureSpace
-from product_repr.schema import infer_schema
+from product_repr import learners
+
+from product_repr.data import demo
+
+from product_repr.analysis import evaluation, neighbours, reconstruction
+from product_repr.features.space import FeatureSpace
+from product_repr.data.schema import infer_schema
 
 pytestmark = pytest.mark.slow
 

@@ -1,30 +1,15 @@
 """The protocol pieces of bench/quality.py: deterministic sampling, twins kept out, kNN precision right."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from product_repr import evaluation
-from product_repr.schema import infer_schema
+from product_repr.analysis import evaluation
+from product_repr.data.schema import infer_schema
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "quality.py"
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_quality", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_quality"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-quality = _load_bench()
+from bench import quality
 
 
 def brute_force_knn_precision(V: np.ndarray, labels, k: int) -> float:

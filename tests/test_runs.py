@@ -10,9 +10,9 @@ import torch
 
 from product_repr import learners
 from product_repr.errors import RunError
-from product_repr.features import FeatureSpace
+from product_repr.features.space import FeatureSpace
 from product_repr.runs import Run, load_run, save_run
-from product_repr.schema import infer_schema
+from product_repr.data.schema import infer_schema
 
 torch.set_num_threads(1)
 

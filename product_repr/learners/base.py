@@ -2,7 +2,7 @@
 
 A learner is a config plus a few torch modules (``model_``, a ``ModuleDict`` holding at least
 ``"encoder"``) and a loss. Subclasses implement ``_build`` (the modules) and ``_loss`` (one batch's loss);
-the shared :func:`product_repr.training.train` loop does the rest.
+the shared :func:`product_repr.learners.training.train` loop does the rest.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from product_repr.errors import ConfigError, FeatureError, NotFittedError
-from product_repr.features import Span
+from product_repr.features.space import Span
 from product_repr.learners.config import LearnerConfig
 from product_repr.learners.corruption import span_of_dim
 from product_repr.learners.encoder import Decoder, Encoder
@@ -114,7 +114,7 @@ class Learner:
 
         Raises FeatureError (bad X), ConfigError (spans/settings), TrainingError (loss became NaN).
         """
-        from product_repr.training import resolve_device, train
+        from product_repr.learners.training import resolve_device, train
 
         X = as_matrix(X)
         spans = list(spans)

@@ -3,7 +3,7 @@
 The positive pair (x, x⁺) is either
 
 - ``positives="neighbours"`` (default): x and one of its ``neighbours`` nearest rows in the input X
-  (cosine, :func:`product_repr.neighbours.neighbour_graph`), drawn anew each epoch. The encoder learns a
+  (cosine, :func:`product_repr.analysis.neighbours.neighbour_graph`), drawn anew each epoch. The encoder learns a
   smooth map that keeps and sharpens X's neighbourhoods: on the real catalogs it beat the input itself
   by 0.004-0.011 kNN@10 and every baseline by 0.03 or more (docs/QUALITY.md); or
 - ``positives="corruption"`` (SCARF): x̃ replaces a fraction c of x's columns by draws from each column's
@@ -30,7 +30,7 @@ from product_repr.learners.config import LearnerConfig, param
 from product_repr.learners.corruption import scarf_marginal
 from product_repr.learners.encoder import Encoder, projection_head
 from product_repr.learners.losses import margin_contrastive, nt_xent
-from product_repr.neighbours import neighbour_graph
+from product_repr.analysis.neighbours import neighbour_graph
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Sequence
 import torch
 
 from product_repr.errors import ConfigError
-from product_repr.features import Span
+from product_repr.features.space import Span
 
 
 def span_of_dim(spans: Sequence[Span], p: int, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from product_repr.features import Span
+from product_repr.features.space import Span
 
 
 def span_losses(x_hat: torch.Tensor, x: torch.Tensor, spans: Sequence[Span]) -> torch.Tensor:

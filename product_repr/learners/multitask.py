@@ -25,7 +25,7 @@ from product_repr.learners.config import LearnerConfig, param
 from product_repr.learners.corruption import vime_mask
 from product_repr.learners.encoder import Decoder, Encoder, mlp, projection_head
 from product_repr.learners.losses import mask_loss, nt_xent, reconstruction_loss, span_losses
-from product_repr.neighbours import neighbour_graph
+from product_repr.analysis.neighbours import neighbour_graph
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ import torch
 
 from product_repr import learners
 from product_repr.errors import ConfigError, FeatureError, NotFittedError
-from product_repr.features import Span
+from product_repr.features.space import Span
 from product_repr.learners.config import config_fields
-from product_repr.schema import Role
-from product_repr.training import TrainingReport
+from product_repr.data.schema import Role
+from product_repr.learners.training import TrainingReport
 
 torch.set_num_threads(1)
 

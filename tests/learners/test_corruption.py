@@ -1,14 +1,13 @@
 """Corruptions: rates, determinism, purity, whole-span replacement."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from product_repr.errors import ConfigError
-from product_repr.features import Span
+from product_repr.features.space import Span
 from product_repr.learners.corruption import scarf_marginal, span_of_dim, swap_noise, vime_mask
-from product_repr.schema import Role
+from product_repr.data.schema import Role
 
 SPANS = [
     Span("price", Role.NUMERIC, 0, 2, "mse"),

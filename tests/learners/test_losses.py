@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from product_repr.features import Span
+from product_repr.features.space import Span
 from product_repr.learners.losses import (
     margin_contrastive,
     mask_loss,
@@ -15,7 +15,7 @@ from product_repr.learners.losses import (
     reconstruction_loss,
     span_losses,
 )
-from product_repr.schema import Role
+from product_repr.data.schema import Role
 
 SPANS = [
     Span("price", Role.NUMERIC, 0, 1, "mse"),

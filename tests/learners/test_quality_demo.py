@@ -15,10 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from product_repr import demo, learners, sentence
-from product_repr.features import FeatureSpace
+from product_repr import learners
+
+from product_repr.data import demo
+
+from product_repr.features import sentence
+from product_repr.features.space import FeatureSpace
 from product_repr.learners.losses import span_baselines, span_losses
-from product_repr.schema import infer_schema
+from product_repr.data.schema import infer_schema
 
 ROWS, DIM = 1500, 16  # default steps and epochs: the product's own settings
 

@@ -1,0 +1,166 @@
+"""Neighbours are exact: checked against a brute-force numpy search."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from product_repr.analysis import neighbours
+from product_repr.errors import ConfigError
+
+
+def brute_force(Z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine top-k by a full similarity matrix, self masked out."""
+    norms = np.linalg.norm(Z, axis=1, keepdims=True)
+    Zn = np.divide(Z, norms, out=np.zeros_like(Z, dtype=np.float64), where=norms > 0)
+    S = Zn @ Zn.T
+    np.fill_diagonal(S, -np.inf)
+    order = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(S, order, axis=1)
+
+
+@pytest.fixture
+def data() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(300, 16))
+    Z[10] = Z[11]  # exact duplicates
+    Z[20] = Z[21] = Z[22]
+    Z[30] = 0.0  # a zero vector
+    return Z
+
+
+def test_all_neighbours_match_brute_force(data):
+    ids, sims = neighbours.all_neighbours(data, k=7)
+    ref_ids, ref_sims = brute_force(data, 7)
+    assert ids.dtype == np.int64 and sims.dtype == np.float32, (ids.dtype, sims.dtype)
+    assert ids.shape == sims.shape == (300, 7)
+    np.testing.assert_allclose(sims, ref_sims, atol=1e-5, err_msg="similarities differ from brute force")
+    assert np.all(np.diff(sims, axis=1) <= 1e-6), "similarities not sorted descending"
+    assert not np.isnan(sims).any(), "zero vector produced NaN similarities"
+    assert not (ids == np.arange(300)[:, None]).any(), "a product lists itself although exclude_self=True"
+    # ids may differ from brute force only between exact ties: the true similarity of every returned id
+    # must equal the reference similarity at that rank, and no id may repeat within a row
+    norms = np.linalg.norm(data, axis=1, keepdims=True)
+    Zn = np.divide(data, norms, out=np.zeros_like(data), where=norms > 0)
+    true_sims = np.einsum("id,ikd->ik", Zn, Zn[ids])
+    np.testing.assert_allclose(true_sims, ref_sims, atol=1e-5, err_msg="returned ids are not the nearest")
+    assert all(len(set(row)) == 7 for row in ids), "an id repeats within a row"
+    agree = (ids == ref_ids).mean()
+    assert agree > 0.95, f"only {agree:.1%} of ids agree with brute force"
+
+
+def test_duplicates_find_each_other_first(data):
+    ids, sims = neighbours.all_neighbours(data, k=2)
+    assert ids[10, 0] == 11 and ids[11, 0] == 10, f"duplicate pair 10/11 not top-1: {ids[10]}, {ids[11]}"
+    assert set(ids[20]) == {21, 22}, f"triplet 20/21/22 not each other's top-2: {ids[20]}"
+    assert sims[20, 0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_without_self_exclusion_self_is_first_at_similarity_one(data):
+    ids, sims = neighbours.all_neighbours(data, k=3, exclude_self=False)
+    nonzero = np.linalg.norm(data, axis=1) > 0
+    np.testing.assert_array_equal(ids[:, 0], np.arange(300), err_msg="self is not the nearest neighbour")
+    np.testing.assert_allclose(sims[nonzero, 0], 1.0, atol=1e-5, err_msg="self-similarity is not 1")
+    assert sims[30, 0] == 0.0, "a zero vector's self-similarity should be 0, not NaN"
+
+
+def test_query_equals_all_pairs_row(data):
+    ids, sims = neighbours.all_neighbours(data, k=5)
+    index = neighbours.NeighbourIndex(data)
+    for i in (0, 10, 20, 30, 299):
+        q_ids, q_sims = neighbours.query(index, i, k=5)
+        np.testing.assert_allclose(q_sims, sims[i], atol=1e-5, err_msg=f"query({i}) similarities differ")
+        assert i not in q_ids
+        if len(np.unique(np.round(sims[i], 5))) == 5 and i != 30:
+            np.testing.assert_array_equal(q_ids, ids[i], err_msg=f"query({i}) ids differ from all_neighbours")
+    q_ids, q_sims = neighbours.query(data, 5, k=3, exclude_self=False)
+    assert q_ids[0] == 5 and q_sims[0] == pytest.approx(1.0, abs=1e-5)
+    a_ids, _ = index.all(5)
+    np.testing.assert_array_equal(a_ids[~np.isin(np.arange(300), [30])][:, :1], ids[~np.isin(np.arange(300), [30])][:, :1])
+
+
+def test_numpy_fallback_matches_faiss(data, monkeypatch):
+    ids, sims = neighbours.all_neighbours(data, k=4)
+    monkeypatch.setattr(neighbours, "faiss", None)
+    fb_ids, fb_sims = neighbours.all_neighbours(data, k=4)
+    np.testing.assert_allclose(fb_sims, sims, atol=1e-5, err_msg="numpy fallback differs from faiss")
+
+
+def test_bad_k_and_index_are_explained(data):
+    with pytest.raises(ConfigError, match="k=300 neighbours asked for 300 products"):
+        neighbours.all_neighbours(data, k=300)
+    with pytest.raises(ConfigError, match="product index 300 is out of range"):
+        neighbours.query(data, 300, k=3)
+    with pytest.raises(ConfigError, match="2-D array"):
+        neighbours.all_neighbours(np.zeros(5), k=1)
+
+
+def test_overlap_counts_common_neighbours():
+    a = np.array([[1, 2, 3], [4, 5, 6]])
+    b = np.array([[3, 2, 9], [7, 8, 0]])
+    np.testing.assert_allclose(neighbours.overlap(a, b), [2 / 3, 0.0])
+    np.testing.assert_allclose(neighbours.overlap(a, a), [1.0, 1.0])
+    with pytest.raises(ConfigError, match="same n"):
+        neighbours.overlap(a, b[:1])
+
+
+def test_neighbours_frame_is_long_and_ranked():
+    ids = np.array([[1, 2], [0, 2], [1, 0]])
+    sims = np.array([[0.9, 0.5], [0.9, 0.4], [0.5, 0.4]], dtype=np.float32)
+    frame = neighbours.neighbours_frame(np.array(["a", "b", "c"], dtype=object), ids, sims)
+    assert list(frame.columns) == ["product_id", "rank", "neighbour_id", "similarity"]
+    assert frame["rank"].tolist() == [1, 2, 1, 2, 1, 2]
+    assert frame.loc[frame.product_id == "c", "neighbour_id"].tolist() == ["b", "a"]
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(min_value=3, max_value=40).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.integers(min_value=1, max_value=n - 1),
+            st.lists(st.integers(-2, 2), min_size=n * 3, max_size=n * 3),
+        )
+    )
+)
+def test_property_exact_on_tie_heavy_data(case):
+    """Small integer vectors: many exact duplicates, ties and zero rows."""
+    n, k, values = case
+    Z = np.array(values, dtype=np.float64).reshape(n, 3)
+    ids, sims = neighbours.all_neighbours(Z, k)
+    _, ref_sims = brute_force(Z, k)
+    norms = np.linalg.norm(Z, axis=1, keepdims=True)
+    Zn = np.divide(Z, norms, out=np.zeros_like(Z), where=norms > 0)
+    true_sims = np.einsum("id,ikd->ik", Zn, Zn[ids])
+    assert not (ids == np.arange(n)[:, None]).any(), "a product lists itself"
+    assert all(len(set(row)) == k for row in ids), "an id repeats within a row"
+    np.testing.assert_allclose(true_sims, ref_sims, atol=1e-5, err_msg="not the exact top-k")
+    np.testing.assert_allclose(sims, ref_sims, atol=1e-5)
+
+
+def test_neighbour_graph_is_exact_below_max_dim_and_excludes_self(data):
+    ids = neighbours.neighbour_graph(data, 5)
+    assert ids.shape == (300, 5) and ids.dtype == np.int64
+    assert not (ids == np.arange(300)[:, None]).any(), "a row is never its own partner"
+    want, _ = brute_force(data, 5)
+    agree = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(ids, want)])
+    assert agree > 0.99, f"graph differs from the exact search: overlap {agree:.3f}"
+
+
+def test_neighbour_graph_projection_keeps_low_rank_neighbourhoods():
+    """Wide input of rank 8: projecting on 16 principal directions loses nothing."""
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(400, 8)) @ rng.normal(size=(8, 600))).astype(np.float32)
+    projected = neighbours.neighbour_graph(X, 10, max_dim=16)
+    exact = neighbours.neighbour_graph(X, 10, max_dim=600)
+    agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(projected, exact)])
+    assert agree > 0.95, f"projection changed the neighbourhoods: overlap {agree:.3f}"
+
+
+def test_neighbour_graph_clips_k_and_needs_two_rows():
+    assert neighbours.neighbour_graph(np.eye(3, dtype=np.float32), 10).shape == (3, 2)
+    with pytest.raises(ConfigError, match="at least 2 rows, got 1"):
+        neighbours.neighbour_graph(np.ones((1, 4), np.float32), 3)

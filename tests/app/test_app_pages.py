@@ -1,0 +1,219 @@
+"""AppTest of the analysis pages (Map, Neighbours, Reconstruction, Compare) driven through app.py.
+
+Each page must run without exception with no run (and then say where to make one) and with trained runs in
+session state; the widgets that matter (colour by error, 3D, product search, k) must change what is drawn.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from pages import _ui  # noqa: E402
+
+APP = str(ROOT / "app.py")
+PAGES = ["pages/map.py", "pages/neighbours.py", "pages/reconstruction.py", "pages/compare.py"]
+TIMEOUT = 120  # the first UMAP fit in a process compiles numba code (~25 s on a 2-core CPU)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A 200-product demo catalog with two tiny runs: denoising (has a decoder) and contrastive (has none)."""
+    import torch
+
+    from product_repr.data import demo
+    from product_repr.pipeline import build_run
+
+    torch.set_num_threads(1)
+    table = demo.make_catalog(rows=200, seed=3)
+    catalog = _ui.make_catalog(table.table, "demo (200 rows)", label="category", truth=table.truth)
+    runs = {}
+    for learner in ("denoising", "contrastive"):
+        run = build_run(catalog.df, catalog.schema, learner=learner, config={"epochs": 3, "seed": 0},
+                        exclude=catalog.exclude, label=catalog.label, name=f"{learner}-test")
+        runs[run.name] = run
+    return catalog, runs
+
+
+def app_with(catalog, runs: dict, active: str | None) -> AppTest:
+    """An AppTest whose session already holds ``catalog`` and ``runs`` (as the Train page leaves them)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[_ui.STATE_KEY] = _ui.AppState(
+        catalog=catalog, runs=dict(runs), active=active,
+        tables={name: catalog.df for name in runs}, labels={name: catalog.label for name in runs})
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, f"{page} raised: {[e.message for e in at.exception]}"
+    assert not at.error, f"{page} showed an error: {[e.value for e in at.error]}"
+    return at
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The plotly figures on the page as dicts."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def trace_types(figure: dict) -> set[str]:
+    return {trace.get("type", "scatter") for trace in figure["data"]}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_without_a_run_says_where_to_make_one(page):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    open_page(at, page)
+    assert at.info, f"{page} should explain with st.info that a run is needed"
+    text = " ".join(i.value for i in at.info)
+    assert "Train" in text, f"{page}'s info should point to the Train page, got: {text}"
+    assert not at.get("plotly_chart"), f"{page} drew a chart without a run"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_with_runs_draws_without_errors(trained, page):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), page)
+    assert at.get("plotly_chart"), f"{page} drew no chart for a trained run"
+
+
+def test_map_is_webgl_with_product_ids_and_recolours_by_error_and_goes_3d(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
+    (fig,) = charts(at)
+    assert trace_types(fig) == {"scattergl"}, f"the 2D map must use WebGL, got {trace_types(fig)}"
+    ids = {row[0] for trace in fig["data"] for row in trace["customdata"]}
+    assert ids == {str(p) for p in runs["denoising-test"].product_ids}, "every product's id rides in customdata"
+    assert fig["layout"]["legend"]["title"]["text"] == "category", "coloured by the catalog's colour column"
+    assert len(fig["data"]) > 1, "one trace per category"
+
+    at.selectbox(key="map.colour").select("reconstruction error").run()
+    assert not at.exception
+    (fig,) = charts(at)
+    assert any(t.get("marker", {}).get("showscale") for t in fig["data"]), "error colouring needs a colour bar"
+
+    at.toggle(key="map.3d").set_value(True).run()
+    assert not at.exception, [e.message for e in at.exception]
+    (fig,) = charts(at)
+    assert trace_types(fig) == {"scatter3d"}, f"3D toggle should draw Scatter3d, got {trace_types(fig)}"
+
+
+@pytest.mark.parametrize("colour", ["neighbour agreement", "isolation", "price", "(none)"])
+def test_map_colours_by_agreement_isolation_numbers_or_nothing(trained, colour):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "contrastive-test"), "pages/map.py")
+    at.selectbox(key="map.colour").select(colour).run()
+    assert not at.exception and not at.error, [e.message for e in at.exception] + [e.value for e in at.error]
+    (fig,) = charts(at)
+    scaled = any(t.get("marker", {}).get("showscale") for t in fig["data"])
+    assert scaled == (colour != "(none)"), f"colour by {colour}: continuous scale expected only for numbers"
+
+
+def test_map_projection_settings_recompute_with_pca(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
+    assert "UMAP 2D" in " ".join(c.value for c in at.caption), "the stored UMAP map is shown first"
+    at.selectbox(key="map.method").select("pca")
+    next(b for b in at.button if b.label == "Apply").click().run()
+    assert not at.exception and not at.error, [e.message for e in at.exception] + [e.value for e in at.error]
+    assert "PCA 2D" in " ".join(c.value for c in at.caption), "the caption names the recomputed projection"
+    assert trace_types(charts(at)[0]) == {"scattergl"}
+
+
+def test_neighbours_search_picks_a_product_and_k_sets_the_table_length(trained):
+    catalog, runs = trained
+    run = runs["denoising-test"]
+    target = str(run.product_ids[17])
+    at = open_page(app_with(catalog, runs, run.name), "pages/neighbours.py")
+    at.text_input(key="neighbours.query").input(target).run()
+    assert not at.exception
+    assert at.selectbox(key="neighbours.product").value == 17, "an exact id match is offered first"
+    assert target in at.subheader[0].value
+
+    at.slider(key="neighbours.k").set_value(5).run()
+    assert not at.exception
+    tables = [df.value for df in at.dataframe]
+    learned = [t for t in tables if "similarity" in t.columns]
+    assert len(learned) == 2, "learned and raw neighbour tables side by side"
+    assert all(len(t) == 5 for t in learned), [len(t) for t in learned]
+    assert target not in set(learned[0]["product_id"]), "a product is not its own neighbour"
+    assert np.all(np.diff(learned[0]["similarity"].to_numpy()) <= 1e-6), "sorted by similarity"
+    shared = next(m for m in at.metric if m.label == "Shared neighbours")
+    assert shared.value.endswith("of 5")
+
+
+def test_neighbours_search_without_match_warns(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/neighbours.py")
+    at.text_input(key="neighbours.query").input("no such product zzz").run()
+    assert not at.exception
+    assert at.warning and "zzz" in at.warning[0].value
+
+
+def test_reconstruction_lists_unusual_products_and_explains_a_missing_decoder(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/reconstruction.py")
+    unusual = next(df.value for df in at.dataframe if "why" in df.value.columns)
+    assert len(unusual) == 20 and unusual["error"].is_monotonic_decreasing
+    assert len(charts(at)) >= 3, "histogram, per-column bars and errors by category"
+    assert at.success and "planted" in at.success[0].value, "the demo's planted anomalies are scored"
+
+    at = open_page(app_with(catalog, runs, "contrastive-test"), "pages/reconstruction.py")
+    assert at.info and "no decoder" in at.info[0].value
+    isolated = next(df.value for df in at.dataframe if "isolation" in df.value.columns)
+    assert len(isolated) == 20 and isolated["isolation"].is_monotonic_decreasing, "most isolated products instead"
+
+
+def test_compare_needs_two_runs_then_shows_metrics_with_baselines(trained):
+    catalog, runs = trained
+    one = {"denoising-test": runs["denoising-test"]}
+    at = open_page(app_with(catalog, one, "denoising-test"), "pages/compare.py")
+    assert at.info and "two runs" in at.info[0].value
+
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/compare.py")
+    metrics = at.dataframe[0].value
+    names = list(metrics["name"])
+    assert {"denoising-test", "contrastive-test", "raw features"} <= set(names), names
+    assert any(n.startswith("PCA") for n in names), names
+    assert len(charts(at)) >= 3, "two maps and the change histogram"
+    changes = at.dataframe[-1].value
+    assert changes["change"].is_monotonic_decreasing and changes["change"].between(0, 1).all()
+
+
+DATASETS = Path(os.environ.get("PRODUCT_REPR_DATASETS", ROOT.parent / "shared" / "datasets"))
+REAL = {
+    "amazon_sales_india": "amazon_products_parsed.csv",
+    "bigbasket_products": "bigbasket_products.csv",
+    "hm_articles": "hm_articles.csv.gz",
+    "instacart_products": "instacart_products_joined.csv",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_analysis_pages_on_a_real_catalog(name):
+    """The first 400 rows of each real catalog: train briefly, then every analysis page draws without an error."""
+    path = DATASETS / name / REAL[name]
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"real catalog missing in CI: {path}")
+        pytest.skip(f"real catalog not available: {path}")
+    import torch
+
+    from product_repr.pipeline import build_run
+    from product_repr.data.tables import read_table
+
+    torch.set_num_threads(1)
+    catalog = _ui.make_catalog(read_table(path, max_rows=400), path.name)
+    run = build_run(catalog.df, catalog.schema, learner="denoising", config={"epochs": 3, "seed": 0},
+                    exclude=catalog.exclude, label=catalog.label, name=f"{name}-test")
+    for page in PAGES[:3]:
+        at = open_page(app_with(catalog, {run.name: run}, run.name), page)
+        assert at.get("plotly_chart"), f"{page} drew no chart for {name}"

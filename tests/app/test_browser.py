@@ -1,0 +1,235 @@
+"""A real browser (Playwright + Debian's Chromium) against ``streamlit run app.py``.
+
+The path a person takes: upload a CSV on Data, train on Train, see the map, box-select products and get their
+table, open Neighbours and Reconstruction, train a second learner and compare — with no Streamlit exception
+anywhere. Every page is screenshotted into ``artifacts/screenshots/`` (gitignored) as a test artefact.
+
+Skips only when CI is unset and Chromium (or Playwright) is missing; in CI a missing browser fails.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/lib/chromium/chromium"
+SHOTS = ROOT / "artifacts" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+ROWS = 200  # rows in the uploaded catalog
+STEPS = "200"  # typed into the Train page: enough for a map, quick on a shared 2-core CPU
+START_S = 90  # server start-up
+TRAIN_S = 240  # training + analysis; the first UMAP fit compiles numba (~25 s) if the warm-up has not finished
+
+pytestmark = pytest.mark.browser
+
+
+def _require_browser():
+    reason = None
+    if not os.path.exists(CHROMIUM):
+        reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed (pip install -r requirements.txt)"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run in CI: {reason}")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``streamlit run app.py`` on a free port; yields its base URL and kills it at teardown."""
+    _require_browser()
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = dict(os.environ, PRODUCT_REPR_DEMO_ROWS="200")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start (exit {proc.poll()}); log:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def catalog_csv(tmp_path_factory) -> Path:
+    from product_repr.data import demo
+
+    path, _ = demo.write_catalog(tmp_path_factory.mktemp("upload") / "catalog.csv", rows=ROWS, seed=7)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1600})
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        pg.goto(server)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def idle(page, timeout_s: float = 60) -> None:
+    """Wait until Streamlit has finished running the script (no "Running…" status widget)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_s * 1000)
+    page.wait_for_timeout(300)
+
+
+def no_exception(page, where: str) -> None:
+    """No traceback element, and no error_boundary "Something went wrong" message, on the page."""
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, f"{where}: Streamlit shows an exception: {shown.first.inner_text()[:2000]}"
+    generic = page.locator('[data-testid="stAlert"]').filter(has_text="Something went wrong")
+    assert generic.count() == 0, f"{where}: a page failed unexpectedly (see the server log): {generic.first.inner_text()}"
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def go(page, title: str) -> None:
+    """Open a page through the sidebar navigation (a new URL would start a new session)."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    page.get_by_role("heading", name=title).first.wait_for()
+    idle(page)
+
+
+# the sidebar lists the run as trained (not "training <name>…" while it runs)
+SIDEBAR_SHOWS = """name => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    if (!bar || bar.innerText.toLowerCase().includes('training ' + name.toLowerCase())) return false;
+    return bar.innerText.includes(name) || [...bar.querySelectorAll('input')].some(i => i.value === name);
+}"""
+
+
+def train(page, run_name: str, learner_title: str | None = None) -> None:
+    """Train a run called ``run_name`` on the Train page and wait until the sidebar lists it as active."""
+    go(page, "Train")
+    if learner_title:
+        page.locator('[data-testid="stRadio"] label').filter(has_text=learner_title).first.click()
+        idle(page)
+    page.get_by_role("spinbutton", name="steps").fill(STEPS)
+    page.get_by_role("textbox", name="Run name").fill(run_name)
+    page.keyboard.press("Tab")
+    idle(page)
+    # by role: Streamlit may keep a hidden stale copy of the button in the DOM after a rerun
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function(SIDEBAR_SHOWS, arg=run_name, timeout=TRAIN_S * 1000)
+    page.get_by_text("See it on the Map").wait_for()
+    idle(page)
+
+
+def test_upload_train_map_select_neighbours_reconstruction_compare(page, catalog_csv):
+    try:
+        flow(page, catalog_csv)
+    except BaseException:
+        shoot(page, "failure")  # what the browser showed when it went wrong
+        raise
+
+
+def flow(page, catalog_csv: Path) -> None:
+    # Data: upload the CSV and see it become the catalog
+    page.get_by_role("heading", name="Data").first.wait_for()
+    idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(catalog_csv))
+    page.get_by_role("heading", name="catalog.csv").first.wait_for()
+    idle(page)
+    no_exception(page, "Data")
+    shoot(page, "1-data")
+
+    # Train: the default learner, default settings
+    train(page, "browser-default")
+    no_exception(page, "Train")
+    shoot(page, "2-train")
+
+    # Map: the WebGL scatter, then a box selection lists the selected products
+    go(page, "Map")
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.wait_for()
+    page.locator(".js-plotly-plot .scattergl, .js-plotly-plot canvas").first.wait_for(state="attached")
+    no_exception(page, "Map")
+    shoot(page, "3-map")
+    drag = chart.locator(".nsewdrag").first
+    box = drag.bounding_box()
+    assert box, "the map has no drag layer to select on"
+    page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=8)
+    page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.95, steps=8)
+    page.mouse.up()
+    page.get_by_text("selected products").first.wait_for()
+    idle(page)
+    page.get_by_role("button", name="Download selection (CSV)").wait_for()
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1, "the selected products' table is missing"
+    no_exception(page, "Map selection")
+    shoot(page, "4-map-selection")
+
+    # Neighbours: the default product's neighbours in both spaces
+    go(page, "Neighbours")
+    page.get_by_text("In the learned embedding", exact=True).wait_for()
+    page.get_by_text("In the raw features", exact=True).wait_for()
+    no_exception(page, "Neighbours")
+    shoot(page, "5-neighbours")
+
+    # Reconstruction: histogram, unusual products, per-column errors
+    go(page, "Reconstruction")
+    page.get_by_role("heading", name="Most unusual products").wait_for()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    no_exception(page, "Reconstruction")
+    shoot(page, "6-reconstruction")
+
+    # A second learner, then Compare
+    train(page, "browser-contrastive", "Contrastive")
+    go(page, "Compare")
+    page.get_by_role("heading", name="Metrics").wait_for()
+    page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()
+    no_exception(page, "Compare")
+    shoot(page, "7-compare")
+
+    go(page, "Reconstruction")  # the contrastive run is active now: no decoder, an explanation instead
+    page.get_by_text("no decoder").first.wait_for()
+    no_exception(page, "Reconstruction (contrastive)")
+    shoot(page, "8-reconstruction-contrastive")
