@@ -384,7 +384,11 @@ def _strings(name, values: pd.Series, n, max_levels, empty, info) -> _Profile:
     id_name = _id_name_score(name)
     profile = _Profile(info(Role.CATEGORICAL, "", **num_kw))
     tokens = (words <= 1).mean() >= 0.95
-    if levels <= max_levels:
+    if levels <= max_levels and levels == m >= 5 and (mean_words >= 3 or mean_len >= 30):
+        # a small table: every value different and wordy, so titles or descriptions, not categories
+        profile.info = info(Role.TEXT, f"all {m:,} values different, mean {mean_words:.1f} words{empty} → text",
+                            **num_kw)
+    elif levels <= max_levels:
         profile.info = info(Role.CATEGORICAL, f"{levels:,} levels{empty} → categorical", **num_kw)
     elif mean_len >= 50 or mean_words >= 8:
         vocab = _vocabulary(sample)

@@ -275,3 +275,18 @@ def test_many_named_levels_become_text_but_codes_stay_categorical():
     assert schema.role("maker") is Role.TEXT, schema.reason("maker")
     assert "top 50 cover only" in schema.reason("maker")
     assert schema.role("code") is Role.CATEGORICAL, schema.reason("code")
+
+
+def test_small_table_titles_are_text_not_categories():
+    """Ten products: every title differs and has several words, so it is text even under 50 levels;
+    a short repeated column stays categorical, and distinct single words do not become text."""
+    df = pd.DataFrame({
+        "title": [f"Organic {w} rolled oats 1 kg" for w in "abcdefghij"],
+        "category": ["Breakfast", "Drinks"] * 5,
+        "code": [f"c{i}" for i in range(10)],
+    })
+    schema = infer_schema(df)
+    assert schema.role("title") == Role.TEXT, schema.reason("title")
+    assert "all 10 values different" in schema.reason("title")
+    assert schema.role("category") == Role.CATEGORICAL, schema.reason("category")
+    assert schema.role("code") != Role.TEXT, schema.reason("code")
