@@ -94,7 +94,7 @@ def _cpu_threads() -> int:
 
 
 def main() -> None:
-    st.set_page_config(page_title="product_repr", page_icon=":material/scatter_plot:", layout="wide")
+    st.set_page_config(page_title="product_repr", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
     _cpu_threads()
     _warm_up_thread()
     pages = [
