@@ -37,13 +37,18 @@ def cpu_count() -> int:
 
 
 def use_cpu_threads(threads: int | None = None) -> int:
-    """Give torch ``threads`` intra-op threads (default: the CPUs this process may use); returns the number.
+    """The process's thread policy: give torch ``threads`` intra-op threads (default: the CPUs this process
+    may use) and keep the tokenizers library's own thread pool off; returns torch's thread count.
 
     Called once by each entry point (the CLI, the dashboard's app.py) before any heavy work, never by the
-    library, so a caller's own setting is left alone.
+    library, so a caller's own setting is left alone. This is the one place product_repr writes an
+    environment variable: ``TOKENIZERS_PARALLELISM=false`` (unless already set), which the Rust tokenizers
+    of the sentence encoder read each time they tokenize. Their pool would compete with torch's threads for
+    the same cores, and they warn when a process forks after using it.
     """
     import torch
 
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     want = max(1, int(threads or cpu_count()))
     if torch.get_num_threads() != want:
         torch.set_num_threads(want)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -34,3 +35,30 @@ def shared_dataset() -> Callable[[str], Path]:
     """Call with a folder (``"amazon_sales_india"``) or a file inside it
     (``"amazon_sales_india/amazon_products_parsed.csv"``) to get its path."""
     return shared_dataset_path
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_and_rng_restored():
+    """Whatever a test does to torch's thread count (``cli.main`` calls ``compute.use_cpu_threads``, as an
+    entry point should) or to its global generator (some tests seed it to show that it does not matter) is
+    undone after it, so no test runs with a setting another one left behind."""
+    torch = sys.modules.get("torch")
+    before = (torch.get_num_threads(), torch.get_rng_state()) if torch is not None else None
+    yield
+    if before is not None:
+        if torch.get_num_threads() != before[0]:
+            torch.set_num_threads(before[0])
+        torch.set_rng_state(before[1])
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one intra-op thread for a module's tests (small matrices, and the machine's cores are shared
+    with other test runs); the previous count comes back after the module. Use it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``, never ``torch.set_num_threads`` at import."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -126,3 +126,90 @@ def test_bf16_detection_can_be_forced(monkeypatch):
     assert compute.bf16_native() is True
     assert not isinstance(compute.autocast("cpu"), contextlib.nullcontext)
     assert isinstance(compute.autocast("cpu", "float32"), contextlib.nullcontext), "float32 is never autocast"
+
+
+def test_use_cpu_threads_sets_the_thread_policy_and_respects_the_users_choice(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    try:
+        assert compute.use_cpu_threads(1) == 1 == torch.get_num_threads()
+        assert compute.os.environ["TOKENIZERS_PARALLELISM"] == "false", "the tokenizers' own pool is switched off"
+        monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+        compute.use_cpu_threads(1)
+        assert compute.os.environ["TOKENIZERS_PARALLELISM"] == "true", "a value the user set is kept"
+    finally:
+        torch.set_num_threads(before)
+
+
+def _dotted(node) -> str:
+    """``torch.random.manual_seed`` for the expression ``torch.random.manual_seed``; "" for anything else."""
+    import ast
+
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+
+def _global_side_effects(tree) -> list[tuple[int, str]]:
+    """(line, what) for each global setting the module's code changes (see the test below)."""
+    import ast
+
+    seeding = {"torch.manual_seed", "torch.seed", "torch.random.manual_seed", "torch.random.seed",
+               "torch.random.fork_rng", "torch.cuda.manual_seed", "torch.cuda.manual_seed_all",
+               "np.random.seed", "numpy.random.seed", "random.seed"}
+    found: list[tuple[int, str]] = []
+
+    def visit(node, in_catch: bool) -> None:
+        if isinstance(node, ast.With):
+            in_catch = in_catch or any(_dotted(getattr(i.context_expr, "func", None)) == "warnings.catch_warnings"
+                                       for i in node.items)
+        if isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name.endswith("set_num_threads"):
+                found.append((node.lineno, "threads"))
+            elif name in seeding:
+                found.append((node.lineno, "seed"))
+            elif name in ("os.putenv", "os.unsetenv") or (
+                    name.startswith("os.environ.") and name.split(".")[-1] in ("setdefault", "update", "pop",
+                                                                               "clear", "popitem")):
+                found.append((node.lineno, "environ"))
+            elif name in ("warnings.filterwarnings", "warnings.simplefilter") and not in_catch:
+                found.append((node.lineno, "warnings"))
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)] \
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        if isinstance(node, ast.Delete):
+            targets = node.targets
+        if any(isinstance(t, ast.Subscript) and _dotted(t.value) == "os.environ" for t in targets):
+            found.append((node.lineno, "environ"))
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_catch)
+
+    visit(tree, False)
+    return found
+
+
+def test_only_compute_sets_threads_or_writes_the_environment():
+    """Threads and environment variables are set once, by the entry points (compute.use_cpu_threads); the
+    library never seeds torch's global generator nor filters warnings outside a ``catch_warnings`` block."""
+    import ast
+    from pathlib import Path
+
+    package = Path(compute.__file__).parent
+    allowed = {("compute.py", "threads"), ("compute.py", "environ")}
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).as_posix()
+        for line, what in _global_side_effects(ast.parse(path.read_text(encoding="utf-8"))):
+            if (rel, what) not in allowed:
+                found.append(f"{rel}:{line}: {what}")
+    assert not found, "global side effects outside compute.use_cpu_threads:\n" + "\n".join(found)
+    demo = ast.parse("import os, torch, warnings\nos.environ['A'] = '1'\ntorch.manual_seed(0)\n"
+                     "torch.set_num_threads(2)\nwarnings.simplefilter('ignore')\n"
+                     "with warnings.catch_warnings():\n    warnings.simplefilter('ignore')\n"
+                     "g = torch.Generator().manual_seed(0)\n")
+    assert [w for _, w in _global_side_effects(demo)] == ["environ", "seed", "threads", "warnings"], \
+        "the checker itself must see each kind of side effect"

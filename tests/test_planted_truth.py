@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from product_repr import learners
 
@@ -19,12 +18,11 @@ from product_repr.analysis import evaluation, neighbours, reconstruction
 from product_repr.features.space import FeatureSpace
 from product_repr.data.schema import infer_schema
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
-def analysed():
-    torch.set_num_threads(1)
+def analysed(one_torch_thread):
     cat = demo.make_catalog(2000, seed=0)
     df = cat.table
     fs = FeatureSpace(infer_schema(df)).fit(df)

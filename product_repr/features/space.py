@@ -227,8 +227,9 @@ class FeatureSpace:
     levels kept per categorical column. ``text_dim``: SVD components per text column (fewer
     when the data support fewer); None chooses :func:`auto_text_dim` of the fitted rows.
     ``text_weight``: each text span's total standard deviation (1 = as much as one standardised
-    numeric column; the default 2 gave the raw features a much better kNN precision on real
-    catalogs, see docs/FEATURES.md). ``text_encoder``: ``"auto"`` (a pretrained sentence
+    numeric column; the default :data:`DEFAULT_TEXT_WEIGHT`, 10, gave the raw features and the
+    learned embeddings a better kNN precision on every real catalog than 2, see docs/FEATURES.md).
+    ``text_encoder``: ``"auto"`` (a pretrained sentence
     encoder when one is installed, else TF-IDF only), ``"tfidf"``, or a model name of
     :data:`product_repr.features.sentence.MODELS`; the choice made is ``text_encoder_`` after fit.
     ``seed``: text sampling and SVD.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from product_repr.errors import ConfigError
 from product_repr.learners.autoencoder import Autoencoder, AutoencoderConfig
 from product_repr.learners.base import Learner
-from product_repr.learners.config import LearnerConfig, ParamSpec, config_fields, param
+from product_repr.learners.config import NONZERO, LearnerConfig, ParamSpec, config_fields, param, visible_fields
 from product_repr.learners.contrastive import Contrastive, ContrastiveConfig
 from product_repr.learners.denoising import Denoising, DenoisingConfig
 from product_repr.learners.multitask import Multitask, MultitaskConfig
@@ -29,7 +29,8 @@ def get(name: str) -> type[Learner]:
 
 
 __all__ = [
-    "REGISTRY", "DEFAULT", "get", "Learner", "LearnerConfig", "ParamSpec", "config_fields", "param",
+    "REGISTRY", "DEFAULT", "get", "Learner", "LearnerConfig", "ParamSpec", "config_fields", "visible_fields",
+    "param", "NONZERO",
     "Autoencoder", "AutoencoderConfig", "Denoising", "DenoisingConfig",
     "Contrastive", "ContrastiveConfig", "Multitask", "MultitaskConfig",
 ]

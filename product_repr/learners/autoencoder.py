@@ -21,7 +21,7 @@ class Autoencoder(Learner):
     title = "Autoencoder"
     description = (
         "Squeezes each product into a short vector and learns to rebuild the whole row from it. "
-        "Measured best on real catalogs: start here. Products that rebuild badly are unusual."
+        "The simplest objective, and a good anomaly ranker: products that rebuild badly are unusual."
     )
     Config = AutoencoderConfig
     has_decoder = True

@@ -16,7 +16,7 @@ from product_repr.errors import ConfigError, FeatureError, NotFittedError
 from product_repr.features.space import Span
 from product_repr.learners.config import LearnerConfig
 from product_repr.learners.corruption import span_of_dim
-from product_repr.learners.encoder import Decoder, Encoder
+from product_repr.learners.encoder import Decoder, Encoder, build_seeded
 from product_repr.learners.losses import span_weights
 
 ENCODE_BATCH = 8192
@@ -123,23 +123,27 @@ class Learner:
         span_of_dim(spans, X.shape[1])  # validates the tiling
         _check_finite(X, spans)
         self._check_spans(spans)
-        dev = resolve_device(device)
+        resolve_device(device)  # a bad device fails before any work
         self.spans_ = spans
         self.input_dim_ = X.shape[1]
         self.span_weights_ = span_weights(X, spans, self.config.column_weighting)
         self._setup(spans)
         partners = self._partners(X)
-        # dropout and weight init use torch's global RNG: fork it so fit is reproducible and side-effect free
-        cuda = [torch.cuda.current_device()] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(self.config.seed)
-            model = self._build(X.shape[1], spans)
-            self.history_ = train(
-                model, X, spans=spans, loss_fn=self._loss, config=self.config, progress=progress, device=device,
-                partners=partners,
-            )
+        # every random number comes from generators seeded by config.seed, never torch's global one, so
+        # fits running at once in threads give the same result as alone
+        model = self._make(X.shape[1], spans)
+        self.history_ = train(
+            model, X, spans=spans, loss_fn=self._loss, config=self.config, progress=progress, device=device,
+            partners=partners,
+        )
         self.model_ = model
         return self
+
+    def _make(self, input_dim: int, spans: Sequence[Span]) -> nn.ModuleDict:
+        """:meth:`_build`'s modules on the CPU, initialised from a generator seeded by ``config.seed``
+        (torch's default initialisation distributions; the global generator is not used)."""
+        generator = torch.Generator().manual_seed(self.config.seed)
+        return build_seeded(lambda: self._build(input_dim, spans), generator)
 
     def _check_spans(self, spans: Sequence[Span]) -> None:
         """Learner-specific checks of the spans against the config (e.g. predicted columns exist)."""
@@ -229,8 +233,7 @@ class Learner:
         learner.input_dim_ = int(input_dim)
         learner.span_weights_ = np.full(len(spans), 1.0 / len(spans), dtype=np.float32)  # training data unknown
         learner._setup(spans)
-        with torch.random.fork_rng(devices=[]):
-            model = learner._build(int(input_dim), spans)
+        model = learner._make(int(input_dim), spans)  # the saved weights replace the initial ones
         try:
             model.load_state_dict(tensors, strict=True)
         except RuntimeError as err:

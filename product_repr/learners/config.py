@@ -4,6 +4,11 @@ A field is declared with :func:`param`, which stores the range, step, scale, cho
 ``dataclasses.field(metadata=...)``. ``LearnerConfig.__post_init__`` validates every field against that
 metadata, and :func:`config_fields` hands the same metadata to the Train page, so a new learner gets its
 validation and its UI from one declaration.
+
+A field the learner uses only at some values of other fields says so with ``shown_when``, e.g. the
+contrastive margin ``shown_when={"loss": ("margin",)}``, and a config class can say the same of the shared
+fields it inherits in its ``shown_when`` class attribute. :func:`visible_fields` returns the fields in use
+at the current values, so the Train page can hide the others (their values are kept, and unused).
 """
 from __future__ import annotations
 
@@ -11,11 +16,19 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from product_repr.errors import ConfigError
 
 _KINDS = ("int", "float", "choice", "bool", "columns")
+
+#: a ``shown_when`` condition: the other field is not zero, False or an empty column list
+NONZERO = "nonzero"
+
+#: ``shown_when`` as stored: alternatives (any may hold), each a tuple of (field, condition) pairs that
+#: must all hold; a condition is a tuple of allowed values or :data:`NONZERO`
+Condition = tuple[tuple[tuple[str, Any], ...], ...]
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,37 @@ class ParamSpec:
     log: bool = False
     choices: tuple | None = None
     help: str = ""
+    shown_when: Condition | None = None  # None: always in use; see param()
+
+    def in_use(self, values: Mapping[str, Any]) -> bool:
+        """Whether the learner uses this field when the config's fields have ``values`` (all of them)."""
+        if self.shown_when is None:
+            return True
+        return any(all(_holds(values[name], cond) for name, cond in clause) for clause in self.shown_when)
+
+
+def _holds(value: Any, condition: Any) -> bool:
+    if condition == NONZERO:
+        return bool(value)
+    return value in condition
+
+
+def _conditions(shown_when: Mapping | Sequence[Mapping] | None) -> Condition | None:
+    """``shown_when`` as given to :func:`param` in its stored, hashable form."""
+    if shown_when is None:
+        return None
+    clauses = [shown_when] if isinstance(shown_when, Mapping) else list(shown_when)
+    out = []
+    for clause in clauses:
+        pairs = []
+        for name, cond in clause.items():
+            if cond != NONZERO:
+                if isinstance(cond, (str, bytes)) or not isinstance(cond, Sequence):
+                    raise TypeError(f"shown_when[{name!r}] must be a tuple of values or NONZERO, got {cond!r}")
+                cond = tuple(cond)
+            pairs.append((name, cond))
+        out.append(tuple(pairs))
+    return tuple(out)
 
 
 def param(
@@ -43,11 +87,16 @@ def param(
     choices: Sequence | None = None,
     kind: str | None = None,
     help: str = "",
+    shown_when: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> Any:
     """Declare a config field with its range and help text (a ``dataclasses.field``).
 
     ``kind`` is inferred from the default (bool, int, float; a ``choices`` list makes it "choice"; a tuple
     default makes it "columns") unless given. Tuples are used for column lists so configs stay hashable.
+
+    ``shown_when`` says when the learner uses the field (default: always): a mapping of other field names
+    to conditions that must all hold, or a list of such mappings of which any may hold. A condition is a
+    tuple of values (``{"loss": ("margin",)}``) or :data:`NONZERO` (``{"contrastive_weight": NONZERO}``).
     """
     if kind is None:
         if choices is not None:
@@ -72,6 +121,7 @@ def param(
         "log": log,
         "choices": tuple(choices) if choices is not None else None,
         "help": help,
+        "shown_when": _conditions(shown_when),
     }
     return dataclasses.field(default=default, metadata={"param": meta})
 
@@ -151,7 +201,11 @@ class LearnerConfig:
     column_weighting: str = param("scaled", choices=("equal", "scaled"),
                                   help="reconstruction: every column counts the same, or as much as the "
                                        "feature space scaled it (e.g. text weight)")
-    seed: int = param(0, low=0, high=2**31 - 1, step=1, help="seed for initialisation, shuffling and corruption")
+    seed: int = param(0, low=0, high=2**31 - 1, step=1,
+                      help="seed of every random draw: initialisation, shuffling, corruption and dropout")
+
+    #: when the learner uses an inherited field, as ``param(shown_when=...)`` would say it; ``[]``: never
+    shown_when: ClassVar[dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -188,9 +242,15 @@ class LearnerConfig:
 
 
 def config_fields(config_cls: type[LearnerConfig]) -> list[ParamSpec]:
-    """The UI metadata of every field of ``config_cls``, in declaration order."""
+    """The UI metadata of every field of ``config_cls``, in declaration order (with the class's own
+    ``shown_when`` for inherited fields). Raises TypeError when that names a field the class lacks."""
     specs = []
-    for f in dataclasses.fields(config_cls):
+    overrides = dict(getattr(config_cls, "shown_when", {}))
+    fields = dataclasses.fields(config_cls)
+    unknown = sorted(set(overrides) - {f.name for f in fields})
+    if unknown:
+        raise TypeError(f"{config_cls.__name__}.shown_when names {unknown}, which are not fields")
+    for f in fields:
         meta = f.metadata.get("param")
         if meta is None:
             continue
@@ -205,6 +265,34 @@ def config_fields(config_cls: type[LearnerConfig]) -> list[ParamSpec]:
                 log=meta["log"],
                 choices=meta["choices"],
                 help=meta["help"],
+                shown_when=_conditions(overrides[f.name]) if f.name in overrides else meta["shown_when"],
             )
         )
     return specs
+
+
+def visible_fields(config_cls: type[LearnerConfig],
+                   values: LearnerConfig | Mapping[str, Any] | None = None) -> list[ParamSpec]:
+    """The fields of ``config_cls`` the learner uses at ``values`` (a config, or a mapping of some field
+    names to values, the others at their defaults), in declaration order: :func:`config_fields` less
+    those whose ``shown_when`` does not hold. E.g. the contrastive learner's ``margin`` only with
+    ``loss="margin"``, its ``temperature`` only with ``"ntxent"``.
+
+    Pure: nothing is validated or changed. Raises ConfigError for a name that is not a field, TypeError
+    for a ``shown_when`` that names an unknown field (a mistake in the config's declaration).
+    """
+    specs = config_fields(config_cls)
+    current = {s.name: s.default for s in specs}
+    if isinstance(values, LearnerConfig):
+        values = {name: getattr(values, name) for name in current}
+    unknown = sorted(set(values or {}) - set(current))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {unknown} for {config_cls.__name__}; "
+                          f"known settings are {sorted(current)}")
+    current.update(values or {})
+    for s in specs:
+        named = {name for clause in s.shown_when or () for name, _ in clause}
+        if named - set(current):
+            raise TypeError(f"{config_cls.__name__}.{s.name}: shown_when names {sorted(named - set(current))}, "
+                            "which are not fields")
+    return [s for s in specs if s.in_use(current)]

@@ -20,6 +20,7 @@ used only for training. There is no decoder, so no reconstruction error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -35,23 +36,28 @@ from product_repr.analysis.neighbours import neighbour_graph
 
 @dataclass(frozen=True)
 class ContrastiveConfig(LearnerConfig):
+    shown_when: ClassVar[dict] = {"column_weighting": []}  # no reconstruction, so no span weights
     # SCARF's published defaults are 0.6 and 1.0; on product catalogs (few, strong columns) 0.3 and 0.5
     # measured better: bigbasket kNN@10 0.639 vs 0.564 (docs/LEARNERS.md)
     corruption_rate: float = param(0.3, low=0.05, high=0.95, step=0.05,
                                    help="positives=corruption: share of columns replaced in the second view "
-                                        "(SCARF paper: 0.6)")
+                                        "(SCARF paper: 0.6)",
+                                   shown_when={"positives": ("corruption",)})
     temperature: float = param(0.5, low=0.05, high=2.0, log=True,
-                               help="softmax temperature τ of NT-Xent (SCARF paper: 1.0)")
+                               help="softmax temperature τ of NT-Xent (SCARF paper: 1.0)",
+                               shown_when={"loss": ("ntxent",)})
     head_dim: int = param(128, low=8, high=1024, step=8, help="size of the projection head used during training")
     positives: str = param("neighbours", choices=("neighbours", "corruption"),
                            help="what counts as two views of one product: a product and one of its nearest "
                                 "neighbours in the input (default), or a product and a scrambled copy (SCARF)")
     neighbours: int = param(10, low=1, high=100, step=1,
-                            help="positives=neighbours: how many nearest rows each product's partner is drawn from")
+                            help="positives=neighbours: how many nearest rows each product's partner is drawn from",
+                            shown_when={"positives": ("neighbours",)})
     loss: str = param("ntxent", choices=("ntxent", "margin"),
                       help="NT-Xent (other rows in the batch are negatives) or a hinge on cosine with a margin")
     margin: float = param(0.5, low=-1.0, high=1.0, step=0.05,
-                          help="margin loss only: negatives are pushed below this cosine similarity")
+                          help="margin loss only: negatives are pushed below this cosine similarity",
+                          shown_when={"loss": ("margin",)})
 
 
 class Contrastive(Learner):

@@ -74,7 +74,7 @@ def span_weights(X: np.ndarray, spans: Sequence[Span], mode: str = "equal") -> n
 
     ``mode="equal"``: w_s = 1 / (S · b_s), every source column counts the same.
     ``mode="scaled"``: w_s = a_s / (S · b_s) with a_s the span's total standard deviation in X for "mse"
-    spans and 1 for "ce" spans, so the feature space's own emphasis (e.g. a text weight of 2) carries over.
+    spans and 1 for "ce" spans, so the feature space's own emphasis (its ``text_weight``, 10 by default) carries over.
     """
     base = span_baselines(X, spans)
     w = np.where(base > MIN_BASELINE, 1.0 / np.maximum(base, MIN_BASELINE), 0.0) / max(len(spans), 1)

@@ -14,6 +14,7 @@ Columns predicted this way are left out of L_rec and of the corruption mask targ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from torch import nn
 
 from product_repr.errors import ConfigError
 from product_repr.learners.base import Learner
-from product_repr.learners.config import LearnerConfig, param
+from product_repr.learners.config import NONZERO, LearnerConfig, param
 from product_repr.learners.corruption import vime_mask
 from product_repr.learners.encoder import Decoder, Encoder, mlp, projection_head
 from product_repr.learners.losses import mask_loss, nt_xent, reconstruction_loss, span_losses
@@ -30,8 +31,15 @@ from product_repr.analysis.neighbours import neighbour_graph
 
 @dataclass(frozen=True)
 class MultitaskConfig(LearnerConfig):
+    # the span weights weigh the reconstruction and the column-prediction losses only
+    shown_when: ClassVar[dict] = {"column_weighting": [{"reconstruction_weight": NONZERO},
+                                                       {"column_weight": NONZERO, "predict_columns": NONZERO}]}
+    # the corrupted view feeds every task but the contrastive one with neighbour positives
     corruption_rate: float = param(0.15, low=0.0, high=0.9, step=0.05,
-                                   help="chance that each cell is replaced by another row's value (VIME mask)")
+                                   help="chance that each cell is replaced by another row's value (VIME mask)",
+                                   shown_when=[{"reconstruction_weight": NONZERO}, {"mask_weight": NONZERO},
+                                               {"contrastive_weight": NONZERO, "positives": ("corruption",)},
+                                               {"column_weight": NONZERO, "predict_columns": NONZERO}])
     reconstruction_weight: float = param(1.0, low=0.0, high=10.0, step=0.1,
                                          help="λ of rebuilding the clean row from the corrupted one")
     mask_weight: float = param(0.1, low=0.0, high=10.0, step=0.1,
@@ -41,14 +49,19 @@ class MultitaskConfig(LearnerConfig):
                                       help="λ of NT-Xent between a product and its partner (a near neighbour, "
                                            "or its corrupted copy)")
     column_weight: float = param(1.0, low=0.0, high=10.0, step=0.1,
-                                 help="λ of predicting the chosen columns from the others")
-    temperature: float = param(0.5, low=0.05, high=2.0, log=True, help="NT-Xent temperature τ")
+                                 help="λ of predicting the chosen columns from the others",
+                                 shown_when={"predict_columns": NONZERO})
+    temperature: float = param(0.5, low=0.05, high=2.0, log=True, help="NT-Xent temperature τ",
+                               shown_when={"contrastive_weight": NONZERO})
     positives: str = param("neighbours", choices=("neighbours", "corruption"),
                            help="contrastive task: a product's partner is one of its nearest neighbours in the "
-                                "input, or its corrupted copy")
+                                "input, or its corrupted copy",
+                           shown_when={"contrastive_weight": NONZERO})
     neighbours: int = param(10, low=1, high=100, step=1,
-                            help="positives=neighbours: how many nearest rows the partner is drawn from")
-    head_dim: int = param(128, low=8, high=1024, step=8, help="size of the contrastive projection head")
+                            help="positives=neighbours: how many nearest rows the partner is drawn from",
+                            shown_when={"contrastive_weight": NONZERO, "positives": ("neighbours",)})
+    head_dim: int = param(128, low=8, high=1024, step=8, help="size of the contrastive projection head",
+                          shown_when={"contrastive_weight": NONZERO})
     predict_columns: tuple = param((), kind="columns",
                                    help="columns hidden from the input and predicted by their own head "
                                         "(never the evaluation label)")

@@ -10,6 +10,10 @@ times per run the validation loss is measured, the best weights are kept, ``prog
 ``patience`` checks (or when ``progress`` returns True). The best weights are restored at the end. No
 DataLoader: the data is one tensor already on the device.
 
+Every random draw of a run (split, batch order, partners, corruption, dropout masks) comes from generators
+seeded by ``config.seed``, never from torch's global one, so runs in parallel threads do not disturb
+each other and the same seed gives the same weights.
+
 A run is sized by steps, not epochs: a 50k catalog does not need five times the steps of a 10k one
 (docs/BENCHMARKS.md measures quality against steps and seconds).
 
@@ -31,6 +35,7 @@ from torch import nn
 from product_repr.compute import autocast
 from product_repr.errors import ConfigError, TrainingError
 from product_repr.features.space import Span
+from product_repr.learners.encoder import bind_generator
 
 #: loss_fn(model, xb, generator) -> (scalar loss, {task name: scalar loss}) for one batch; with ``partners``
 #: given to :func:`train` it is called as loss_fn(model, xb, generator, positives=xp)
@@ -187,7 +192,7 @@ def train(
     model.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)  # batch order, partners, corruption and dropout masks
 
     history: list[dict] = []
     best_loss, best_step, best_state, since_best = math.inf, 0, None, 0
@@ -197,76 +202,77 @@ def train(
     running = torch.zeros((), device=dev)
     task_running: dict[str, torch.Tensor] = {}
     steps_since = 0
-    model.train()
-    while step < total:
-        if not order:  # a new pass: equal-sized slices of one shuffled permutation, no tiny last batch
-            order = list(train_idx[torch.randperm(n_train, generator=gen)].tensor_split(n_batches))
-        idx = order.pop(0)
-        lr = learning_rate(step, total, config.learning_rate, config.schedule)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss, parts = _batch_loss(model, X, idx, loss_fn, gen, partners, config.precision)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-        opt.step()
-        step += 1
-        steps_since += 1
-        running += loss.detach()
-        for k, v in parts.items():
-            task_running[k] = task_running.get(k, 0.0) + v.detach()
-        if step % check_every and step < total:
-            continue
+    with bind_generator(model, gen):  # the model's Dropout layers draw from gen too
+        model.train()
+        while step < total:
+            if not order:  # a new pass: equal-sized slices of one shuffled permutation, no tiny last batch
+                order = list(train_idx[torch.randperm(n_train, generator=gen)].tensor_split(n_batches))
+            idx = order.pop(0)
+            lr = learning_rate(step, total, config.learning_rate, config.schedule)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            loss, parts = _batch_loss(model, X, idx, loss_fn, gen, partners, config.precision)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+            opt.step()
+            step += 1
+            steps_since += 1
+            running += loss.detach()
+            for k, v in parts.items():
+                task_running[k] = task_running.get(k, 0.0) + v.detach()
+            if step % check_every and step < total:
+                continue
 
-        # -- a validation check: losses, best weights, progress, early stop, time budget --
-        train_loss = float(running) / steps_since  # one device sync per check
-        if not math.isfinite(train_loss):
-            raise TrainingError(
-                f"loss became {train_loss} at step {step}; lower the learning rate (now {config.learning_rate}) "
-                "or check the input for extreme values"
-            )
-        task_losses = {k: float(v) / steps_since for k, v in task_running.items()}
-        running, task_running, steps_since = torch.zeros((), device=dev), {}, 0
-        val_loss = None
-        if n_val:
-            model.eval()
-            val_gen = torch.Generator().manual_seed(config.seed + VAL_SEED_OFFSET)
-            val_loss, _ = _mean_loss(model, X, val_idx, loss_fn, val_batches, val_gen, partners,
-                                     config.precision)
-            model.train()
-            if not math.isfinite(val_loss):
+            # -- a validation check: losses, best weights, progress, early stop, time budget --
+            train_loss = float(running) / steps_since  # one device sync per check
+            if not math.isfinite(train_loss):
                 raise TrainingError(
-                    f"validation loss became {val_loss} at step {step}; lower the learning rate "
-                    f"(now {config.learning_rate}) or check the input for extreme values"
+                    f"loss became {train_loss} at step {step}; lower the learning rate (now {config.learning_rate}) "
+                    "or check the input for extreme values"
                 )
-        watched = train_loss if val_loss is None else val_loss
-        if watched < best_loss:
-            best_loss, best_step, since_best = watched, step, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            since_best += 1
+            task_losses = {k: float(v) / steps_since for k, v in task_running.items()}
+            running, task_running, steps_since = torch.zeros((), device=dev), {}, 0
+            val_loss = None
+            if n_val:
+                model.eval()
+                val_gen = torch.Generator().manual_seed(config.seed + VAL_SEED_OFFSET)
+                val_loss, _ = _mean_loss(model, X, val_idx, loss_fn, val_batches, val_gen, partners,
+                                         config.precision)
+                model.train()
+                if not math.isfinite(val_loss):
+                    raise TrainingError(
+                        f"validation loss became {val_loss} at step {step}; lower the learning rate "
+                        f"(now {config.learning_rate}) or check the input for extreme values"
+                    )
+            watched = train_loss if val_loss is None else val_loss
+            if watched < best_loss:
+                best_loss, best_step, since_best = watched, step, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                since_best += 1
 
-        now = time.perf_counter()
-        seconds, elapsed = now - last_check, now - start
-        last_check = now
-        epoch = round(step / n_batches, 3)
-        row = {"step": step, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds,
-               "lr": lr}
-        row.update({f"{k}_loss": v for k, v in task_losses.items()})
-        history.append(row)
-        stop = False
-        if progress is not None:
-            stop = bool(progress(TrainingReport(step, total, epoch, train_loss, val_loss, task_losses, seconds,
-                                                best_step, elapsed)))
-        if stop or since_best >= config.patience:
-            break
-        if config.max_seconds and step < total:
-            # shrink the run so it ends within the time budget; the schedule follows the new length
-            per_step = elapsed / step
-            fit = step + max(0, int((config.max_seconds - elapsed) / per_step))
-            if fit < total:
-                total = max(step + 1, fit)
-                check_every = max(1, math.ceil(total / CHECKS))
+            now = time.perf_counter()
+            seconds, elapsed = now - last_check, now - start
+            last_check = now
+            epoch = round(step / n_batches, 3)
+            row = {"step": step, "epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds,
+                   "lr": lr}
+            row.update({f"{k}_loss": v for k, v in task_losses.items()})
+            history.append(row)
+            stop = False
+            if progress is not None:
+                stop = bool(progress(TrainingReport(step, total, epoch, train_loss, val_loss, task_losses, seconds,
+                                                    best_step, elapsed)))
+            if stop or since_best >= config.patience:
+                break
+            if config.max_seconds and step < total:
+                # shrink the run so it ends within the time budget; the schedule follows the new length
+                per_step = elapsed / step
+                fit = step + max(0, int((config.max_seconds - elapsed) / per_step))
+                if fit < total:
+                    total = max(step + 1, fit)
+                    check_every = max(1, math.ceil(total / CHECKS))
 
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -13,8 +13,6 @@ import pytest
 from product_repr.analysis import evaluation, neighbours, projection
 from product_repr.errors import ConfigError
 
-pytestmark = pytest.mark.filterwarnings("ignore:precomputed_knn")
-
 
 @pytest.fixture(scope="module")
 def blobs() -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +39,20 @@ def test_umap_seed_is_reproducible(blobs):
     a = projection.project(Z, seed=3, n_epochs=30).coords
     b = projection.project(Z, seed=3, n_epochs=30).coords
     np.testing.assert_array_equal(a, b, err_msg="same seed gave a different map")
+
+
+def test_umap_warns_about_nothing_and_leaves_the_warning_filters_alone(blobs):
+    """umap-learn's warning that a precomputed kNN gives no transform() is ignored inside project only (and
+    nothing in the package filters warnings at import: tests/test_compute.py checks the source)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inner = list(warnings.filters)
+        projection.project(blobs[0], seed=0, n_epochs=20)
+        assert warnings.filters == inner, "project must restore the warning filters"
+    umap_warnings = [str(w.message) for w in caught if "umap" in w.filename or "precomputed" in str(w.message)]
+    assert not umap_warnings, f"umap-learn warnings reached the caller: {umap_warnings}"
 
 
 def test_umap_accepts_given_knn_and_checks_it(blobs):

@@ -45,9 +45,29 @@ def test_meaning_without_shared_words():
 
 
 @needs_model
-def test_encode_never_reaches_the_network():
-    sentence.encode(["offline check"], MODEL)
-    assert os.environ.get("HF_HUB_OFFLINE") == "1", "the hub must be in offline mode once a model is loaded"
+@pytest.mark.parametrize("name", sentence.available())
+def test_loading_never_reaches_the_network_nor_changes_the_process(monkeypatch, name):
+    """The models load from their installed folders: no socket is opened, no environment variable is set,
+    and transformers' log level and progress bars are as they were."""
+    import socket
+
+    import model2vec  # noqa: F401 - the libraries themselves may set variables on import; only our code counts
+    import sentence_transformers  # noqa: F401
+    from transformers.utils import logging as hf_logging
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"the sentence encoder tried to reach the network: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(sentence, "_models", {})
+    monkeypatch.setattr(sentence, "_cache", sentence.OrderedDict())
+    monkeypatch.setattr(sentence, "cache_dir", lambda: None)  # encode for real, so the model is loaded
+    env, verbosity = dict(os.environ), hf_logging.get_verbosity()
+    V = sentence.encode(["offline check"], name)
+    assert V.shape == (1, sentence.MODELS[name].dim)
+    assert dict(os.environ) == env, f"loading changed the environment: {set(os.environ.items()) ^ set(env.items())}"
+    assert hf_logging.get_verbosity() == verbosity, "transformers' log level must be restored after loading"
 
 
 def test_unknown_model_and_missing_package_are_clear(monkeypatch):

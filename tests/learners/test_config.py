@@ -80,3 +80,66 @@ def test_multitask_needs_a_task():
 def test_learner_accepts_dict_config():
     model = learners.get("contrastive")({"temperature": 0.3})
     assert model.config.temperature == 0.3
+
+
+def _visible(name: str, **values) -> set[str]:
+    return {s.name for s in learners.visible_fields(learners.get(name).Config, values)}
+
+
+def test_contrastive_shows_only_the_settings_its_choices_use():
+    default = _visible("contrastive")
+    assert {"temperature", "neighbours"} <= default, "NT-Xent with neighbour positives by default"
+    assert not {"margin", "corruption_rate", "column_weighting"} & default, \
+        "margin is for the margin loss, corruption_rate for corrupted positives; no reconstruction"
+    margin = _visible("contrastive", loss="margin", positives="corruption")
+    assert {"margin", "corruption_rate"} <= margin and not {"temperature", "neighbours"} & margin
+    assert {"loss", "positives", "head_dim", "embedding_dim", "seed"} <= margin, "unconditional fields stay"
+
+
+def test_multitask_hides_the_contrastive_settings_without_the_contrastive_task():
+    assert "column_weight" not in _visible("multitask"), "no predicted columns, no column weight"
+    assert "column_weight" in _visible("multitask", predict_columns=("brand",))
+    off = _visible("multitask", contrastive_weight=0.0)
+    assert not {"temperature", "positives", "neighbours", "head_dim"} & off
+    assert "neighbours" not in _visible("multitask", positives="corruption")
+    # the corrupted view feeds every task except contrastive with neighbour positives
+    assert "corruption_rate" not in _visible("multitask", reconstruction_weight=0.0, mask_weight=0.0)
+    assert "corruption_rate" in _visible("multitask", reconstruction_weight=0.0, mask_weight=0.0,
+                                         positives="corruption")
+    assert "column_weighting" not in _visible("multitask", reconstruction_weight=0.0), "span weights unused"
+
+
+@pytest.mark.parametrize("name", sorted(learners.REGISTRY))
+def test_visible_fields_is_pure_and_agrees_with_a_config(name):
+    cls = learners.get(name).Config
+    specs = config_fields(cls)
+    names = [s.name for s in specs]
+    for s in specs:  # every condition names fields of the same config (checked when drawn, too)
+        assert {n for clause in s.shown_when or () for n, _ in clause} <= set(names), s.name
+    visible = learners.visible_fields(cls)
+    assert [s.name for s in visible] == [n for n in names if n in {v.name for v in visible}], "declaration order"
+    assert visible == learners.visible_fields(cls, cls()), "a config and its defaults say the same"
+    assert learners.visible_fields(cls, {}) == visible
+    hash(tuple(visible))  # specs stay hashable (conditions are stored as tuples)
+
+
+def test_visible_fields_rejects_unknown_names():
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['temprature'\] for ContrastiveConfig"):
+        learners.visible_fields(learners.get("contrastive").Config, {"temprature": 0.3})
+
+    with pytest.raises(TypeError, match=r"shown_when\['loss'\] must be a tuple of values or NONZERO, got 'margin'"):
+        learners.param(0.5, shown_when={"loss": "margin"})
+
+    @dataclasses.dataclass(frozen=True)
+    class Broken(LearnerConfig):
+        knob: float = learners.param(0.5, low=0.0, high=1.0, help="a knob", shown_when={"lose": ("margin",)})
+
+    with pytest.raises(TypeError, match=r"Broken.knob: shown_when names \['lose'\], which are not fields"):
+        learners.visible_fields(Broken)
+
+    @dataclasses.dataclass(frozen=True)
+    class BrokenOverride(LearnerConfig):
+        shown_when = {"widht": []}
+
+    with pytest.raises(TypeError, match=r"BrokenOverride.shown_when names \['widht'\], which are not fields"):
+        learners.config_fields(BrokenOverride)

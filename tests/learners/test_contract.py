@@ -1,7 +1,9 @@
-"""One contract, checked over every registered learner."""
+"""One contract, checked over every registered learner (same seed, same embeddings, also in threads)."""
 from __future__ import annotations
 
 import dataclasses
+import re
+import threading
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from product_repr.learners.config import config_fields
 from product_repr.data.schema import Role
 from product_repr.learners.training import TrainingReport
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 NAMES = sorted(learners.REGISTRY)
 
@@ -59,6 +61,11 @@ def test_class_attributes(name):
     assert {"embedding_dim", "steps", "epochs", "seed", "learning_rate", "max_seconds"} <= {s.name for s in specs}
 
 
+def test_only_the_default_learner_says_to_start_with_it():
+    says = [n for n in NAMES if re.search(r"start (here|with)", learners.get(n).description, re.IGNORECASE)]
+    assert says == [learners.DEFAULT], f"descriptions that say to start with them: {says}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_fit_encode_shapes(name):
     X, spans = small_data()
@@ -90,6 +97,84 @@ def test_same_seed_same_embeddings(name):
     assert np.array_equal(z1, z2), "same seed and data must give bit-identical embeddings"
     z3 = quick(name, dropout=0.1, seed=1).fit(X, spans=spans, device="cpu").encode(X)
     assert not np.array_equal(z1, z3), "a different seed should give different embeddings"
+
+
+def fit_with_dropout(name: str, seed: int, X, spans) -> np.ndarray:
+    # dropout on, and every learner's own random draws (corruption, neighbour partners) at their defaults
+    cfg = learners.get(name).Config(steps=40, width=32, embedding_dim=8, batch_size=32, dropout=0.1, seed=seed)
+    return learners.get(name)(cfg).fit(X, spans=spans, device="cpu").encode(X)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_trainings_in_threads_equal_the_same_seed_alone(name):
+    X, spans = small_data(200)
+    alone = {seed: fit_with_dropout(name, seed, X, spans) for seed in (0, 1)}
+    got: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def job(seed: int) -> None:
+        start.wait()
+        try:
+            got[seed] = fit_with_dropout(name, seed, X, spans)
+        except BaseException as err:  # noqa: BLE001 - reported by the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=job, args=(seed,)) for seed in (0, 1)]
+    for t in threads:
+        t.start()
+    start.wait()
+    with torch.random.fork_rng(devices=[]):
+        while any(t.is_alive() for t in threads):  # meanwhile someone else uses the global generator
+            torch.manual_seed(len(got))
+            torch.rand(1000)
+    for t in threads:
+        t.join(60)
+    assert not errors, f"a training thread failed: {errors[0]!r}"
+    for seed in (0, 1):
+        assert np.array_equal(got[seed], alone[seed]), \
+            f"{name}, seed {seed}: trained in a thread next to another run, embeddings differ from alone " \
+            f"(max diff {np.abs(got[seed] - alone[seed]).max():.3g})"
+
+
+def other_value(spec: learners.ParamSpec):
+    """A valid value of ``spec`` other than its default (not zero, which can switch a part off)."""
+    if spec.kind == "choice":
+        return next(c for c in spec.choices if c != spec.default)
+    if spec.kind == "bool":
+        return not spec.default
+    if spec.kind == "int":
+        step = int(spec.step or 1)
+        return spec.default + step if spec.default + step <= spec.high else spec.default - step
+    if spec.kind == "float":
+        return spec.default + (spec.high - spec.default) / 2 if spec.default < spec.high else spec.low / 2
+    raise AssertionError(f"no other value for {spec.name} ({spec.kind})")
+
+
+HIDING = [(name, {}) for name in NAMES] + [
+    ("contrastive", {"loss": "margin", "positives": "corruption"}),
+    ("multitask", {"contrastive_weight": 0.0}),
+    ("multitask", {"reconstruction_weight": 0.0, "mask_weight": 0.0}),
+    ("multitask", {"positives": "corruption", "predict_columns": ("brand",)}),
+]
+
+
+@pytest.mark.parametrize(("name", "values"), HIDING, ids=[f"{n}-{'-'.join(v) or 'defaults'}" for n, v in HIDING])
+def test_fields_hidden_by_visible_fields_do_not_change_the_embedding(name, values):
+    """What visible_fields leaves out for the Train page to hide must really be unused at those values."""
+    X, spans = small_data()
+    cls = learners.get(name).Config
+    shown = {s.name for s in learners.visible_fields(cls, values)}
+    hidden = [s for s in config_fields(cls) if s.name not in shown]
+    base = quick(name, dropout=0.1, **values).fit(X, spans=spans, device="cpu").encode(X)
+    for spec in hidden:
+        changed = quick(name, dropout=0.1, **values, **{spec.name: other_value(spec)})
+        assert np.array_equal(changed.fit(X, spans=spans, device="cpu").encode(X), base), \
+            f"{name} with {values}: {spec.name} is hidden as unused, yet changing it changed the embedding"
+    if name == "contrastive" and values:
+        margin = quick(name, **values, margin=0.0).fit(X, spans=spans, device="cpu").encode(X)
+        assert not np.array_equal(margin, quick(name, **values).fit(X, spans=spans, device="cpu").encode(X)), \
+            "a shown field does change the embedding (the check above can fail)"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -24,12 +24,12 @@ from product_repr.features.space import FeatureSpace
 from product_repr.learners.losses import span_baselines, span_losses
 from product_repr.data.schema import infer_schema
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROWS, DIM = 1500, 16  # default steps and epochs: the product's own settings
 
 
 @pytest.fixture(scope="module")
 def catalog():
-    torch.set_num_threads(1)
     cat = demo.make_catalog(ROWS, seed=0)
     df = cat.table
     schema = infer_schema(df)
@@ -44,7 +44,6 @@ def sentence_catalog():
         if os.environ.get("CI"):
             pytest.fail(f"{sentence.DEFAULT_MODEL} must be installed under CI (requirements.txt)")
         pytest.skip(f"{sentence.DEFAULT_MODEL} is not installed")
-    torch.set_num_threads(1)
     df = demo.make_catalog(ROWS, seed=0).table
     fs = FeatureSpace(infer_schema(df), exclude=["category", "subcategory"])
     X = fs.fit_transform(df)

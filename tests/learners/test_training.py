@@ -15,7 +15,7 @@ from product_repr.compute import use_cpu_threads
 from product_repr.learners.training import (CHECKS, TrainingReport, learning_rate, planned_steps, resolve_device, split_rows,
                                    train)
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SPANS = [Span("a", Role.NUMERIC, 0, 2, "mse")]
 
 
@@ -159,7 +159,8 @@ def test_devices():
             resolve_device("cuda")
 
 
-def test_threads_are_set_by_the_entry_point_only():
+def test_threads_are_set_by_the_entry_point_only(monkeypatch):
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)  # use_cpu_threads sets it; undone after the test
     assert use_cpu_threads(1) == 1 == torch.get_num_threads()
     model = learners.get("autoencoder")({"steps": 10, "width": 16})
     model.fit(np.zeros((20, 2), np.float32), spans=SPANS, device="cpu")
