@@ -13,7 +13,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _ui  # `streamlit run app.py` puts this file's folder on the import path
+# `streamlit run app.py` puts this file's folder on the import path
+from pages._catalogs import demo_rows
+from pages._shell import DEEP_LINK_KEY, error_boundary
+from pages._sidebar import sidebar
 
 ROOT = Path(__file__).resolve().parent
 
@@ -65,7 +68,7 @@ def _encode_demo_texts(chunk: int = 500) -> None:
 
     if sentence.DEFAULT_MODEL not in sentence.available():
         return
-    table = demo.make_catalog(rows=_ui.demo_rows(), seed=0).table
+    table = demo.make_catalog(rows=demo_rows(), seed=0).table
     texts = [t for c in infer_schema(table).names("text") for t in clean_texts(table[c])]
     todo = sentence.uncached(texts)
     ticket = SERVER_GATE.ticket("server warm-up", float("inf"))
@@ -80,6 +83,9 @@ def _warm_up_thread() -> threading.Thread | None:
     """Start the warm-up once per server process (shared, user-independent: safe to share)."""
     if os.environ.get("PRODUCT_REPR_NO_WARMUP") == "1":
         return None
+    from product_repr.compute import preload_libraries
+
+    preload_libraries()  # in this thread, before the warm-up thread imports the same libraries
     thread = threading.Thread(target=_warm_up, name="umap-warm-up", daemon=True)
     thread.start()
     return thread
@@ -103,12 +109,12 @@ def main() -> None:
         if (ROOT / path).exists()
     ]
     page = st.navigation(pages)
-    target = st.session_state.pop(_ui.DEEP_LINK_KEY, None)  # see _ui.ensure_app_shell
+    target = st.session_state.pop(DEEP_LINK_KEY, None)  # see _shell.ensure_app_shell
     if target and (ROOT / target).exists():
         st.switch_page(target)
-    with _ui.error_boundary("drawing the sidebar"):
-        _ui.sidebar()
-    with _ui.error_boundary():
+    with error_boundary("drawing the sidebar"):
+        sidebar()
+    with error_boundary():
         page.run()
 
 

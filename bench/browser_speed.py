@@ -55,7 +55,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 START_S = 120  # server start-up
 STEP_S = 600  # any one UI step (an upload of 54k rows is read and profiled on the Data page)
 POLL_S = 0.1
-WARM_ROWS = 2000  # the demo catalog the server's warm-up encodes (pages/_ui.demo_rows() without the override)
+WARM_ROWS = 2000  # the demo catalog the server's warm-up encodes (pages/_catalogs.demo_rows() without the override)
 QUEUE = re.compile(r"waiting for the CPU: (\d+) jobs? ahead")
 
 # One look at a Train page: the first live map and its caption, the finished run's link, the queue, errors.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from pages import _ui
+from pages._state import JOB_KEY
 
 POLL_S = 1.0
 
@@ -40,7 +40,7 @@ def draw_live_map(job, slot, drawn: int) -> int:
 
 def running_job():
     """This session's training job while it runs, else None."""
-    job = st.session_state.get(_ui.JOB_KEY)
+    job = st.session_state.get(JOB_KEY)
     return job if job is not None and not job.done else None
 
 

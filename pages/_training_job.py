@@ -85,7 +85,8 @@ class TrainingJob:
         try:
             self.run = build_run(
                 self.table, self.schema, learner=self.learner, config=self.config, exclude=self.exclude,
-                label=self.label, progress=self._progress, on_stage=self._on_stage, on_map=self._on_map,
+                label=self.label, keep_twins=True,  # the Data page pre-filled exclude with them; the user decided
+                progress=self._progress, on_stage=self._on_stage, on_map=self._on_map,
                 draft=True, gate=self.gate, owner=self.owner or self.name, name=self.name,
                 source=self.source, features=self.features,
             )

@@ -1,7 +1,7 @@
-"""Figures shared by the analysis pages (Map, Neighbours, Reconstruction, Compare).
+"""The map figure shared by the analysis pages (Map, Compare), and reading a selection back from it.
 
-Not a page (the leading underscore keeps it out of navigation). Every builder is a pure function of
-arrays and frames returning a plotly figure, so it is tested without Streamlit.
+Not a page (the leading underscore keeps it out of navigation). Pure functions of arrays and frames returning
+a plotly figure, so they are tested without Streamlit.
 """
 from __future__ import annotations
 
@@ -12,41 +12,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-MAX_LEVELS = 20  # distinct colours before the rest become "other"
-OTHER = "(other)"
-MISSING = "(missing)"
-PALETTE = (
-    "#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
-    "#9D755D", "#BAB0AC", "#1F77B4", "#D62728", "#2CA02C", "#9467BD", "#8C564B", "#E377C2",
-    "#17BECF", "#BCBD22", "#393B79", "#AD494A",
-)
-OTHER_COLOUR = "#C7C7C7"
-# low errors recede (pale blue), high ones stand out (red) on a white background
-ERROR_SCALE = [[0.0, "#c6dbef"], [0.45, "#6baed6"], [0.7, "#2171b5"], [0.85, "#f16913"], [1.0, "#a50f15"]]
-
-
-def colour_values(values: pd.Series | np.ndarray, *, continuous: bool | None = None) -> tuple[np.ndarray, bool]:
-    """Values ready to colour by, and whether the scale is continuous.
-
-    Numeric data (or ``continuous=True``) becomes float64 with NaN for missing; anything else
-    becomes strings with ``"(missing)"`` for missing values.
-    """
-    series = pd.Series(np.asarray(values, dtype=object) if isinstance(values, np.ndarray) and values.dtype == object else values)
-    if continuous is None:
-        continuous = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-    if continuous:
-        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64), True
-    text = series.astype("string").fillna(MISSING).to_numpy(dtype=object)
-    text = np.where(text == "", MISSING, text)
-    return text, False
-
-
-def top_levels(values: np.ndarray, limit: int = MAX_LEVELS) -> list[str]:
-    """The ``limit`` most frequent levels, most frequent first (ties by name, so colours are stable)."""
-    counts = pd.Series(values).value_counts()
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-    return [str(level) for level, _ in ordered[:limit]]
-
+from pages._colours import MISSING, OTHER, OTHER_COLOUR, PALETTE, top_levels
 
 def _hover(ids: np.ndarray, hover: pd.DataFrame | None, colour_name: str | None, colour: np.ndarray | None,
            continuous: bool) -> tuple[np.ndarray, str]:
@@ -150,55 +116,3 @@ def selected_product_ids(event: Any) -> list[str]:
         pid = custom[0] if isinstance(custom, (list, tuple)) else custom
         out[str(pid)] = None
     return list(out)
-
-
-def histogram_figure(values: np.ndarray, *, name: str, nbins: int = 60, log_y: bool = False) -> go.Figure:
-    """A histogram of ``values`` (NaN dropped)."""
-    values = np.asarray(values, dtype=np.float64)
-    fig = go.Figure(go.Histogram(x=values[~np.isnan(values)], nbinsx=nbins, marker_color=PALETTE[0], name=name))
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=name, yaxis_title="products",
-                      bargap=0.02)
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
-
-
-def bar_figure(labels: Sequence[str], values: Sequence[float], *, x_title: str, y_title: str,
-               reference: float | None = None, reference_text: str = "") -> go.Figure:
-    """A horizontal bar chart, largest value on top; ``reference`` draws a dashed vertical line there."""
-    order = np.argsort(np.asarray(values, dtype=np.float64))
-    fig = go.Figure(go.Bar(x=np.asarray(values)[order], y=np.asarray(labels, dtype=object)[order], orientation="h",
-                           marker_color=PALETTE[1]))
-    fig.update_layout(height=max(240, 28 * len(labels) + 60), margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis_title=x_title, yaxis_title=y_title)
-    if reference is not None:
-        fig.add_vline(x=reference, line_dash="dash", line_color="#555", annotation_text=reference_text,
-                      annotation_position="top")
-    return fig
-
-
-def box_figure(values: np.ndarray, groups: np.ndarray, *, value_name: str, group_name: str) -> go.Figure:
-    """Box plots of ``values`` per group (the top ``MAX_LEVELS`` groups by size, then "(other)")."""
-    labels, _ = colour_values(np.asarray(groups, dtype=object), continuous=False)
-    levels = top_levels(labels)
-    labels = np.where(np.isin(labels, levels), labels, OTHER)
-    values = np.asarray(values, dtype=np.float64)
-    order = sorted(set(labels), key=lambda g: -float(np.nanmedian(values[labels == g])))
-    fig = go.Figure([go.Box(y=values[labels == g], name=str(g), boxpoints="outliers",
-                            marker_color=OTHER_COLOUR if g == OTHER else PALETTE[i % len(PALETTE)])
-                     for i, g in enumerate(order)])
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), showlegend=False,
-                      xaxis_title=group_name, yaxis_title=value_name)
-    return fig
-
-
-def overlap_figure(shared: int, learned_only: int, raw_only: int) -> go.Figure:
-    """One stacked bar: neighbours in both lists, only in the learned list, only in the raw list."""
-    parts = [("in both", shared, PALETTE[2]), ("learned only", learned_only, PALETTE[0]),
-             ("raw only", raw_only, PALETTE[1])]
-    fig = go.Figure([go.Bar(x=[value], y=["neighbours"], name=name, orientation="h", marker_color=colour,
-                            text=[value], textposition="inside") for name, value, colour in parts])
-    fig.update_layout(barmode="stack", height=130, margin=dict(l=10, r=10, t=10, b=10),
-                      legend=dict(orientation="h", y=-0.3), yaxis=dict(showticklabels=False))
-    return fig
-

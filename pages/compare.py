@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _runview as runview, _tables as tables, _views as views
-from pages._ui import error_boundary, state
+from pages import _cache as cache, _charts as charts, _runview as runview, _views as views
+from pages._shell import error_boundary
+from pages._state import state
+from product_repr.analysis import report
 
 K = 10  # neighbour list length compared between runs
 NONE = "(none)"
@@ -26,7 +28,7 @@ with error_boundary():
     runs = [app.runs[n] for n in chosen]
 
     st.subheader("Metrics")
-    table = tables.metrics_table(runs)
+    table = report.metrics_table(runs)
     empty = [c for c in table.columns if table[c].isna().all()]
     shown = table.drop(columns=empty)
     st.dataframe(shown, hide_index=True, width="stretch", key="compare.metrics",
@@ -47,6 +49,9 @@ with error_boundary():
     b_name = right_name.selectbox("Right", chosen, index=1, key="compare.right")
     run_a, run_b = app.runs[a_name], app.runs[b_name]
     view_a, view_b = runview.run_view(run_a), runview.run_view(run_b)
+    runview.show_notes(view_a)
+    if b_name != a_name:
+        runview.show_notes(view_b)
     shared_columns = [c for c in (view_a.rows.columns if view_a.rows is not None else [])
                       if view_b.rows is not None and c in view_b.rows.columns]
     options = [NONE, *map(str, shared_columns)]
@@ -71,19 +76,15 @@ with error_boundary():
         st.info("Pick two different runs above to compare their neighbourhoods.")
         st.stop()
     k = max(1, min(K, len(run_a.product_ids) - 1, len(run_b.product_ids) - 1))
-    nn_a, _ = runview.learned_neighbour_ids(run_a, k)
-    nn_b, _ = runview.learned_neighbour_ids(run_b, k)
-    changes = tables.neighbourhood_changes(run_a.product_ids, nn_a, run_b.product_ids, nn_b)
+    nn_a, _ = cache.learned_neighbours(run_a, k)
+    nn_b, _ = cache.learned_neighbours(run_b, k)
+    changes = report.neighbourhood_changes(run_a.product_ids, nn_a, run_b.product_ids, nn_b)
     if changes.empty:
         st.info(f"Runs {a_name} and {b_name} have no products in common.")
         st.stop()
     st.metric(f"Mean neighbourhood change at k = {k}", f"{changes['change'].mean():.0%}",
               help=f"1 − the share of a product's {k} nearest neighbours that are the same in both runs, averaged.")
-    st.plotly_chart(views.histogram_figure(changes["change"].to_numpy(), name="neighbourhood change", nbins=k + 1),
+    st.plotly_chart(charts.histogram_figure(changes["change"].to_numpy(), name="neighbourhood change", nbins=k + 1),
                     width="stretch", key="compare.change_hist")
-    top = changes.head(50).copy()
-    if view_a.rows is not None:
-        for c in [view_a.title, *view_a.keys]:
-            if c is not None:
-                top[c] = view_a.rows[c].reindex(top["product_id"]).to_numpy()
+    top = report.with_attributes(changes.head(50).copy(), view_a.rows, [view_a.title, *view_a.keys])
     st.dataframe(top, hide_index=True, width="stretch", key="compare.changes")

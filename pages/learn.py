@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages import _ui
+from pages._shell import ROOT, ensure_app_shell
 
-_ui.ensure_app_shell()
+ensure_app_shell()
 st.title("Learn")
 st.markdown(
     """
@@ -27,7 +27,15 @@ neural network (an MLP); what differs between learners is the task — the **los
 
 st.header("The learners")
 
+
+def diagram(learner: str) -> None:
+    path = ROOT / "assets" / f"learner-{learner}.svg"
+    if path.exists():
+        st.image(str(path))
+
+
 st.subheader("Autoencoder")
+diagram("autoencoder")
 st.markdown("Squeeze the row through the embedding and rebuild it: $z = f(x)$, $\\hat x = g(z)$. The loss "
             "adds one term per source column (span $s$), each weighted equally ($w_s = 1/S$) so that a wide "
             "text span does not drown a price:")
@@ -39,6 +47,7 @@ st.markdown("The per-product value of this loss is its **reconstruction error**:
             "explain the product from what it learned about the others (the Reconstruction page).")
 
 st.subheader("Denoising autoencoder (swap noise)")
+diagram("denoising")
 st.markdown("Corrupt each cell with probability $p$ by **swapping in the same column's value from another "
             "random row**, then rebuild the *clean* row. Swap noise keeps every value realistic, so the model "
             "must use the relations between columns (a brand suggests a price range) to undo it:")
@@ -47,6 +56,7 @@ st.latex(r"\tilde x_{ic} = \begin{cases} x_{rc},\ r \sim \mathcal U\{1..n\} & \t
          r"L_{\text{DAE}} = \sum_s w_s\, \ell_s\big(x_s,\ g(f(\tilde x))_s\big)")
 
 st.subheader("Contrastive")
+diagram("contrastive")
 st.markdown("Pair each product $x_i$ with a **partner** $\\tilde x_i$ and teach the network which rows belong "
             "together. The partner is, by default, **one of the product's 10 nearest neighbours in the encoded "
             "columns** (cosine), drawn anew at every step: the network learns a smooth map that keeps and sharpens "
@@ -67,6 +77,7 @@ st.latex(r"L_{\text{margin}} = \frac{1}{N}\sum_i \big(1 - \cos(u_i, \tilde u_i)\
 st.markdown("There is no decoder, so no reconstruction error — the embedding is $f(x)$ and $h$ is thrown away.")
 
 st.subheader("Multi-task")
+diagram("multitask")
 st.markdown("One shared encoder, several heads, one weighted sum of losses; the weights $\\lambda_k$ are "
             "sliders on the Train page:")
 st.latex(r"L = \lambda_{\text{rec}} L_{\text{rec}} + \lambda_{\text{mask}} L_{\text{mask}} + "

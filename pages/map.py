@@ -4,12 +4,16 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _runview as runview, _tables as tables, _views as views
+from pages import _cache as cache, _runview as runview, _views as views
+from pages._colours import ERROR_SCALE
 from pages._live import running_job, watch_job
-from pages._ui import cached_projection, error_boundary, require_run, state
+from pages._shell import error_boundary
+from pages._state import require_run, state
+from product_repr.analysis import neighbours, projection, report
 
-METHODS = {"umap": "UMAP", "pca": "PCA"}
-METRICS = ("cosine", "euclidean", "correlation", "manhattan")
+# what projection.project accepts; "none" (Z itself) is only for embeddings of at most 3 dimensions
+METHODS = {m: {"umap": "UMAP", "pca": "PCA"}[m] for m in projection.METHODS if m != "none"}
+METRICS = projection.METRICS
 NONE = "(none)"
 ERROR = "reconstruction error"
 AGREEMENT = "neighbour agreement"
@@ -56,8 +60,7 @@ with error_boundary():
         "Each point is a product placed by its learned embedding: products the model finds alike sit close "
         "together. Hover for details; drag a box (or pick lasso in the chart's toolbar) to select products."
     )
-    if view.note:
-        st.info(view.note)
+    runview.show_notes(view)
 
     colour_options = [NONE]
     if run.reconstruction is not None:
@@ -100,21 +103,19 @@ with error_boundary():
         coords = run.projection[["x", "y", "z"][: settings["dims"]]].to_numpy(dtype=np.float32)
     else:
         with st.spinner(f"Computing the {describe(settings)} map…"):
-            projected = cached_projection(run, **settings)
+            projected = cache.cached_projection(run, **settings)
         coords, note = np.asarray(projected.coords, dtype=np.float32), str(projected.note or "")
 
     colour, continuous, scale = None, False, "Viridis"
     if colour_by == ERROR:
-        colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, views.ERROR_SCALE
+        colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, ERROR_SCALE
     elif colour_by == AGREEMENT:
         raw = runview.raw_neighbour_ids(view, AGREEMENT_K)
-        learned, _ = runview.learned_neighbour_ids(run, AGREEMENT_K)
-        from product_repr.analysis import neighbours
-
+        learned, _ = cache.learned_neighbours(run, AGREEMENT_K)
         colour, continuous, scale = np.asarray(neighbours.overlap(learned, raw[0]), dtype=np.float64), True, "RdYlGn"
     elif colour_by == ISOLATION:
-        _, sims = runview.learned_neighbour_ids(run, max(1, min(AGREEMENT_K, len(run.product_ids) - 1)))
-        colour, continuous, scale = tables.isolation(sims), True, views.ERROR_SCALE
+        _, sims = cache.learned_neighbours(run, AGREEMENT_K)
+        colour, continuous, scale = neighbours.isolation(sims), True, ERROR_SCALE
     elif colour_by != NONE:
         colour, continuous = runview.column_colours(view, colour_by)
 
@@ -135,7 +136,7 @@ with error_boundary():
     if selected:
         st.subheader(f"{len(selected):,} selected products")
         extra = {} if colour is None else {colour_by: colour}
-        table = tables.selection_table(run.product_ids, selected, view.rows, extra=extra)
+        table = report.selection_table(run.product_ids, selected, view.rows, extra=extra)
         st.dataframe(table, hide_index=True, width="stretch")
         st.download_button("Download selection (CSV)", table.to_csv(index=False).encode("utf-8"),
                            file_name=f"{run.name}-selection.csv", mime="text/csv", key="map.download")

@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _runview as runview, _tables as tables, _views as views
-from pages._ui import error_boundary, require_run
+from pages import _cache as cache, _charts as charts, _runview as runview
+from pages._shell import error_boundary
+from pages._state import require_run
+from product_repr.analysis import neighbours, report
+from product_repr.data.titles import search_products
 
 RUN_WIDE_K = 10  # the run-wide overlap is computed once, at this k (shared with the Map's agreement colour)
 MAX_MATCHES = 1000
@@ -13,9 +16,7 @@ MAX_MATCHES = 1000
 
 def top_k(Z: np.ndarray, i: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Product ``i``'s ``k`` nearest cosine neighbours in ``Z`` (n, d), itself left out: (ids (k,), sims (k,))."""
-    from product_repr.analysis import neighbours
-
-    return neighbours.query(runview.neighbour_index(Z), i, k)
+    return neighbours.query(cache.neighbour_index(Z), i, k)
 
 
 st.title("Neighbours")
@@ -23,8 +24,7 @@ run = require_run()
 
 with error_boundary():
     view = runview.run_view(run)
-    if view.note:
-        st.info(view.note)
+    runview.show_notes(view)
     product_ids = [str(p) for p in run.product_ids]
     n = len(product_ids)
     if n < 2:
@@ -37,7 +37,7 @@ with error_boundary():
     text = left.text_input("Find a product", key="neighbours.query", placeholder="part of its title or id")
     k = right.slider("k (neighbours)", 1, min(50, n - 1), min(10, n - 1), key="neighbours.k")
     titles = view.rows[view.title].to_numpy() if view.rows is not None and view.title else None
-    hits, total = runview.search_products(product_ids, titles, text, limit=MAX_MATCHES)
+    hits, total = search_products(product_ids, titles, text, limit=MAX_MATCHES)
     if total == 0:
         st.warning(f"No product's id or title contains '{text}'. Try a shorter or different part.")
         st.stop()
@@ -57,7 +57,7 @@ with error_boundary():
     columns = [c for c in [view.title, *view.keys] if c is not None]
     if X is None:
         st.markdown("**In the learned embedding**")
-        st.dataframe(tables.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns),
+        st.dataframe(report.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns),
                      hide_index=True, width="stretch")
         st.info("The raw-feature comparison needs the catalog this run was trained on (load it on the Data page).")
         st.stop()
@@ -67,29 +67,27 @@ with error_boundary():
     a, b = st.columns(2)
     with a:
         st.markdown("**In the learned embedding**")
-        st.dataframe(tables.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns, shared=shared),
+        st.dataframe(report.neighbour_table(learned_ids, learned_sims, product_ids, view.rows, columns, shared=shared),
                      hide_index=True, width="stretch", key="neighbours.learned")
     with b:
         st.markdown("**In the raw features**")
-        st.dataframe(tables.neighbour_table(raw_ids, raw_sims, product_ids, view.rows, columns, shared=shared),
+        st.dataframe(report.neighbour_table(raw_ids, raw_sims, product_ids, view.rows, columns, shared=shared),
                      hide_index=True, width="stretch", key="neighbours.raw")
 
     st.subheader("Overlap")
     m1, m2 = st.columns([1, 3])
     m1.metric("Shared neighbours", f"{len(shared)} of {k}",
               help="How many of this product's k nearest neighbours are the same in both spaces.")
-    m2.plotly_chart(views.overlap_figure(len(shared), len(learned_ids) - len(shared), len(raw_ids) - len(shared)),
+    m2.plotly_chart(charts.overlap_figure(len(shared), len(learned_ids) - len(shared), len(raw_ids) - len(shared)),
                     width="stretch", key="neighbours.overlap")
 
-    from product_repr.analysis import neighbours
-
     kk = min(RUN_WIDE_K, n - 1)
-    learned_all, _ = runview.learned_neighbour_ids(run, kk)
+    learned_all, _ = cache.learned_neighbours(run, kk)
     raw_all, _ = runview.raw_neighbour_ids(view, kk, X)
     per_product = np.asarray(neighbours.overlap(learned_all, raw_all), dtype=np.float64)
     st.metric(f"Run-wide mean overlap at k = {kk}", f"{per_product.mean():.0%}",
               help="Averaged over all products: the share of each product's neighbours the learned embedding "
                    "keeps from the raw features. 100% means the model only copies the raw geometry; low values "
                    "mean it groups products differently (check on the Map whether the new groups make sense).")
-    st.plotly_chart(views.histogram_figure(per_product, name=f"share of {kk} neighbours shared", nbins=kk + 1),
+    st.plotly_chart(charts.histogram_figure(per_product, name=f"share of {kk} neighbours shared", nbins=kk + 1),
                     width="stretch", key="neighbours.overlap_hist")

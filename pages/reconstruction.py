@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _runview as runview, _tables as tables, _views as views
-from pages._ui import error_boundary, require_run, state
+from pages import _cache as cache, _charts as charts, _runview as runview
+from pages._shell import error_boundary
+from pages._state import require_run, state
+from product_repr.analysis import neighbours, report
 
 st.title("Reconstruction")
 run = require_run()
@@ -21,25 +23,22 @@ if run.reconstruction is None:
     )
     with error_boundary():
         view = runview.run_view(run)
+        runview.show_notes(view)
         n = len(run.product_ids)
         if n > 1:
             k = min(10, n - 1)
-            ids, sims = runview.learned_neighbour_ids(run, k)
+            ids, sims = cache.learned_neighbours(run, k)
             st.subheader("Most isolated products")
-            st.plotly_chart(views.histogram_figure(tables.isolation(sims), name=f"isolation (1 − mean similarity to {k} neighbours)"),
+            st.plotly_chart(charts.histogram_figure(neighbours.isolation(sims), name=f"isolation (1 − mean similarity to {k} neighbours)"),
                             width="stretch", key="reconstruction.isolation_hist")
-            table = tables.isolated_products(run.product_ids, ids, sims, top=min(20, n))
-            if view.rows is not None:
-                for c in [view.title, *view.keys]:
-                    if c is not None:
-                        table[c] = view.rows[c].reindex(table["product_id"]).to_numpy()
+            table = report.isolated_products(run.product_ids, ids, sims, top=min(20, n))
+            report.with_attributes(table, view.rows, [view.title, *view.keys])
             st.dataframe(table, hide_index=True, width="stretch", key="reconstruction.isolated")
     st.stop()
 
 with error_boundary():
     view = runview.run_view(run)
-    if view.note:
-        st.info(view.note)
+    runview.show_notes(view)
     rec = run.reconstruction
     error = rec["error"].to_numpy(dtype=np.float64)
     columns = [c for c in rec.columns if c not in ("product_id", "error")]
@@ -56,7 +55,7 @@ with error_boundary():
 
     st.subheader("Distribution of errors")
     log_y = st.toggle("Log scale (counts)", value=False, key="reconstruction.log")
-    st.plotly_chart(views.histogram_figure(error, name="reconstruction error", log_y=log_y), width="stretch",
+    st.plotly_chart(charts.histogram_figure(error, name="reconstruction error", log_y=log_y), width="stretch",
                     key="reconstruction.histogram")
 
     st.subheader("Most unusual products")
@@ -65,30 +64,27 @@ with error_boundary():
     if X_hat is not None:
         from product_repr.analysis import reconstruction
 
-        nn, _ = runview.learned_neighbour_ids(run, max(1, min(10, len(rec) - 1)))
+        nn, _ = cache.learned_neighbours(run, 10)
         found = reconstruction.explain(rec, view.rows.reset_index(drop=True), run.feature_space, X_hat, top=top,
                                        neighbours=nn, product_ids=run.product_ids)
-        table = tables.explanations_table(found)
+        table = report.explanations_table(found)
         hint = ("“why” names each product's worst-reconstructed columns, what it has, and what the model expected "
                 "from similar products.")
     else:
-        table = tables.unusual_products(rec, top=top)
+        table = report.unusual_products(rec, top=top)
         hint = ("“unusual in” lists the columns whose error for this product is far above that column's mean "
                 "(×mean): these are the attributes that do not fit the rest of the product.")
-    if view.rows is not None:
-        for c in [view.title, *view.keys]:
-            if c is not None:
-                table[c] = view.rows[c].reindex(table["product_id"]).to_numpy()
+    report.with_attributes(table, view.rows, [view.title, *view.keys])
     st.dataframe(table, hide_index=True, width="stretch", key="reconstruction.unusual")
     st.caption(hint)
 
     catalog = state().catalog
     truth = getattr(catalog, "truth", None) if catalog is not None else None
     same_table = catalog is not None and (run.info or {}).get("data", {}).get("sha256") == catalog.sha256
-    if truth and same_table and view.rows is not None and truth.get("anomalies"):
+    if truth and same_table and view.exact and truth.get("anomalies"):
         from product_repr.analysis import evaluation
 
-        nn, _ = runview.learned_neighbour_ids(run, min(10, len(rec) - 1))
+        nn, _ = cache.learned_neighbours(run, 10)
         found = evaluation.planted_recall(error, nn, run.product_ids, truth)
         if found.get("n_anomalies") and found.get("anomaly_recall") is not None:
             st.success(f"The demo catalog has {found['n_anomalies']} planted odd products; "
@@ -97,7 +93,7 @@ with error_boundary():
     if columns:
         st.subheader("Error per column")
         means = rec[columns].mean(axis=0)
-        st.plotly_chart(views.bar_figure(list(means.index), means.to_numpy(), x_title="mean error (1 = guessing)",
+        st.plotly_chart(charts.bar_figure(list(means.index), means.to_numpy(), x_title="mean error (1 = guessing)",
                                          y_title="", reference=1.0, reference_text="guessing"),
                         width="stretch", key="reconstruction.columns")
         st.caption("Which attributes the model reconstructs badly. A bar near 1 means the embedding keeps almost "
@@ -109,7 +105,7 @@ with error_boundary():
         default = view.label if view.label in view.categorical else view.categorical[0]
         group = st.selectbox("Group by", view.categorical, index=view.categorical.index(default),
                              key="reconstruction.group")
-        st.plotly_chart(views.box_figure(error, view.rows[group].to_numpy(dtype=object), value_name="reconstruction error",
+        st.plotly_chart(charts.box_figure(error, view.rows[group].to_numpy(dtype=object), value_name="reconstruction error",
                                          group_name=group), width="stretch", key="reconstruction.by_group")
         st.caption("A category whose box sits high is one the model finds harder to describe (few products, or "
                    "more varied ones).")

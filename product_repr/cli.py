@@ -1,17 +1,24 @@
-"""Command line: ``python -m product_repr demo|train|evaluate|export``.
+"""Command line: ``product-repr`` (or ``python -m product_repr``) demo | train | evaluate | export | dashboard.
 
 Every command prints errors caused by the data or settings as one line on
-stderr and exits with status 2; no traceback for a user's mistake.
+stderr and exits with status 2; no traceback for a user's mistake. ``--help``
+of every command shows its defaults, read from the learners' configs, and
+examples that run as written.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import shlex
+import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Sequence
 
+from product_repr import library
 from product_repr.errors import ProductReprError
 
 
@@ -77,7 +84,7 @@ def cmd_demo(args) -> int:
 
 def cmd_train(args) -> int:
     from product_repr import pipeline
-    from product_repr.runs import save_run
+    from product_repr.runs import check_free, save_run
     from product_repr.data.schema import infer_schema
     from product_repr.data.tables import read_table
 
@@ -96,6 +103,8 @@ def cmd_train(args) -> int:
             overrides[key] = value
     config = pipeline.make_config(args.learner, overrides)
     name = args.name or (Path(args.out).name if args.out else None)
+    if name is not None:  # the run's folder is known: refuse an occupied one before training, not after
+        check_free(Path(args.out) if args.out else Path("runs") / name, overwrite=args.overwrite)
     bar = None if args.quiet else ProgressBar()
 
     def stage(message: str) -> None:
@@ -111,6 +120,7 @@ def cmd_train(args) -> int:
             config=config,
             exclude=args.exclude,
             label=args.label,
+            keep_twins=args.keep_twins,
             progress=bar,
             on_stage=stage,
             device=args.device,
@@ -122,7 +132,7 @@ def cmd_train(args) -> int:
         if bar is not None:
             bar.close()
     out = Path(args.out) if args.out else Path("runs") / run.name
-    save_run(run, out)
+    save_run(run, out, overwrite=args.overwrite)
     summary = {
         "run": str(out),
         "learner": args.learner,
@@ -137,39 +147,106 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _find_table(run_dir: str, run, data: str | None):
+    """``(table, where)``: the table ``run`` was trained on as read from ``data``, else from the table saved in
+    the run directory (run.json's ``data.table_file``), else from its recorded source; None when none is here."""
+    import pandas as pd
+
+    from product_repr.data.tables import read_table
+
+    recorded = run.info.get("data") or {}
+    source = recorded.get("source")
+    table_file = recorded.get("table_file")
+    if data is None and table_file and (Path(run_dir) / table_file).is_file():
+        path = Path(run_dir) / table_file
+        return pd.read_parquet(path), str(path)  # written by the dashboard from the very frame it trained on
+    path = data or (source if source and Path(source).is_file() else None)
+    if path is None:
+        return None
+    same_file = source is not None and Path(path).resolve() == Path(source).resolve()
+    capped = recorded.get("capped") and same_file  # trained on the first `rows` rows (--max-rows)
+    return read_table(path, max_rows=int(recorded["rows"]) if capped else None), str(path)
+
+
+def _run_table(run_dir: str, run, table, where: str, *, allow_other: bool):
+    """``table``'s rows in the order of ``run.product_ids`` (``runs.align``). Refuses (ProductReprError) a
+    table that is not the run's (its content hash differs from run.json's) unless ``allow_other``; then the
+    products are matched by id, and a note on stderr says how the table differs."""
+    from product_repr import pipeline
+    from product_repr.runs import align
+
+    recorded = run.info.get("data") or {}
+    want, got = recorded.get("sha256"), pipeline.table_sha256(table)
+    if want and got != want and not allow_other:
+        raise ProductReprError(
+            f"{where} is not the table run {run_dir} was trained on ({recorded.get('source')}, "
+            f"{recorded.get('rows')} rows): its content hash {got[:12]} differs from the run's {want[:12]}; "
+            "pass the run's table with --data FILE, or add --allow-other-data to use this one"
+        )
+    aligned = align(run, table, name=where, sha256=got)
+    if aligned.note:
+        print(f"note: {aligned.note}", file=sys.stderr)
+    return aligned.rows
+
+
+def _label_leaks(run, table, label: str) -> list[str]:
+    """Columns of the learner's input that restate ``label``: the label itself, or its named twins."""
+    from product_repr.data.leakage import named_twins
+
+    inputs = set(map(str, run.feature_space.columns))
+    return [c for c in dict.fromkeys([label, *named_twins(table, label, schema=run.schema)]) if c in inputs]
+
+
+def _leak_message(label: str, leaks: Sequence[str]) -> str:
+    """What leaked (the label itself, its twins) and the training options that keep it out."""
+    said, fix = [], []
+    if label in leaks:
+        said.append(f"the label {label!r} itself was in the learner's input")
+        fix.append(f"--label {shlex.quote(label)}")
+    twins = [c for c in leaks if c != label]
+    if twins:
+        one = len(twins) == 1
+        said.append(f"{', '.join(map(repr, twins))} restate{'s' if one else ''} the label {label!r} and "
+                    f"{'was' if one else 'were'} in the learner's input")
+        fix[:0] = [f"--exclude {shlex.quote(c)}" for c in twins]
+    return f"{' and '.join(said)}, so these metrics flatter the run; train it again with {' '.join(fix)}"
+
+
 def cmd_evaluate(args) -> int:
     from product_repr import pipeline
     from product_repr.analysis import evaluation
     from product_repr.runs import load_run
-    from product_repr.data.tables import read_table
 
     run = load_run(args.run)
-    source = args.data or run.info.get("data", {}).get("source")
-    if not source or not Path(source).exists():
+    recorded = run.info.get("data") or {}
+    label = args.label or recorded.get("label") or run.metrics.get("label")
+    if not label:
+        raise ProductReprError(f"run {args.run} was trained without a label; name the column to score it "
+                               "against with --label COL")
+    found = _find_table(args.run, run, args.data)
+    if found is None:
         raise ProductReprError(
-            f"the run's data file {source!r} is not available; pass the table with --data FILE"
+            f"the run's table {recorded.get('source')!r} is not here; pass the table it was trained on with --data FILE"
         )
-    df = read_table(source)
-    if args.label not in df.columns:
+    table, where = found
+    if label not in table.columns:
         raise ProductReprError(
-            f"label column {args.label!r} is not in {source}; columns are {', '.join(map(str, df.columns))}"
+            f"label column {label!r} is not in {where}; columns are {', '.join(map(str, table.columns))}"
         )
-    ids = pipeline.product_ids(df, run.schema)
-    position = {pid: i for i, pid in enumerate(ids)}
-    rows = [position.get(pid) for pid in run.product_ids]
-    missing = sum(r is None for r in rows)
-    if missing:
-        raise ProductReprError(
-            f"{missing} of the run's {len(rows)} products are not in {source}; pass the table the run was trained on"
-        )
-    df = df.iloc[rows].reset_index(drop=True)
+    df = _run_table(args.run, run, table, where, allow_other=args.allow_other_data)
+    leaks = _label_leaks(run, df, label)
+    if leaks:
+        print(f"warning: {_leak_message(label, leaks)}", file=sys.stderr)
     X = run.feature_space.transform(df)
-    labels = pipeline.label_values(df, args.label)
+    labels = pipeline.label_values(df, label)
     coords = None
     if run.projection is not None:
         coords = run.projection[[c for c in ("x", "y", "z") if c in run.projection.columns]].to_numpy()
     metrics = evaluation.evaluate(run.embeddings, X, labels, coords=coords, k=args.k)
-    metrics["label"] = args.label
+    metrics["label"] = label
+    metrics["data"] = where
+    if leaks:
+        metrics["label_leaks"] = leaks
     print(json.dumps(metrics, indent=2, default=float))
     return 0
 
@@ -181,76 +258,261 @@ def cmd_export(args) -> int:
     run = load_run(args.run)
     out = Path(args.out)
     if args.format == "projector":
-        metadata = run.reconstruction[["product_id", "error"]] if run.reconstruction is not None else None
-        paths = export.export_projector(out, run.product_ids, run.embeddings, metadata)
+        found = _find_table(args.run, run, args.data)
+        table = None
+        if found is None:
+            print(f"note: the run's table {(run.info.get('data') or {}).get('source')!r} is not here, so metadata.tsv "
+                  "holds product ids (and reconstruction errors) only; pass --data FILE for titles and labels",
+                  file=sys.stderr)
+        else:
+            table = _run_table(args.run, run, *found, allow_other=args.allow_other_data)
+        paths = export.export_run_projector(out, run, table)
     else:
         paths = export.export_table(out, run.product_ids, run.embeddings, fmt=args.format)
-    for path in paths if isinstance(paths, (list, tuple)) else [paths]:
+    for path in paths:
         print(path)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from product_repr import __version__
+def app_path() -> Path | None:
+    """The dashboard's ``app.py``: beside the ``product_repr`` folder in a checkout (an editable install)."""
+    import product_repr
 
+    app = Path(product_repr.__file__).resolve().parent.parent / "app.py"
+    return app if app.is_file() else None
+
+
+def _config_flags(config: Path) -> list[str]:
+    """The checkout's ``.streamlit/config.toml`` as ``--section.key=value`` flags: Streamlit reads that file only
+    from the current folder, and the dashboard serves the runs folder of the folder it is started in."""
+    import tomllib
+
+    if not config.is_file():
+        return []
+    flags = []
+    for section, options in tomllib.loads(config.read_text(encoding="utf-8")).items():
+        for key, value in options.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            flags.append(f"--{section}.{key}={text}")
+    return flags
+
+
+def dashboard_command(app: Path, *, port: int | None = None, extra: Sequence[str] = ()) -> list[str]:
+    """``python -m streamlit run app.py`` with the checkout's Streamlit settings, ``port`` and ``extra`` flags."""
+    settings = _config_flags(app.parent / ".streamlit" / "config.toml")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), *settings]
+    if port is not None:
+        command.append(f"--server.port={port}")
+    return command + [a for a in extra if a != "--"]
+
+
+def cmd_dashboard(args) -> int:
+    app = app_path()
+    if app is None:
+        import product_repr
+
+        raise ProductReprError(
+            f"the dashboard's app.py is not beside {Path(product_repr.__file__).resolve().parent}; it ships with a "
+            "source checkout: install one with `pip install -e .` and run this again, or `streamlit run app.py` in it"
+        )
+    command = dashboard_command(app, port=args.port, extra=args.streamlit_args)
+    print(f"· {shlex.join(command)}", file=sys.stderr)
+    return subprocess.call(command)
+
+
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows ``(default: …)`` where there is a default to show, and keeps the epilog's examples as written."""
+
+    def _get_help_string(self, action):
+        nothing = action.default is None or action.default is False or action.default == []
+        if nothing or action.default is argparse.SUPPRESS or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _prog() -> str:
+    return "product-repr" if Path(sys.argv[0]).name.startswith("product-repr") else "python -m product_repr"
+
+
+def _learner_default(field: str) -> str:
+    """The default of a config field as every registered learner has it ("1000", or per learner if they differ)."""
+    from product_repr import learners
+
+    values = {name: getattr(cls.Config(), field) for name, cls in sorted(learners.REGISTRY.items())}
+    if len(set(values.values())) == 1:
+        return str(next(iter(values.values())))
+    return "the learner's: " + ", ".join(f"{name} {value}" for name, value in values.items())
+
+
+def _feature_defaults() -> str:
+    from product_repr.features import sentence
+    from product_repr.features.space import AUTO, FeatureSpace
+
+    params = inspect.signature(FeatureSpace).parameters
+    shown = {"text_weight": params["text_weight"].default, "max_levels": params["max_levels"].default,
+             "text_dim": "auto (from the rows)" if params["text_dim"].default is None else params["text_dim"].default,
+             "text_encoder": f"{params['text_encoder'].default} ({sentence.DEFAULT_MODEL} when installed, else tfidf)"
+             if params["text_encoder"].default == AUTO else params["text_encoder"].default}
+    return ", ".join(f"{k}={v}" for k, v in shown.items())
+
+
+#: every example in the help texts (tests parse each one); ``{prog}`` is the command's own name
+EXAMPLES = {
+    None: [
+        ("{prog} demo --out demo.csv", "a demo catalog of {rows:,} products (and demo.truth.json)"),
+        ("{prog} train demo.csv --label category --out runs/demo",
+         "train the default learner; score it against 'category' (subcategory, its twin, is left out)"),
+        ("{prog} evaluate runs/demo", "metrics against the raw and PCA baselines (label and table from run.json)"),
+        ("{prog} export runs/demo --format projector --out demo-projector", "files for the Embedding Projector"),
+        ("{prog} dashboard", "the dashboard on http://localhost:8501; the Runs page opens runs/demo"),
+    ],
+    "demo": [
+        ("{prog} demo --out demo.csv", "{rows:,} products"),
+        ("{prog} demo --rows 500 --seed 3 --out data/small.csv", "a smaller one"),
+    ],
+    "train": [
+        ("{prog} train demo.csv --label category --out runs/demo", ""),
+        ("{prog} train demo.csv --label category --exclude price --max-rows 1000 --out runs/small", ""),
+        ("{prog} train catalog.csv --learner contrastive --dim 64 --steps 2000 --name contrastive-64", ""),
+        ("{prog} train catalog.parquet --set width=512 --feature text_encoder=tfidf --out runs/tfidf --overwrite", ""),
+    ],
+    "evaluate": [
+        ("{prog} evaluate runs/demo", "the label and the table recorded in run.json"),
+        ("{prog} evaluate runs/demo --label subcategory --k 20", "against another column"),
+        ("{prog} evaluate runs/demo --data demo-copy.csv", "the table from another path"),
+    ],
+    "export": [
+        ("{prog} export runs/demo --out demo-embeddings", "demo-embeddings/embeddings.csv"),
+        ("{prog} export runs/demo --format projector --out demo-projector",
+         "tensors.tsv, metadata.tsv (id, title, label, error) and projector_config.pbtxt"),
+    ],
+    "dashboard": [
+        ("{prog} dashboard", "serve on Streamlit's port, 8501"),
+        ("{prog} dashboard --port 8600 --server.address 0.0.0.0", "any other `streamlit run` flag passes through"),
+    ],
+}
+
+
+def _epilog(command: str | None, prog: str) -> str:
+    from product_repr.data import demo
+
+    rows = inspect.signature(demo.write_catalog).parameters["rows"].default
+    lines = [f"  {cmd.format(prog=prog)}" + (f"\n      # {note.format(rows=rows)}" if note else "")
+             for cmd, note in EXAMPLES[command]]
+    title = "examples (the whole flow)" if command is None else "examples"
+    return f"{title}:\n" + "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from product_repr import __version__, learners
+    from product_repr.data import demo
+    from product_repr.data.schema import Role
+
+    prog = _prog()
     parser = argparse.ArgumentParser(
-        prog="python -m product_repr",
-        description="Learn product embeddings from a catalog table, headless.",
+        prog=prog,
+        description="Learn product embeddings from a catalog table, headless; explore them in the dashboard.",
+        epilog=_epilog(None, prog) + f"\n\n{prog} COMMAND --help shows each command's options and defaults.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"product_repr {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="write the built-in demo catalog and its planted truth")
-    p.add_argument("--rows", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="FILE.csv; FILE.truth.json is written beside it")
+    def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=textwrap.fill(description, 79),
+                              epilog=_epilog(name, prog), formatter_class=_HelpFormatter)
+
+    catalog = inspect.signature(demo.write_catalog).parameters
+    p = command("demo", "write the built-in demo catalog and its planted truth",
+                "Write a synthetic catalog with known structure (categories, near-duplicates, anomalies) as CSV, "
+                "and its planted truth as FILE.truth.json beside it.")
+    p.add_argument("--rows", type=int, default=catalog["rows"].default, help="products")
+    p.add_argument("--seed", type=int, default=catalog["seed"].default, help="same seed, same catalog")
+    p.add_argument("--out", required=True, metavar="FILE.csv", help="the catalog; FILE.truth.json is written beside it")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train a learner on a table and write a run directory")
+    p = command("train", "train a learner on a table and write a run directory",
+                "Train a self-supervised learner on a table and write a run directory: weights, feature state, "
+                "embeddings, 2D map, neighbours, reconstruction errors and run.json. Prints a JSON summary.")
     p.add_argument("data", help="CSV/TSV/Parquet/JSON/JSONL/XLSX file (optionally .gz)")
-    p.add_argument("--learner", default=None, help="autoencoder, denoising, contrastive or multitask")
-    p.add_argument("--dim", type=int, default=None, help="embedding size")
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the learner's, 1000)")
-    p.add_argument("--epochs", type=int, default=None, help="most passes over the data (default 100)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--learner", default=learners.DEFAULT, metavar="NAME",
+                   help=f"one of {', '.join(sorted(learners.REGISTRY))}")
+    p.add_argument("--dim", type=int, default=None,
+                   help=f"embedding size (default: {_learner_default('embedding_dim')})")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"optimiser steps (default: {_learner_default('steps')})")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"most passes over the data; a small table stops there before --steps "
+                        f"(default: {_learner_default('epochs')})")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of initialisation, shuffling and corruption (default: {_learner_default('seed')})")
     p.add_argument("--exclude", action="append", default=[], metavar="COL", help="keep COL out of the input (repeatable)")
-    p.add_argument("--label", default=None, metavar="COL", help="evaluate against COL (it is excluded from the input)")
-    p.add_argument("--role", action="append", default=[], metavar="COL=ROLE", help="override an inferred role")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any learner setting")
+    p.add_argument("--label", default=None, metavar="COL",
+                   help="score the run against COL, recorded for evaluate; COL is kept out of the input, and so "
+                        "are the columns named after it that pin it down (e.g. subcategory for category)")
+    p.add_argument("--keep-twins", action="store_true",
+                   help="keep the label's named twins in the input (default: excluded, as the stage note says)")
+    p.add_argument("--role", action="append", default=[], metavar="COL=ROLE",
+                   help=f"override an inferred role: {', '.join(r.value for r in Role)} (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any learner setting, e.g. width=512 (repeatable; the Train page lists them)")
     p.add_argument("--feature", action="append", default=[], metavar="KEY=VALUE",
-                   help="feature setting: text_weight, text_dim, max_levels or text_encoder (auto, tfidf or a sentence model such as all-MiniLM-L6-v2)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--max-rows", type=int, default=None)
-    p.add_argument("--name", default=None)
-    p.add_argument("--out", default=None, metavar="DIR", help="run directory (default runs/<name>)")
-    p.add_argument("--quiet", action="store_true")
+                   help=f"feature setting (repeatable; defaults: {_feature_defaults()}); text_encoder is auto, "
+                        "tfidf or a sentence model such as all-MiniLM-L6-v2")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train")
+    p.add_argument("--max-rows", type=int, default=None, metavar="N", help="read only the first N rows (default: all)")
+    p.add_argument("--name", default=None, help="run name (default: the --out folder's name, else LEARNER-UTCTIME)")
+    p.add_argument("--out", default=None, metavar="DIR", help="run directory (default: runs/NAME)")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in DIR (default: refuse)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or notes on stderr")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="print a run's quality metrics against the raw and PCA baselines as JSON")
+    p = command("evaluate", "print a run's quality metrics against the raw and PCA baselines as JSON",
+                "Score a run's embeddings against a label column: kNN precision, linear probe and more, each beside "
+                "the raw features and PCA. The label and the table are the ones run.json records; the table must "
+                "be the one the run was trained on (same content hash).")
     p.add_argument("run", help="run directory")
-    p.add_argument("--label", required=True, metavar="COL")
-    p.add_argument("--data", default=None, help="the table (default: the one recorded in run.json)")
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--label", default=None, metavar="COL", help="label column (default: the run's, from run.json)")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="the table (default: the one run.json records, or the table saved in the run directory)")
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="evaluate on a table that is not the run's (its products matched by id)")
+    p.add_argument("--k", type=int, default=10, help="neighbours per product")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="export a run's embeddings")
+    p = command("export", "export a run's embeddings",
+                "Write a run's embeddings as CSV or Parquet (product_id, e0 .. e{d-1}), or as TensorBoard Embedding "
+                "Projector files with the same metadata as the dashboard's projector download.")
     p.add_argument("run", help="run directory")
-    p.add_argument("--format", choices=["csv", "parquet", "projector"], default="csv")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--format", choices=["csv", "parquet", "projector"], default="csv", help="what to write")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write into (created)")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="projector: the table for titles and labels (default: the one run.json records)")
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="projector: take titles from a table that is not the run's (products matched by id)")
     p.set_defaults(func=cmd_export)
+
+    p = command("dashboard", "start the Streamlit dashboard (streamlit run app.py)",
+                "Start the dashboard of this checkout with `python -m streamlit run app.py`. It serves the run "
+                f"directories under ./runs of the current folder (or ${library.RUNS_ENV}) on its Runs page. Flags it does "
+                "not know pass on to `streamlit run`.")
+    p.add_argument("--port", type=int, default=None, help="port to serve on (default: Streamlit's, 8501)")
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "dashboard":
+        args.streamlit_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from product_repr.compute import use_cpu_threads
 
     use_cpu_threads()  # once, at the entry point
-    if getattr(args, "learner", "") is None:
-        from product_repr.pipeline import DEFAULT_LEARNER
-
-        args.learner = DEFAULT_LEARNER
     try:
         return args.func(args)
     except ProductReprError as err:

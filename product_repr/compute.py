@@ -197,3 +197,15 @@ class WorkGate:
 
 #: the one gate of a server process (the dashboard); the CLI does not use it
 SERVER_GATE = WorkGate()
+
+
+def preload_libraries() -> None:
+    """Import scikit-learn and umap-learn in the calling thread.
+
+    Call it once, before starting threads that import them (the dashboard's warm-up thread and its pages'
+    script threads): two threads importing scikit-learn at the same moment can see it half-initialised
+    ("cannot import name ... from partially initialized module"). Takes ~3 s on a 2-core CPU.
+    """
+    import sklearn.decomposition  # noqa: F401
+    import umap  # noqa: F401
+

@@ -11,16 +11,26 @@ projector plugin, or https://projector.tensorflow.org with "Load"):
 
 The projector reads a single-column metadata file as having *no* header, so a
 ``row`` column is added when only the ids would be written.
+
+``export_run_projector`` is what the CLI's ``export --format projector`` and the
+dashboard's projector download both call: the same run gives the same files.
 """
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from product_repr.errors import ConfigError
+
+if TYPE_CHECKING:
+    from product_repr.runs import Run
 
 TENSOR_NAME = "product_embeddings"
 FORMATS = ("csv", "parquet")
@@ -143,3 +153,94 @@ def export_table(
     else:
         frame.to_parquet(path, index=False)
     return [path]
+
+
+def recorded_label(run: "Run") -> str | None:
+    """The label column ``run`` was evaluated against, as run.json records it (None: trained without one)."""
+    return ((run.info or {}).get("data") or {}).get("label") or (run.metrics or {}).get("label")
+
+
+def projector_metadata(run: "Run", table: pd.DataFrame | None = None, *, label: str | None = None,
+                       colour: str | None = None) -> pd.DataFrame | None:
+    """The columns shown beside each point in the projector: ``product_id``, the title column, the label, the
+    colour column (each when ``table`` has it) and the reconstruction ``error`` (learners with a decoder).
+
+    ``table``: the run's catalog rows in the order of ``run.product_ids`` (None, or a table of ids only: ids and
+    errors only). ``label``: default :func:`recorded_label`. Returns None when there is nothing beside the ids.
+    Raises ConfigError when ``table`` has another number of rows than the run has products.
+    """
+    from product_repr.data.titles import title_column
+
+    ids = [str(i) for i in run.product_ids]
+    table = pd.DataFrame(index=pd.RangeIndex(len(ids))) if table is None else table.reset_index(drop=True)
+    if len(table) != len(ids):
+        raise ConfigError(f"the table has {len(table)} rows for the run's {len(ids)} products; "
+                          "pass the table the run was trained on, in the run's order")
+    meta = pd.DataFrame({"product_id": ids})
+    label = label if label is not None else recorded_label(run)
+    for col in dict.fromkeys([title_column(table, run.schema), label, colour]):
+        if col and col in table.columns and col != "product_id":
+            meta[col] = table[col].astype("string").to_numpy()
+    if run.reconstruction is not None and "error" in run.reconstruction:
+        meta["error"] = run.reconstruction["error"].to_numpy()
+    return meta if meta.shape[1] > 1 else None
+
+
+def export_run_projector(directory: str | Path, run: "Run", table: pd.DataFrame | None = None, *,
+                         label: str | None = None, colour: str | None = None) -> list[Path]:
+    """:func:`export_projector` of ``run`` with its :func:`projector_metadata`. Returns the three paths."""
+    metadata = projector_metadata(run, table, label=label, colour=colour)
+    return export_projector(directory, run.product_ids, np.asarray(run.embeddings), metadata)
+
+
+# ---------------------------------------------------------------------------------------------
+# downloads: the same files as bytes, for the dashboard
+# ---------------------------------------------------------------------------------------------
+
+
+def zip_directory(directory: str | Path, *, prefix: str | None = None) -> bytes:
+    """The files under ``directory`` as a zip archive (paths inside start with ``prefix/``)."""
+    root = Path(directory)
+    prefix = prefix if prefix is not None else root.name
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                archive.write(path, str(Path(prefix) / path.relative_to(root)))
+    return buffer.getvalue()
+
+
+def embeddings_csv(run: "Run") -> bytes:
+    """``product_id, e0 .. e{d-1}`` as UTF-8 CSV."""
+    return embeddings_frame(run.product_ids, np.asarray(run.embeddings)).to_csv(index=False).encode("utf-8")
+
+
+def embeddings_parquet(run: "Run") -> bytes:
+    """``product_id, e0 .. e{d-1}`` as Parquet."""
+    buffer = io.BytesIO()
+    embeddings_frame(run.product_ids, np.asarray(run.embeddings)).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def run_zip(run: "Run") -> bytes:
+    """The whole run directory (``save_run``) as a zip, ready for ``load_run`` / the CLI after unzipping."""
+    from product_repr.library import safe_name
+    from product_repr.runs import save_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = save_run(run, Path(tmp) / safe_name(run.name))
+        return zip_directory(directory)
+
+
+def projector_zip(run: "Run", table: pd.DataFrame | None = None, *, label: str | None = None, colour: str | None = None) -> bytes:
+    """TensorBoard Embedding Projector files (vectors + metadata TSV) for ``run``, zipped.
+
+    The files of ``product_repr.export_run_projector``, the same as the CLI's ``export --format projector``:
+    ``table`` (the run's catalog rows in its order), ``label`` and ``colour`` choose the metadata columns.
+    """
+    from product_repr.library import safe_name
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{safe_name(run.name)}-projector"
+        export_run_projector(out, run, table, label=label, colour=colour)
+        return zip_directory(out)

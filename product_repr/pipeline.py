@@ -6,7 +6,6 @@ other.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -25,6 +24,8 @@ from product_repr.compute import WorkGate
 from product_repr.errors import ConfigError, SchemaError
 from product_repr.features.space import FeatureSpace
 from product_repr.learners import DEFAULT as DEFAULT_LEARNER  # chosen by measurement: docs/QUALITY.md
+from product_repr.data.fingerprint import column_sha256, product_ids, table_sha256  # noqa: F401 (pipeline API)
+from product_repr.data.leakage import named_twins
 from product_repr.data.schema import Schema
 
 Stage = Callable[[str], None]
@@ -83,34 +84,6 @@ FEATURE_SETTINGS = frozenset({"max_levels", "text_dim", "text_weight", "text_enc
 
 
 
-def table_sha256(df: pd.DataFrame) -> str:
-    """A content hash of a table (values and column names), stable across processes."""
-    digest = hashlib.sha256()
-    digest.update("\x1f".join(map(str, df.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def product_ids(df: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """The id of every row as strings: the schema's id column, else the row number.
-
-    Duplicate ids are made unique (``"A17"``, ``"A17#2"``) so every product has
-    one entry in neighbours and projections.
-    """
-    column = schema.id_column
-    if column is None or column not in df.columns:
-        return np.array([str(i) for i in range(len(df))], dtype=object)
-    raw = df[column].astype("string").fillna("").str.strip().to_numpy(dtype=object)
-    raw = np.where(raw == "", [f"row{i}" for i in range(len(raw))], raw)
-    seen: dict[str, int] = {}
-    out = []
-    for value in raw:
-        count = seen.get(value, 0) + 1
-        seen[value] = count
-        out.append(value if count == 1 else f"{value}#{count}")
-    return np.array(out, dtype=object)
-
-
 def make_config(learner: str, config: Any = None, **overrides: Any):
     """A validated config for ``learner`` from None, a dict or a config object, plus overrides."""
     from product_repr import learners
@@ -151,6 +124,7 @@ def build_run(
     config: Any = None,
     exclude: Iterable[str] = (),
     label: str | None = None,
+    keep_twins: bool = False,
     progress=None,
     on_stage: Stage | None = None,
     on_map: MapCallback | None = None,
@@ -166,7 +140,11 @@ def build_run(
 ):
     """Train ``learner`` on ``df`` and return a finished :class:`~product_repr.runs.Run`.
 
-    The label column (if any) and ``exclude`` are never encoded. ``features`` are
+    The label column (if any) and ``exclude`` are never encoded, nor, unless ``keep_twins``, the label's
+    named twins (``data.leakage.named_twins``: columns named after the label that pin it down, such as a
+    subcategory): those are excluded automatically, named in an ``on_stage`` message and recorded in run.json
+    (``data.excluded``, ``data.twins_excluded``; twins kept by ``keep_twins`` in ``data.twins_kept``). Pass
+    ``keep_twins=True`` when ``exclude`` is a list the user has already decided on. ``features`` are
     FeatureSpace settings (``max_levels``, ``text_dim``, ``text_weight``, ``text_encoder``). With
     ``analysis`` the run also holds its 2D projection, top-``k`` neighbours,
     reconstruction errors (learners with a decoder) and metrics.
@@ -189,6 +167,11 @@ def build_run(
         raise SchemaError(f"label column {label!r} is not in the table; columns are {', '.join(map(str, df.columns))}")
     cfg = make_config(learner, config)
     dropped = excluded_columns(schema, exclude, label)
+    twins = [t for t in named_twins(df, label, schema=schema) if t in schema and t not in dropped]
+    if twins and not keep_twins:
+        stage(f"Excluding {', '.join(twins)} from the input: named after the label {label!r} and pinning it "
+              f"down, {'it' if len(twins) == 1 else 'they'} would give the answer away")
+        dropped += twins
     feature_settings = dict(features or {})
     unknown = set(feature_settings) - FEATURE_SETTINGS
     if unknown:
@@ -248,9 +231,13 @@ def build_run(
             "source": source or df.attrs.get("source"),
             "sha256": table_sha256(df),
             "rows": int(len(df)),
+            "capped": bool(df.attrs.get("capped", False)),  # read with max_rows: the first `rows` rows of source
             "columns": [str(c) for c in df.columns],
             "excluded": dropped,
+            "twins_excluded": [] if keep_twins else twins,
+            "twins_kept": twins if keep_twins else [],
             "label": label,
+            "columns_sha256": column_sha256(df),
         },
         "timings": timings,
     }

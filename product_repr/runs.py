@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from product_repr.errors import ProductReprError, RunError
+from product_repr.export import embeddings_frame  # noqa: F401 (the layout of embeddings.parquet; also used by callers of runs)
 
 RUN_FORMAT = 1
 OPTIONAL_FRAMES = ("projection", "neighbours", "reconstruction")
@@ -72,21 +73,30 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def embeddings_frame(product_ids: np.ndarray, Z: np.ndarray) -> pd.DataFrame:
-    """product_id, e0 .. e{d-1} (float32)."""
-    frame = pd.DataFrame(np.asarray(Z, dtype=np.float32), columns=[f"e{j}" for j in range(Z.shape[1])])
-    frame.insert(0, "product_id", pd.array([str(i) for i in product_ids], dtype="string"))
-    return frame
+def check_free(directory: str | Path, *, overwrite: bool = False) -> Path:
+    """``directory`` as a Path if a run may be saved there: it holds no run yet (no ``run.json``), or ``overwrite``.
+
+    Raises RunError naming the folder and the way out when it already holds a run, or is a file.
+    """
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise RunError(f"{d} is a file, not a folder; save the run into another folder")
+    if not overwrite and (d / "run.json").exists():
+        raise RunError(f"{d} already holds a run; save into another folder (command line: --out DIR or "
+                       "--name NAME) or replace it (--overwrite)")
+    return d
 
 
-def save_run(run: Run, directory: str | Path) -> Path:
-    """Write ``run`` into ``directory`` (created; files of an older run there are replaced). Returns the path.
+def save_run(run: Run, directory: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``run`` into ``directory`` (created). Returns the path.
 
-    Raises RunError if the run is inconsistent (embeddings and ids of different lengths).
+    A directory that already holds a run is refused unless ``overwrite``; then the older run's files are
+    replaced. Raises RunError for that (see :func:`check_free`) and if the run is inconsistent (embeddings
+    and ids of different lengths).
     """
     from safetensors.torch import save_file
 
-    d = Path(directory)
+    d = check_free(directory, overwrite=overwrite)
     Z = np.asarray(run.embeddings, dtype=np.float32)
     if Z.ndim != 2 or len(Z) != len(run.product_ids):
         raise RunError(f"run {run.name!r} has {len(run.product_ids)} product ids but embeddings of shape {Z.shape}")
@@ -201,3 +211,80 @@ def load_run(directory: str | Path) -> Run:
         reconstruction=frames["reconstruction"],
         metrics=dict(info.get("metrics") or {}),
     )
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A catalog table lined up with a run: row i of ``rows`` is product i of ``run.product_ids``.
+
+    ``exact``: the table is the one the run was made on (same content hash as run.json). Otherwise it is a
+    different version of that catalog, and ``note`` says so in words (with the ``changed`` columns when
+    run.json records per-column hashes): titles and attributes shown come from the loaded table.
+    """
+
+    rows: pd.DataFrame
+    exact: bool
+    note: str = ""
+    changed: tuple[str, ...] = ()
+
+
+def _catalog_words(name: str, rows: int | None, sha: str | None) -> str:
+    facts = [f"{rows:,} rows" if rows is not None else None, f"sha256 {sha[:8]}…" if sha else None]
+    facts_text = ", ".join(f for f in facts if f)
+    return f"{name!r} ({facts_text})" if facts_text else repr(name)
+
+
+def align(run: Run, df: pd.DataFrame, *, name: str = "the loaded catalog", sha256: str | None = None) -> Alignment:
+    """The rows of ``df`` (the catalog named ``name``) in the order of ``run``'s products.
+
+    Exact when ``df``'s content hash (``data.fingerprint.table_sha256``; pass ``sha256`` when already known) equals
+    the one in run.json. Otherwise ``df`` must hold every product of the run (by the run's id column) and,
+    when run.json records per-column hashes, at least one column besides the id must be unchanged for those
+    products: then it is "a different version of the catalog" (``exact=False``, a ``note``). A table with
+    extra products is accepted only with per-column hashes to check it against.
+
+    Raises RunError naming both catalogs and the way out when ``df`` is another catalog: products missing,
+    or the same ids on different products (two demo catalogs share ids like P00001).
+    """
+    from product_repr.data.fingerprint import column_sha256, product_ids, table_sha256
+
+    data = (run.info or {}).get("data") or {}
+    n = len(run.product_ids)
+    recorded = data.get("sha256")
+    theirs = _catalog_words(str(data.get("source") or "its training table"), data.get("rows"), recorded)
+    ours = _catalog_words(name, len(df), sha256)
+    if recorded and len(df) == n and (sha256 or table_sha256(df)) == recorded:
+        return Alignment(rows=df.reset_index(drop=True), exact=True)
+    way_out = f"load (or pass) the catalog run {run.name!r} was made on to see its products' titles and attributes"
+    position = {pid: i for i, pid in enumerate(product_ids(df, run.schema))}
+    missing = [str(p) for p in run.product_ids if str(p) not in position]
+    if missing:
+        raise RunError(f"run {run.name!r} was made on {theirs}, not on {ours}: {len(missing):,} of its {n:,} "
+                       f"products (e.g. {missing[0]!r}) are not in it; {way_out}")
+    rows = df.iloc[[position[str(p)] for p in run.product_ids]].reset_index(drop=True)
+    extra = len(df) - n
+    plural = "s" if extra != 1 else ""
+    more = f", plus {extra:,} product{plural} the run does not have" if extra else ""
+    hashes = data.get("columns_sha256") or {}
+    if not hashes:
+        if extra:
+            raise RunError(f"run {run.name!r} was made on {theirs}, not on {ours}: that table has {extra:,} more "
+                           f"product{plural}, and run.json records no column hashes to tell whether the run's products "
+                           f"are the same; {way_out}")
+        return Alignment(rows=rows, exact=False, note=(
+            f"{ours} is not exactly the table run {run.name!r} was made on ({theirs}): the same {n:,} product ids, "
+            "but other content (run.json records no column hashes to say which columns changed). Titles and "
+            "attributes shown are the loaded catalog's."))
+    now = column_sha256(rows)
+    changed = tuple(c for c in hashes if now.get(c) != hashes[c])
+    # constant and id-like columns (roles id, ignore) match between unrelated catalogs of the same ids
+    learned = {c for c in hashes if c in run.schema and run.schema.role(c).value not in ("id", "ignore")}
+    same = [c for c in hashes if c not in changed and c in learned]
+    if not same:
+        raise RunError(f"run {run.name!r} was made on {theirs}, not on {ours}: the product ids match, but none of "
+                       f"the other columns of those products do, so it is another catalog with the same ids; "
+                       f"{way_out}")
+    what = f"{', '.join(changed)} changed" if changed else "no column of the run's products changed"
+    return Alignment(rows=rows, exact=False, changed=changed, note=(
+        f"{ours} is a different version of the catalog run {run.name!r} was made on ({theirs}): the same "
+        f"{n:,} products{more}; {what}. Titles and attributes shown are the loaded catalog's."))

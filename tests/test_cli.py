@@ -1,14 +1,22 @@
-"""The command line end to end, in-process: demo → train → evaluate → export, and its error paths."""
+"""The command line end to end, in-process: demo → train → evaluate → export → dashboard, its help and its
+error paths."""
 from __future__ import annotations
 
+import io
 import json
+import re
+import shlex
+import shutil
+import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from product_repr.analysis import evaluation
-from product_repr.cli import main
+from product_repr.cli import EXAMPLES, build_parser, main
 from product_repr.runs import load_run
 
 RUN_FILES = [
@@ -166,3 +174,184 @@ def test_default_train_uses_the_installed_sentence_encoder_and_reloads(trained, 
     X = run.feature_space.transform(df)
     np.testing.assert_allclose(run.learner.encode(X), run.embeddings, atol=1e-5,
                                err_msg="a reloaded run must reproduce its embeddings from the table")
+
+
+# --- help: true defaults and examples that parse ------------------------------------------------------------
+
+
+def help_text(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit, match="^0$"):
+        main([*argv, "--help"])
+    return " ".join(capsys.readouterr().out.split())  # one line: argparse wraps where the terminal is narrow
+
+
+def test_train_help_shows_the_learners_real_defaults(capsys):
+    from product_repr import learners
+
+    text = help_text(capsys, "train").split(" options: ", 1)[1]
+    config = learners.get(learners.DEFAULT).Config()
+    for option, value in (("--learner NAME", learners.DEFAULT), ("--dim DIM", config.embedding_dim),
+                          ("--steps STEPS", config.steps), ("--epochs EPOCHS", config.epochs),
+                          ("--seed SEED", config.seed), ("--device {auto,cpu,cuda}", "auto")):
+        shown = re.search(re.escape(option) + r" .*?\(default: ([^)]*)\)", text)
+        assert shown and shown.group(1) == str(value), f"{option} help shows {shown and shown.group(1)}, not {value}"
+
+
+@pytest.mark.parametrize("command", [None, *sorted(c for c in EXAMPLES if c)])
+def test_every_help_has_examples_that_parse(command, capsys):
+    text = help_text(capsys, *([command] if command else []))
+    assert "examples" in text, f"{command or 'top-level'} --help has no examples"
+    parser = build_parser()
+    for example, _ in EXAMPLES[command]:
+        argv = shlex.split(example.format(prog="PROG"))[1:]
+        assert example.format(prog="python -m product_repr") in text, f"{example} missing from the help"
+        args, extra = parser.parse_known_args(argv)
+        assert not extra or args.command == "dashboard", f"{example}: unknown arguments {extra}"
+
+
+def test_top_level_help_walks_through_the_whole_flow(capsys):
+    text = help_text(capsys)
+    steps = [text.find(f"python -m product_repr {c} ") for c in ("demo", "train", "evaluate", "export")]
+    steps.append(text.find("python -m product_repr dashboard"))
+    assert -1 not in steps and steps == sorted(steps), f"flow examples missing or out of order: {steps}"
+
+
+# --- dashboard ---------------------------------------------------------------------------------------------
+
+
+def test_dashboard_runs_streamlit_on_the_checkouts_app(monkeypatch, capsys):
+    import subprocess
+
+    from product_repr import cli
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda command: calls.append(command) or 0)
+    assert main(["dashboard", "--port", "8600", "--server.address", "0.0.0.0"]) == 0
+    [command] = calls
+    app = Path(cli.__file__).resolve().parent.parent / "app.py"
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(app)], command
+    assert "--server.port=8600" in command and command[-2:] == ["--server.address", "0.0.0.0"], command
+    assert "--client.showErrorDetails=none" in command, "the checkout's .streamlit/config.toml was not passed on"
+
+
+def test_dashboard_without_app_py_says_so_in_one_line(monkeypatch, tmp_path, capsys):
+    import subprocess
+
+    import product_repr
+
+    monkeypatch.setattr(product_repr, "__file__", str(tmp_path / "site-packages" / "product_repr" / "__init__.py"))
+    monkeypatch.setattr(subprocess, "call", lambda command: pytest.fail(f"started {command}"))
+    assert main(["dashboard"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the dashboard's app.py is not beside") and err.count("\n") == 1, err
+
+
+def test_unknown_arguments_are_refused_outside_dashboard(trained, capsys):
+    _, out = trained
+    with pytest.raises(SystemExit, match="^2$"):
+        main(["evaluate", str(out), "--server.port", "1"])
+    assert "unrecognized arguments: --server.port 1" in capsys.readouterr().err
+
+
+# --- evaluate: the run's own label and table ---------------------------------------------------------------
+
+
+def test_evaluate_reads_label_and_table_from_the_run(trained, capsys):
+    csv, out = trained
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    metrics = json.loads(captured.out)
+    assert metrics["label"] == "category" and Path(metrics["data"]) == csv.resolve(), metrics
+    assert "warning" not in captured.err, "subcategory was excluded: nothing leaks"
+
+
+def test_evaluate_refuses_a_table_that_is_not_the_runs(trained, tmp_path, capsys):
+    csv, out = trained
+    changed = pd.read_csv(csv)
+    changed["price"] = changed["price"] + 1.0  # same products, one column changed: another version
+    other = tmp_path / "changed.csv"
+    changed.to_csv(other, index=False)
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--data", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert str(other) in err and str(csv.resolve()) in err and "--allow-other-data" in err, err
+    assert main(["evaluate", str(out), "--data", str(other), "--allow-other-data"]) == 0
+    assert "price changed" in capsys.readouterr().err, "the note should say how the table differs"
+
+
+def test_evaluate_warns_when_the_label_was_in_the_input(trained, capsys):
+    _, out = trained
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--label", "brand"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: the label 'brand' itself was in the learner's input" in captured.err, captured.err
+    assert json.loads(captured.out)["label_leaks"] == ["brand"]
+
+
+def test_evaluate_warns_about_label_twins_kept_in_the_input(trained, tmp_path, capsys):
+    csv, _ = trained
+    out = tmp_path / "twins"
+    assert main(["train", str(csv), "--learner", "denoising", "--epochs", "1", "--dim", "4", "--label", "category",
+                 "--keep-twins", "--feature", "text_encoder=tfidf", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 'subcategory' restates the label 'category'" in err and "--exclude subcategory" in err, err
+
+
+def test_evaluate_without_a_recorded_label_asks_for_one(trained, tmp_path, capsys):
+    _, out = trained
+    copy = tmp_path / "nolabel"
+    shutil.copytree(out, copy)
+    info = json.loads((copy / "run.json").read_text())
+    info["data"]["label"] = None
+    info["metrics"] = {}
+    (copy / "run.json").write_text(json.dumps(info))
+    assert main(["evaluate", str(copy)]) == 2
+    assert "trained without a label" in capsys.readouterr().err
+
+
+# --- no silent overwrite -----------------------------------------------------------------------------------
+
+
+def test_train_refuses_an_occupied_run_folder_before_training(trained, capsys):
+    csv, out = trained
+    before = (out / "run.json").read_bytes()
+    assert main(["train", str(csv), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out} already holds a run" in err and "--overwrite" in err and "--out" in err, err
+    assert (out / "run.json").read_bytes() == before, "the run was touched"
+
+
+# --- export: the dashboard's projector metadata ------------------------------------------------------------
+
+
+def test_cli_projector_export_matches_the_dashboards(trained, tmp_path, capsys):
+    from product_repr import export
+    from product_repr.data.tables import read_table
+
+    csv, out = trained
+    assert main(["export", str(out), "--format", "projector", "--out", str(tmp_path / "cli")]) == 0
+    cli_meta = (tmp_path / "cli" / "metadata.tsv").read_text(encoding="utf-8")
+    assert cli_meta.split("\n", 1)[0].split("\t") == ["product_id", "title", "category", "error"], cli_meta[:200]
+    # the Runs page's download: the run opened with its catalog loaded (colour defaults to the label)
+    run = load_run(out)
+    archive = zipfile.ZipFile(io.BytesIO(export.projector_zip(run, read_table(csv), label="category",
+                                                                  colour="category")))
+    dashboard_meta = archive.read(next(n for n in archive.namelist() if n.endswith("metadata.tsv"))).decode()
+    assert dashboard_meta == cli_meta, "the CLI and the dashboard write different metadata.tsv"
+
+
+def test_projector_export_without_the_table_keeps_ids_and_says_so(trained, tmp_path, capsys):
+    _, out = trained
+    copy = tmp_path / "moved"
+    shutil.copytree(out, copy)
+    info = json.loads((copy / "run.json").read_text())
+    info["data"]["source"] = str(tmp_path / "gone.csv")
+    (copy / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["export", str(copy), "--format", "projector", "--out", str(tmp_path / "p")]) == 0
+    assert "gone.csv' is not here" in capsys.readouterr().err
+    header = (tmp_path / "p" / "metadata.tsv").read_text().split("\n", 1)[0]
+    assert header.split("\t") == ["product_id", "error"], header

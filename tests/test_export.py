@@ -68,3 +68,21 @@ def test_bad_export_requests_are_explained(tmp_path, data):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="is a file; choose a folder"):
         export.export_table(tmp_path / "file", ids, Z)
+
+
+def test_run_projector_metadata_has_title_label_colour_and_error(tmp_path, data):
+    from types import SimpleNamespace
+
+    ids, Z, _ = data
+    table = pd.DataFrame({"sku": ids, "name": ["a", "b", "c", "d"], "kind": ["x", "x", "y", "y"],
+                          "shade": ["red", None, "blue", "red"], "price": [1.0, 2.0, 3.0, 4.0]})
+    run = SimpleNamespace(product_ids=ids, embeddings=Z, schema=None, info={"data": {"label": "kind"}}, metrics={},
+                          reconstruction=pd.DataFrame({"product_id": ids, "error": [0.5, 1.5, 2.5, 3.5]}))
+    meta = export.projector_metadata(run, table, colour="shade")
+    assert list(meta.columns) == ["product_id", "name", "kind", "shade", "error"], list(meta.columns)
+    assert meta["kind"].tolist() == ["x", "x", "y", "y"], "the label recorded in run.json is shown"
+    paths = export.export_run_projector(tmp_path, run, table, colour="shade")
+    assert read_tsv(paths[1])[2] == ["B\t2", "b", "x", "", "1.5"]
+    assert list(export.projector_metadata(run, None).columns) == ["product_id", "error"]
+    with pytest.raises(ConfigError, match="the table has 3 rows for the run's 4 products"):
+        export.projector_metadata(run, table.head(3))

@@ -128,3 +128,21 @@ def test_with_a_gate_texts_are_encoded_chunk_by_chunk_one_turn_each(catalog, mon
                        on_stage=stages.append)
     assert sentence.stats["encoded"] == before, "the second run finds every text in the disk cache"
     assert not any(m.startswith("Encoding texts") for m in stages)
+
+
+def test_the_labels_named_twins_are_excluded_unless_the_caller_keeps_them(catalog):
+    """`train --label category` must not learn from subcategory (it names the category); a caller whose user
+    decided the exclusions (the Data page) keeps them with keep_twins=True."""
+    schema = infer_schema(catalog)
+    stages: list[str] = []
+    run = pipeline.build_run(catalog, schema, config={"steps": 2}, label="category", on_stage=stages.append,
+                             analysis=False, features={"text_encoder": "tfidf"})
+    data = run.info["data"]
+    assert data["excluded"] == ["category", "subcategory"] and data["twins_excluded"] == ["subcategory"], data
+    assert "subcategory" not in run.feature_space.columns, "the twin leaked into the learner's input"
+    assert any(m.startswith("Excluding subcategory from the input") for m in stages), stages
+    kept = pipeline.build_run(catalog, schema, config={"steps": 2}, label="category", keep_twins=True,
+                              analysis=False, features={"text_encoder": "tfidf"})
+    assert kept.info["data"]["excluded"] == ["category"] and kept.info["data"]["twins_kept"] == ["subcategory"]
+    assert "subcategory" in kept.feature_space.columns
+    assert set(data["columns_sha256"]) == set(map(str, catalog.columns)), "a hash per column for runs.align"

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from product_repr import learners
 from product_repr.errors import RunError
@@ -14,7 +13,7 @@ from product_repr.features.space import FeatureSpace
 from product_repr.runs import Run, load_run, save_run
 from product_repr.data.schema import infer_schema
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def catalog(n: int = 80) -> pd.DataFrame:
@@ -69,7 +68,7 @@ def test_optional_frames_saved_and_stale_ones_removed(tmp_path):
     save_run(run, tmp_path)
     pd.testing.assert_frame_equal(load_run(tmp_path).projection, proj)
     run.projection = None
-    save_run(run, tmp_path)
+    save_run(run, tmp_path, overwrite=True)
     assert not (tmp_path / "projection.parquet").exists()
     assert load_run(tmp_path).projection is None
 
@@ -113,3 +112,96 @@ def test_weights_that_do_not_fit_config(tmp_path):
 def test_missing_directory(tmp_path):
     with pytest.raises(RunError, match="does not exist"):
         load_run(tmp_path / "nope")
+
+
+# --- a run lined up with a catalog table -----------------------------------------------------------------------
+
+
+def table_run(df: pd.DataFrame, *, source: str = "catalog.csv", hashes: bool = True) -> Run:
+    """A run over ``df``'s products as build_run records it (no learner needed to align)."""
+    from product_repr.data.fingerprint import column_sha256, product_ids, table_sha256
+
+    schema = infer_schema(df)
+    data = {"source": source, "rows": len(df), "sha256": table_sha256(df)}
+    if hashes:
+        data["columns_sha256"] = column_sha256(df)
+    return Run(name="r", learner=None, feature_space=None, schema=schema, product_ids=product_ids(df, schema),
+               embeddings=np.zeros((len(df), 2), dtype=np.float32), history=pd.DataFrame(), info={"data": data})
+
+
+def test_align_the_very_table_is_exact():
+    from product_repr.runs import align
+
+    df = catalog()
+    aligned = align(table_run(df), df)
+    assert aligned.exact and not aligned.note
+    pd.testing.assert_frame_equal(aligned.rows, df)
+
+
+def test_align_a_new_version_of_the_catalog_follows_the_run_order_and_says_what_changed():
+    from product_repr.runs import align
+
+    df = catalog()
+    run = table_run(df)
+    newer = df.iloc[::-1].copy()
+    newer["price"] = newer["price"] * 1.1
+    aligned = align(run, newer, name="catalog-v2.csv")
+    assert not aligned.exact and aligned.changed == ("price",), aligned.changed
+    assert list(aligned.rows["sku"]) == list(run.product_ids), "rows in the run's product order"
+    assert list(aligned.rows["title"]) == list(df["title"]), "each product keeps its own title"
+    assert "a different version" in aligned.note and "price changed" in aligned.note and "catalog-v2.csv" in aligned.note
+
+
+def test_align_refuses_a_catalog_without_the_runs_products():
+    from product_repr.runs import align
+
+    df = catalog()
+    with pytest.raises(RunError, match=r"run 'r' was made on 'catalog.csv' \(80 rows.*not on 'other.csv' \(40 rows\).*"
+                                       r"40 of its 80 products .*are not in it; load \(or pass\) the catalog run 'r' was made on"):
+        align(table_run(df), df.head(40), name="other.csv")
+
+
+def test_align_refuses_another_demo_catalog_with_the_same_ids():
+    """Demo catalogs of any size or seed number their products P00001, P00002 …: the ids match, the products
+    do not, and no title of the loaded catalog may be shown under the run's ids."""
+    from product_repr.data import demo
+    from product_repr.runs import align
+
+    small = demo.make_catalog(rows=100, seed=0).table
+    run = table_run(small, source="demo catalog")
+    for other in (demo.make_catalog(rows=200, seed=0).table, demo.make_catalog(rows=100, seed=1).table):
+        assert set(run.product_ids) <= set(other["product_id"]), "the demo's ids overlap"
+        with pytest.raises(RunError, match="another catalog with the same ids"):
+            align(run, other, name="demo catalog (200 rows, seed 0)")
+
+
+def test_align_without_column_hashes_accepts_the_same_products_only():
+    from product_repr.runs import align
+
+    df = catalog()
+    run = table_run(df, hashes=False)
+    changed = df.assign(price=df["price"] + 1)
+    aligned = align(run, changed)
+    assert not aligned.exact and "records no column hashes" in aligned.note
+    more = pd.concat([changed, changed.head(1).assign(sku="EXTRA")], ignore_index=True)
+    with pytest.raises(RunError, match="1 more product, and"):
+        align(run, more)
+
+
+def test_a_saved_run_is_never_overwritten_silently(tmp_path):
+    run, _ = make_run()
+    save_run(run, tmp_path / "run")
+    before = (tmp_path / "run" / "run.json").read_bytes()
+    run.name = "another-run"
+    with pytest.raises(RunError, match=r"run already holds a run; save into another folder .*--overwrite"):
+        save_run(run, tmp_path / "run")
+    assert (tmp_path / "run" / "run.json").read_bytes() == before, "the refused save changed the run"
+    save_run(run, tmp_path / "run", overwrite=True)
+    assert load_run(tmp_path / "run").name == "another-run"
+
+
+def test_saving_into_a_file_is_refused(tmp_path):
+    run, _ = make_run()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunError, match="is a file, not a folder"):
+        save_run(run, tmp_path / "file")

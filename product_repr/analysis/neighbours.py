@@ -274,6 +274,45 @@ def neighbours_frame(product_ids: np.ndarray, ids: np.ndarray, sims: np.ndarray)
     )
 
 
+def from_frame(frame: pd.DataFrame | None, product_ids, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first ``k`` neighbours of a :func:`neighbours_frame` back as arrays, rows in ``product_ids`` order.
+
+    Returns (ids int64 (n, k) row positions into ``product_ids``, sims float32 (n, k)), or None when the
+    frame is missing, holds fewer than ``k`` neighbours for some product, or names products that are not in
+    ``product_ids``: then the caller computes them (a run stores its top-10, :func:`all_neighbours`).
+    """
+    pid = np.asarray([str(p) for p in product_ids], dtype=object)
+    n = len(pid)
+    if frame is None or k < 1 or len(frame) < n * k or not {"product_id", "rank", "neighbour_id", "similarity"} <= set(frame.columns):
+        return None
+    part = frame[frame["rank"].to_numpy() <= k]
+    if len(part) != n * k:
+        return None
+    position = pd.Index(pid)
+    rows = position.get_indexer(part["product_id"].astype(str))
+    cols = position.get_indexer(part["neighbour_id"].astype(str))
+    rank = part["rank"].to_numpy(dtype=np.int64) - 1
+    if (rows < 0).any() or (cols < 0).any() or not position.is_unique:
+        return None
+    ids = np.full((n, k), -1, dtype=np.int64)
+    sims = np.zeros((n, k), dtype=np.float32)
+    ids[rows, rank] = cols
+    sims[rows, rank] = part["similarity"].to_numpy(dtype=np.float32)
+    if (ids < 0).any():  # a product with a gap in its ranks
+        return None
+    return ids, sims
+
+
+def isolation(sims: np.ndarray) -> np.ndarray:
+    """How alone each product sits: 1 − mean cosine similarity to its k nearest neighbours, float64 (n,).
+
+    ``sims`` float (n, k) from :func:`all_neighbours`; about 0 for a product in a tight group, up to 2 for one
+    whose neighbours point the other way.
+    """
+    sims = np.asarray(sims, dtype=np.float64)
+    return 1.0 - sims.mean(axis=1) if sims.size else np.zeros(len(sims))
+
+
 def umap_knn(Z: np.ndarray, k: int, *, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
     """The exact kNN graph in the form umap-learn's ``precomputed_knn`` expects.
 

@@ -40,6 +40,9 @@ __all__ = ["read_table", "unique_names", "MAX_COLUMNS"]
 
 #: A number written with a leading zero ("0108775015") is a code, not an amount.
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
+#: file name endings read_table is made for (the format is read from the content first, so these are what an
+#: upload box should offer, not a limit): delimited text, Parquet, JSON / JSON Lines, Excel, and any of them .gz
+SUFFIXES = ("csv", "tsv", "txt", "parquet", "pq", "json", "jsonl", "ndjson", "xlsx", "gz")
 
 
 def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = None) -> pd.DataFrame:

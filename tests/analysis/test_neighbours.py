@@ -164,3 +164,23 @@ def test_neighbour_graph_clips_k_and_needs_two_rows():
     assert neighbours.neighbour_graph(np.eye(3, dtype=np.float32), 10).shape == (3, 2)
     with pytest.raises(ConfigError, match="at least 2 rows, got 1"):
         neighbours.neighbour_graph(np.ones((1, 4), np.float32), 3)
+
+
+def test_stored_neighbours_come_back_as_the_arrays_that_made_them():
+    Z = np.random.default_rng(5).normal(size=(30, 4)).astype(np.float32)
+    ids, sims = neighbours.all_neighbours(Z, 10)
+    pid = np.array([f"p{i}" for i in range(30)], dtype=object)
+    frame = neighbours.neighbours_frame(pid, ids, sims).sample(frac=1.0, random_state=0)  # order does not matter
+    back_ids, back_sims = neighbours.from_frame(frame, pid, 4)
+    np.testing.assert_array_equal(back_ids, ids[:, :4])
+    np.testing.assert_allclose(back_sims, sims[:, :4])
+    assert neighbours.from_frame(frame, pid, 11) is None, "more neighbours than stored: compute them"
+    assert neighbours.from_frame(frame, pid[::-1], 3)[0][0, 0] == 29 - ids[29, 0], "rows follow product_ids"
+    assert neighbours.from_frame(None, pid, 3) is None
+    assert neighbours.from_frame(frame, np.array(["zz", *pid[1:]], dtype=object), 3) is None, "unknown product"
+
+
+def test_isolation_is_one_minus_the_mean_similarity():
+    sims = np.array([[0.9, 0.8], [0.1, -0.1], [0.5, 0.5]])
+    assert np.allclose(neighbours.isolation(sims), [0.15, 1.0, 0.5])
+    assert neighbours.isolation(np.zeros((0, 3))).shape == (0,)

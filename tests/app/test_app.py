@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from pages import _run_files as run_files  # noqa: E402
-from pages import _ui  # noqa: E402
+from product_repr import export, library  # noqa: E402
+from pages import _catalogs, _state  # noqa: E402
 from pages._training_job import TrainingJob  # noqa: E402
 from product_repr import learners  # noqa: E402
 
@@ -83,14 +83,12 @@ def navigation_as_on_a_server(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(one_torch_thread):
     """The 200-row demo catalog and one tiny denoising run on it."""
-    import torch
 
     from product_repr.pipeline import build_run
 
-    torch.set_num_threads(1)
-    catalog = _ui.load_demo(rows=200, seed=0)
+    catalog = _catalogs.load_demo(rows=200, seed=0)
     run = build_run(catalog.df, catalog.schema, learner="denoising", config=TINY, exclude=catalog.exclude,
                     label=catalog.label, name="denoising-test")
     return catalog, run
@@ -99,7 +97,7 @@ def trained():
 def app_with(catalog, runs: dict) -> AppTest:
     """An AppTest whose session already holds ``catalog`` and ``runs``, the last one active."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[_ui.STATE_KEY] = _ui.AppState(
+    at.session_state[_state.STATE_KEY] = _state.AppState(
         catalog=catalog, runs=dict(runs), active=list(runs)[-1] if runs else None,
         tables={n: catalog.df for n in runs}, labels={n: catalog.label for n in runs})
     return at
@@ -111,8 +109,8 @@ def app_with(catalog, runs: dict) -> AppTest:
 def test_app_opens_on_the_demo_catalog_with_its_label_excluded():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert_clean(at, "Data page on arrival")
-    catalog = at.session_state[_ui.STATE_KEY].catalog
-    assert catalog is not None and catalog.name.startswith(_ui.DEMO_NAME), "the app must open on the demo catalog"
+    catalog = at.session_state[_state.STATE_KEY].catalog
+    assert catalog is not None and catalog.name.startswith(_catalogs.DEMO_NAME), "the app must open on the demo catalog"
     assert catalog.label == "category", f"demo label should be 'category', got {catalog.label!r}"
     assert {"category", "subcategory"} <= set(catalog.exclude), f"label and its twin not excluded: {catalog.exclude}"
     assert catalog.truth and "anomalies" in catalog.truth, "the demo's planted truth should be kept"
@@ -147,16 +145,16 @@ def test_sidebar_switches_the_active_run_and_a_new_run_becomes_active(trained):
     assert at.sidebar.selectbox(key="sidebar.run").value == "second", "the last run starts active"
     at.sidebar.selectbox(key="sidebar.run").set_value("first").run()
     assert_clean(at, "after switching runs")
-    assert at.session_state[_ui.STATE_KEY].active == "first", "the sidebar choice must set the active run"
+    assert at.session_state[_state.STATE_KEY].active == "first", "the sidebar choice must set the active run"
     # a run added the way the Train page adds one (AppState.active set) must show as active
     third = copy.copy(run)
     third.name = "third"
-    app = at.session_state[_ui.STATE_KEY]
+    app = at.session_state[_state.STATE_KEY]
     app.runs["third"] = third
     app.active = "third"
     at.run()
     assert at.sidebar.selectbox(key="sidebar.run").value == "third", "a newly added run must show as active"
-    assert at.session_state[_ui.STATE_KEY].active == "third", "and stay active"
+    assert at.session_state[_state.STATE_KEY].active == "third", "and stay active"
 
 
 def test_runs_page_offers_every_download_of_the_active_run(trained):
@@ -174,7 +172,7 @@ def test_upload_then_role_change_then_train_then_map():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.file_uploader(key="data.upload").set_value(("shop.csv", catalog_csv(), "text/csv")).run()
     assert_clean(at, "after upload")
-    app = at.session_state[_ui.STATE_KEY]
+    app = at.session_state[_state.STATE_KEY]
     assert app.catalog.name == "shop.csv" and len(app.catalog.df) == 120, f"upload not loaded: {app.catalog.name}"
 
     # role change through the editor: 'shop' (row 4) from categorical to ignore
@@ -183,11 +181,11 @@ def test_upload_then_role_change_then_train_then_map():
                                              "deleted_rows": []}
     at.run()
     assert_clean(at, "after role change")
-    assert at.session_state[_ui.STATE_KEY].catalog.schema.role("shop").value == "ignore", "role edit not applied"
+    assert at.session_state[_state.STATE_KEY].catalog.schema.role("shop").value == "ignore", "role edit not applied"
 
     # the label: 'kind' becomes the label and is excluded from learning
     at.selectbox(key=f"data.label.{sha}").set_value("kind").run()
-    catalog = at.session_state[_ui.STATE_KEY].catalog
+    catalog = at.session_state[_state.STATE_KEY].catalog
     assert catalog.label == "kind" and "kind" in catalog.exclude, f"label not set/excluded: {catalog.exclude}"
 
     at.switch_page("pages/train.py").run()
@@ -197,7 +195,7 @@ def test_upload_then_role_change_then_train_then_map():
     at.text_input(key="train.name").input("first")
     at.button(key="train.go").click().run()
     assert_clean(at, "after training")
-    app = at.session_state[_ui.STATE_KEY]
+    app = at.session_state[_state.STATE_KEY]
     assert list(app.runs) == ["first"] and app.active == "first", f"run not kept/active: {list(app.runs)}"
     run = app.runs["first"]
     assert run.embeddings.shape == (120, 32), f"embeddings of shape {run.embeddings.shape}"
@@ -217,17 +215,17 @@ def test_a_real_catalog_uploads_labels_and_trains(shared_dataset):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.file_uploader(key="data.upload").set_value((path.name, path.read_bytes(), "text/csv")).run()
     assert_clean(at, "after uploading the Amazon catalog")
-    catalog = at.session_state[_ui.STATE_KEY].catalog
+    catalog = at.session_state[_state.STATE_KEY].catalog
     assert catalog.name == path.name and len(catalog.df) > 1000, f"not loaded: {catalog.name}"
     at.selectbox(key=f"data.label.{catalog.sha256[:12]}").set_value("category_l1").run()
-    catalog = at.session_state[_ui.STATE_KEY].catalog
+    catalog = at.session_state[_state.STATE_KEY].catalog
     assert {"category_l1", "category_l2", "category_path"} <= set(catalog.exclude), \
         f"the label and the columns of its taxonomy must be excluded: {catalog.exclude}"
     at.switch_page("pages/train.py").run()
     set_setting(at, f"train.{learners.DEFAULT}.epochs", 2)
     at.button(key="train.go").click().run()
     assert_clean(at, "after training on the Amazon catalog")
-    app = at.session_state[_ui.STATE_KEY]
+    app = at.session_state[_state.STATE_KEY]
     run = app.runs[app.active]
     assert len(run.product_ids) == len(catalog.df) and run.metrics, "a real catalog should train and be scored"
 
@@ -238,7 +236,7 @@ def test_broken_upload_keeps_the_previous_catalog_and_runs(trained):
     at.file_uploader(key="data.upload").set_value(("broken.parquet", b"\x00\x01 not parquet", "application/x")).run()
     assert not at.exception, "a broken upload must not raise"
     assert any("broken.parquet" in e for e in errors_of(at)), f"the error should name the file: {errors_of(at)}"
-    app = at.session_state[_ui.STATE_KEY]
+    app = at.session_state[_state.STATE_KEY]
     assert app.catalog is catalog, "the previous catalog must stay after a failed upload"
     assert list(app.runs) == [run.name], "runs must survive a failed upload"
     assert any("Still using the previous catalog" in c.value for c in at.caption), "say which catalog is kept"
@@ -247,14 +245,14 @@ def test_broken_upload_keeps_the_previous_catalog_and_runs(trained):
 def test_invalid_role_change_shows_the_reason_and_keeps_the_schema():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.file_uploader(key="data.upload").set_value(("shop.csv", catalog_csv(), "text/csv")).run()
-    catalog = at.session_state[_ui.STATE_KEY].catalog
+    catalog = at.session_state[_state.STATE_KEY].catalog
     before = catalog.schema
     at.session_state[f"data.roles.{catalog.sha256[:12]}"] = {"edited_rows": {1: {"role": "numeric"}},
                                                              "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception
     assert any("title" in e and "previous roles are kept" in e for e in errors_of(at)), errors_of(at)
-    assert at.session_state[_ui.STATE_KEY].catalog.schema == before, "a rejected role change must not apply"
+    assert at.session_state[_state.STATE_KEY].catalog.schema == before, "a rejected role change must not apply"
 
 
 def test_load_demo_button_replaces_the_catalog():
@@ -265,7 +263,7 @@ def test_load_demo_button_replaces_the_catalog():
     assert submit, "the demo form should have a 'Load demo catalog' button"
     submit[0].click().run()
     assert_clean(at, "after loading the demo")
-    catalog = at.session_state[_ui.STATE_KEY].catalog
+    catalog = at.session_state[_state.STATE_KEY].catalog
     assert len(catalog.df) == 300 and "seed 7" in catalog.name, f"demo not reloaded: {catalog.name}"
 
 
@@ -281,14 +279,12 @@ def test_impossible_settings_are_refused_with_the_reason():
     at.button(key="train.go").click().run()
     assert not at.exception, "a bad setting must not raise"
     assert any("weights are 0" in e for e in errors_of(at)), f"the reason should be shown: {errors_of(at)}"
-    assert not at.session_state[_ui.STATE_KEY].runs, "no run is made from impossible settings"
+    assert not at.session_state[_state.STATE_KEY].runs, "no run is made from impossible settings"
 
 
-def test_stop_ends_training_after_the_current_epoch_and_keeps_a_complete_run():
-    import torch
+def test_stop_ends_training_after_the_current_epoch_and_keeps_a_complete_run(one_torch_thread):
 
-    torch.set_num_threads(1)
-    catalog = _ui.load_demo(rows=200, seed=1)
+    catalog = _catalogs.load_demo(rows=200, seed=1)
     job = TrainingJob(name="stopped", learner="denoising", config={**TINY, "epochs": 50}, table=catalog.df,
                       schema=catalog.schema, exclude=catalog.exclude, label=catalog.label)
     job.stop.set()  # as the Stop button's on_click does
@@ -302,7 +298,7 @@ def test_stop_ends_training_after_the_current_epoch_and_keeps_a_complete_run():
 
 
 def test_training_error_is_reported_not_raised():
-    catalog = _ui.load_demo(rows=200, seed=1)
+    catalog = _catalogs.load_demo(rows=200, seed=1)
     job = TrainingJob(name="bad", learner="denoising", config={"epochs": 2, "nonsense": 1}, table=catalog.df,
                       schema=catalog.schema, exclude=catalog.exclude, label=catalog.label)
     job.execute()
@@ -318,20 +314,20 @@ def test_runs_page_opens_a_run_directory_from_the_runs_folder(trained, tmp_path,
     catalog, run = trained
     save_run(run, tmp_path / "cli-run")
     (tmp_path / "not-a-run").mkdir()
-    monkeypatch.setenv(run_files.RUNS_ENV, str(tmp_path))
-    assert run_files.list_run_dirs(tmp_path) == [tmp_path / "cli-run"], "only folders with run.json are runs"
+    monkeypatch.setenv(library.RUNS_ENV, str(tmp_path))
+    assert library.list_run_dirs(tmp_path) == [tmp_path / "cli-run"], "only folders with run.json are runs"
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("pages/runs.py").run()
     at.selectbox(key="runs.dir").set_value("cli-run")
     at.button(key="runs.open").click().run()
     assert_clean(at, "after opening a run")
-    app = at.session_state[_ui.STATE_KEY]
+    app = at.session_state[_state.STATE_KEY]
     assert app.active in app.runs and len(app.runs[app.active].product_ids) == 200, "opened run not active"
     opened = app.runs[app.active]
     np.testing.assert_allclose(opened.embeddings, run.embeddings, rtol=1e-6, err_msg="embeddings changed on load")
     # the demo catalog with the same content is loaded, so the run's table is recognised by its hash
-    same = _ui.load_demo(rows=200, seed=0)
+    same = _catalogs.load_demo(rows=200, seed=0)
     assert same.sha256 == catalog.sha256, "the demo catalog should be deterministic"
 
 
@@ -339,13 +335,13 @@ def test_run_zip_unzips_into_a_loadable_run(trained, tmp_path):
     from product_repr.runs import load_run
 
     _, run = trained
-    data = run_files.run_zip(run)
+    data = export.run_zip(run)
     zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)
-    loaded = load_run(tmp_path / run_files.safe_name(run.name))
+    loaded = load_run(tmp_path / library.safe_name(run.name))
     assert list(loaded.product_ids) == list(run.product_ids), "zipped run lost its product ids"
-    csv = pd.read_csv(io.BytesIO(run_files.embeddings_csv(run)))
+    csv = pd.read_csv(io.BytesIO(export.embeddings_csv(run)))
     assert list(csv.columns[:2]) == ["product_id", "e0"] and len(csv) == len(run.product_ids), csv.columns
-    parquet = pd.read_parquet(io.BytesIO(run_files.embeddings_parquet(run)))
+    parquet = pd.read_parquet(io.BytesIO(export.embeddings_parquet(run)))
     assert parquet.shape == (len(run.product_ids), run.embeddings.shape[1] + 1), parquet.shape
 
 
@@ -355,7 +351,7 @@ def test_projector_zip_holds_vectors_and_readable_metadata(trained):
     at.switch_page("pages/runs.py").run()
     assert_clean(at, "Runs page")
     meta = pd.DataFrame({"product_id": [str(i) for i in run.product_ids], "title": catalog.df["title"]})
-    archive = zipfile.ZipFile(io.BytesIO(run_files.projector_zip(run, meta)))
+    archive = zipfile.ZipFile(io.BytesIO(export.projector_zip(run, meta)))
     names = {Path(n).name for n in archive.namelist()}
     assert {"tensors.tsv", "metadata.tsv"} <= names, names
     tensors = archive.read(next(n for n in archive.namelist() if n.endswith("tensors.tsv"))).decode().splitlines()
@@ -364,43 +360,14 @@ def test_projector_zip_holds_vectors_and_readable_metadata(trained):
     assert header.split("\t")[:2] == ["product_id", "title"], header
 
 
-# --- pure helpers -------------------------------------------------------------------------------------------
-
-
-def test_taxonomy_twins_finds_the_subcategory_of_the_demo():
-    catalog = _ui.load_demo(rows=200, seed=0)
-    twins = _ui.taxonomy_twins(catalog.df, "category", schema=catalog.schema)
-    assert "subcategory" in twins, f"subcategory determines category, got twins {twins}"
-    assert not {"price", "product_id", "title"} & set(twins), f"numbers, ids and titles are not twins: {twins}"
-    assert _ui.named_twins(catalog.df, "category", schema=catalog.schema) == ["subcategory"], \
-        "only the twin named after the label is excluded by default"
-
-
-def test_taxonomy_twins_tolerate_a_few_inconsistent_rows():
-    df = pd.DataFrame({"cat": ["a"] * 60 + ["b"] * 40, "sub_cat": ["a1"] * 30 + ["a2"] * 30 + ["b1"] * 39 + ["a1"],
-                       "shop": ["x", "y"] * 50})
-    assert _ui.taxonomy_twins(df, "cat") == ["sub_cat"], "99% pure is still a twin; a 50/50 column is not"
-
-
-def test_log_grid_includes_the_default_and_the_bounds():
-    grid = _ui.log_grid(1e-5, 1e-1, 3e-4)
-    assert grid[0] == 1e-5 and grid[-1] == 1e-1 and 3e-4 in grid, grid
-    assert grid == sorted(grid), "choices must be increasing"
-    assert _ui.log_grid(8, 1000, 256, integer=True) == [8, 16, 32, 64, 128, 256, 512, 1000]
-
-
-def test_product_label_by_position_and_by_id():
-    df = pd.DataFrame({"product_id": ["A1", "B2"], "title": ["Red shirt", "A very long title " * 10]})
-    assert _ui.product_label(df, [0]) == ["A1 · Red shirt"]
-    by_id = _ui.product_label(df, ["B2", "zz"], width=20)
-    assert by_id[0].startswith("B2 · A very long") and len(by_id[0]) <= 25 and by_id[1] == "zz", by_id
+# --- error boundary, text encoding, the live map ----------------------------------------------------------
 
 
 def test_error_boundary_turns_errors_into_messages_without_tracebacks():
     at = AppTest.from_string(
         """
 import streamlit as st
-from pages._ui import error_boundary
+from pages._shell import error_boundary
 from product_repr.errors import SchemaError
 with error_boundary():
     raise SchemaError("column 'price' is not numeric; mark it categorical")
@@ -432,7 +399,7 @@ def test_text_encoding_choice_reaches_the_run_and_is_remembered():
     set_setting(at, f"train.{learners.DEFAULT}.width", 32)
     at.button(key="train.go").click().run()
     assert_clean(at, "after training with TF-IDF only")
-    run = next(iter(at.session_state[_ui.STATE_KEY].runs.values()))
+    run = next(iter(at.session_state[_state.STATE_KEY].runs.values()))
     assert run.info["features"]["text_encoder_used"] == "tfidf"
     assert all(not n.split("__")[-1].startswith("sent") for n in run.feature_space.feature_names)
     assert any("Text encoding: TF-IDF only" in c.value for c in at.caption), "the summary names the encoding"
@@ -451,7 +418,7 @@ def test_map_page_shows_the_training_map_then_the_finished_run(trained):
                       exclude=catalog.exclude, label=catalog.label, gate=None)
     job._on_map(run.projection.copy(), {"kind": "draft", "note": "Draft: the products by their input features."})
     at = app_with(catalog, {})
-    at.session_state[_ui.JOB_KEY] = job
+    at.session_state[_state.JOB_KEY] = job
     at.run()
     at.switch_page("pages/map.py").run()
     assert_clean(at, "Map while training")
@@ -464,5 +431,28 @@ def test_map_page_shows_the_training_map_then_the_finished_run(trained):
     at.run()
     assert_clean(at, "Map after training")
     assert not any("Training **live**" in i.value for i in at.info), "no training notice once it is finished"
-    assert at.session_state[_ui.STATE_KEY].active == run.name, "the finished run became the active one"
+    assert at.session_state[_state.STATE_KEY].active == run.name, "the finished run became the active one"
     assert at.title[0].value == "Map" and len(at.get("plotly_chart")) >= 1
+
+
+def test_train_page_draws_only_the_settings_the_learner_uses():
+    """Contrastive with NT-Xent has no margin slider; choosing the margin loss brings it, and hides the
+    temperature; the value set before hiding comes back."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    at.radio(key="train.learner").set_value("contrastive").run()
+    keys = {w.key for w in at.slider} | {w.key for w in at.select_slider}
+    assert "train.contrastive.temperature" in keys and "train.contrastive.margin" not in keys, sorted(keys)
+    at.selectbox(key="train.contrastive.loss").set_value("margin").run()
+    keys = {w.key for w in at.slider} | {w.key for w in at.select_slider}
+    assert "train.contrastive.margin" in keys and "train.contrastive.temperature" not in keys, sorted(keys)
+    assert not at.exception
+
+
+def test_learn_page_shows_a_diagram_per_learner_and_data_page_offers_the_template():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert at.get("download_button"), "the Data page offers the catalog template"
+    at.switch_page("pages/learn.py").run()
+    assert not at.exception
+    images = at.get("image")
+    assert len(images) >= 4, f"one diagram per learner on the Learn page, got {len(images)}"

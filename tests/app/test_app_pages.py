@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from pages import _ui  # noqa: E402
+from pages import _catalogs, _state  # noqa: E402
 
 APP = str(ROOT / "app.py")
 PAGES = ["pages/map.py", "pages/neighbours.py", "pages/reconstruction.py", "pages/compare.py"]
@@ -24,16 +24,14 @@ TIMEOUT = 120  # the first UMAP fit in a process compiles numba code (~25 s on a
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(one_torch_thread):
     """A 200-product demo catalog with two tiny runs: denoising (has a decoder) and contrastive (has none)."""
-    import torch
 
     from product_repr.data import demo
     from product_repr.pipeline import build_run
 
-    torch.set_num_threads(1)
     table = demo.make_catalog(rows=200, seed=3)
-    catalog = _ui.make_catalog(table.table, "demo (200 rows)", label="category", truth=table.truth)
+    catalog = _catalogs.make_catalog(table.table, "demo (200 rows)", label="category", truth=table.truth)
     runs = {}
     for learner in ("denoising", "contrastive"):
         run = build_run(catalog.df, catalog.schema, learner=learner, config={"epochs": 3, "seed": 0},
@@ -45,7 +43,7 @@ def trained():
 def app_with(catalog, runs: dict, active: str | None) -> AppTest:
     """An AppTest whose session already holds ``catalog`` and ``runs`` (as the Train page leaves them)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[_ui.STATE_KEY] = _ui.AppState(
+    at.session_state[_state.STATE_KEY] = _state.AppState(
         catalog=catalog, runs=dict(runs), active=active,
         tables={name: catalog.df for name in runs}, labels={name: catalog.label for name in runs})
     return at
@@ -205,15 +203,55 @@ def test_analysis_pages_on_a_real_catalog(name):
         if os.environ.get("CI"):
             pytest.fail(f"real catalog missing in CI: {path}")
         pytest.skip(f"real catalog not available: {path}")
-    import torch
 
     from product_repr.pipeline import build_run
     from product_repr.data.tables import read_table
 
-    torch.set_num_threads(1)
-    catalog = _ui.make_catalog(read_table(path, max_rows=400), path.name)
+    catalog = _catalogs.make_catalog(read_table(path, max_rows=400), path.name)
     run = build_run(catalog.df, catalog.schema, learner="denoising", config={"epochs": 3, "seed": 0},
                     exclude=catalog.exclude, label=catalog.label, name=f"{name}-test")
     for page in PAGES[:3]:
         at = open_page(app_with(catalog, {run.name: run}, run.name), page)
         assert at.get("plotly_chart"), f"{page} drew no chart for {name}"
+
+
+def shown_text(at: AppTest) -> str:
+    """Everything a page shows that could hold a product title: tables, choices, headers and figures."""
+    parts = [df.value.to_csv() for df in at.dataframe]
+    parts += [" ".join(map(str, box.options)) for box in at.selectbox]
+    parts += [h.value for h in at.subheader] + [chart.proto.spec for chart in at.get("plotly_chart")]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_run_opened_beside_another_catalog_shows_none_of_its_titles(trained, page):
+    """A run opened from a directory while another demo catalog is loaded (the same ids P00001 …, other
+    products): the page says so and never puts that catalog's titles under the run's ids."""
+    catalog, runs = trained
+    other = _catalogs.load_demo(rows=300, seed=0)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[_state.STATE_KEY] = _state.AppState(catalog=other, runs=dict(runs), active="denoising-test")
+    at = open_page(at, page)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "another catalog with the same ids" in warnings and "shown by id only" in warnings, warnings
+    wrong = set(other.df["title"]) - set(catalog.df["title"])
+    text = shown_text(at)
+    leaked = [t for t in wrong if t in text]
+    assert not leaked, f"{page} shows the loaded catalog's titles under the run's ids: {leaked[:3]}"
+
+
+def test_a_different_version_of_the_catalog_is_shown_with_a_warning(trained):
+    catalog, runs = trained
+    run = runs["denoising-test"]
+    newer = catalog.df.iloc[::-1].copy()
+    newer["price"] = newer["price"] * 1.1
+    loaded = _catalogs.make_catalog(newer.reset_index(drop=True), "demo v2", label="category")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[_state.STATE_KEY] = _state.AppState(catalog=loaded, runs={run.name: run}, active=run.name)
+    at = open_page(at, "pages/neighbours.py")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "a different version of the catalog" in warnings and "price changed" in warnings, warnings
+    first = str(run.product_ids[0])
+    title = catalog.df.loc[catalog.df["product_id"] == first, "title"].item()
+    assert any(title[:40] in str(o) for o in at.selectbox(key="neighbours.product").options), \
+        "each product keeps its own title in the new version"

@@ -1,0 +1,100 @@
+"""The Runs page's files: a dashboard save never overwrites a run, and the command it prints really works."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import _catalogs, _state
+from product_repr import library
+from pages._training_job import TrainingJob
+from product_repr.cli import main
+from product_repr.runs import load_run
+
+TINY = {"epochs": 2, "width": 16, "embedding_dim": 4, "seed": 0}
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def navigation_as_on_a_server(monkeypatch):
+    """Pages run through app.py's st.navigation, as on a server (see tests/app/test_app.py)."""
+    from streamlit.runtime import pages_manager
+
+    init = pages_manager.PagesManager.__init__
+
+    def v2_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", v2_init)
+
+
+@pytest.fixture(scope="module")
+def dashboard_run():
+    """A run trained the way the Train page trains one: a TrainingJob on the demo catalog of the Data page."""
+    catalog = _catalogs.load_demo(rows=200, seed=1)
+    job = TrainingJob(name="dash run", learner="denoising", config=TINY, table=catalog.df, schema=catalog.schema,
+                      exclude=catalog.exclude, label=catalog.label,
+                      source=catalog.df.attrs.get("source", catalog.name), features={"text_encoder": "tfidf"},
+                      gate=None)
+    job.execute()
+    assert job.error is None and job.run is not None, f"training failed: {job.error}"
+    job.catalog = catalog
+    return job
+
+
+def test_dashboard_save_picks_a_free_folder(dashboard_run, tmp_path):
+    run = dashboard_run.run
+    first = library.save_into(run, tmp_path, "my run", table=dashboard_run.table)
+    second = library.save_into(run, tmp_path, "my run", table=dashboard_run.table)
+    assert (first.name, second.name) == ("my-run", "my-run-2"), "a second save must not replace the first"
+    assert load_run(first).name == load_run(second).name == run.name
+    assert "table_file" not in run.info["data"], "saving must not change the session's run"
+
+
+def test_dashboard_save_hint_is_a_command_that_works(dashboard_run, tmp_path, capsys):
+    path = library.save_into(dashboard_run.run, tmp_path / "runs", dashboard_run.name, table=dashboard_run.table)
+    hint = library.evaluate_hint(path)
+    assert hint.endswith("works on it."), hint
+    command = re.search(r"`([^`]+)`", hint).group(1)
+    argv = shlex.split(command)
+    assert argv[:4] == ["python", "-m", "product_repr", "evaluate"], command
+    capsys.readouterr()
+    assert main(argv[3:]) == 0, f"{command} failed: {capsys.readouterr().err}"
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["label"] == "category" and metrics["data"] == str(path / library.TABLE_FILE), metrics
+
+
+def test_hint_without_the_table_says_what_to_add(dashboard_run, tmp_path):
+    path = library.save_into(dashboard_run.run, tmp_path, "no-table")  # e.g. an opened run whose catalog is gone
+    hint = library.evaluate_hint(path)
+    assert "--data FILE` evaluates it, with FILE the table it was trained on" in hint, hint
+
+
+def test_an_opened_dashboard_save_brings_its_table(dashboard_run, tmp_path):
+    path = library.save_into(dashboard_run.run, tmp_path, "with-table", table=dashboard_run.table)
+    opened = load_run(path)
+    table = library.saved_table(path, opened)
+    assert table is not None and table["title"].tolist() == dashboard_run.table["title"].tolist()
+
+
+def test_runs_page_save_button_never_overwrites(dashboard_run, tmp_path, monkeypatch):
+    monkeypatch.setenv(library.RUNS_ENV, str(tmp_path))
+    run, catalog = dashboard_run.run, dashboard_run.catalog
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state[_state.STATE_KEY] = _state.AppState(
+        catalog=catalog, runs={run.name: run}, active=run.name, tables={run.name: dashboard_run.table},
+        labels={run.name: catalog.label})
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    for _ in range(2):
+        at.text_input(key="runs.save_name").set_value("kept")
+        at.button(key="runs.save").click().run()
+        assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "kept-2"]
+    said = at.success[-1].value
+    assert "kept-2 ('kept' already holds a run)" in said and "` works on it." in said, said
