@@ -355,3 +355,35 @@ def test_projector_export_without_the_table_keeps_ids_and_says_so(trained, tmp_p
     assert "gone.csv' is not here" in capsys.readouterr().err
     header = (tmp_path / "p" / "metadata.tsv").read_text().split("\n", 1)[0]
     assert header.split("\t") == ["product_id", "error"], header
+
+
+def test_cli_and_dashboard_make_the_same_run_from_the_same_file(tmp_path, capsys):
+    """Same CSV, same label and settings: the CLI's run and the Train page's job exclude the same columns
+    (the label and its named twins) and learn the same embeddings."""
+    from pages import _catalogs
+    from pages._training_job import TrainingJob
+    from product_repr import learners
+    from product_repr.data.tables import read_table
+    from product_repr.runs import load_run
+
+    csv = tmp_path / "demo.csv"
+    assert main(["demo", "--rows", "300", "--seed", "5", "--out", str(csv)]) == 0
+    out = tmp_path / "cli-run"
+    assert main(["train", str(csv), "--label", "category", "--steps", "40", "--seed", "2", "--out", str(out),
+                 "--quiet"]) == 0
+    cli_run = load_run(out)
+
+    catalog = _catalogs.make_catalog(read_table(csv), csv.name, label="category")  # the Data page's choice
+    config = learners.get(learners.DEFAULT).Config(steps=40, seed=2)
+    job = TrainingJob(name="dash", learner=learners.DEFAULT, config=config, table=catalog.df,
+                      schema=catalog.schema, exclude=list(catalog.exclude), label=catalog.label,
+                      source=csv.name, gate=None)
+    job.start()
+    job.thread.join(timeout=600)
+    assert job.error is None and job.run is not None, job.error
+    cli_excluded, dash_excluded = (r.info["data"]["excluded"] for r in (cli_run, job.run))
+    assert sorted(cli_excluded) == sorted(dash_excluded), (cli_excluded, dash_excluded)
+    assert "subcategory" in cli_excluded, "the label's named twin is excluded by both faces"
+    assert list(cli_run.product_ids) == list(job.run.product_ids)
+    np.testing.assert_allclose(cli_run.embeddings, job.run.embeddings, atol=1e-4,
+                               err_msg="same file and settings gave different embeddings")
