@@ -1,0 +1,187 @@
+"""Anomaly scores: which products do not fit the catalog, and in which of their columns.
+
+A product is odd when one of its values is not what its *other* values predict: a kettle priced like a
+car, a t-shirt that weighs 30 kg, a title from one department filed with another's brand. Three steps:
+
+1. **Predict each column from the others** (:func:`masked_reconstruction`). A source column's block of X
+   is replaced by the values of randomly drawn other rows (the swap noise the denoising and multi-task
+   learners train on) and the decoder's output for that block is kept, averaged over ``draws`` draws.
+   The model never sees the value it predicts, so however long it trained it cannot simply copy an
+   anomaly back (a plain reconstruction can, and then ranks it as ordinary).
+2. **A surprise per product and column** (:func:`surprises`), in units that mean the same for every kind:
+   - numbers: the squared error of the standardised value (0 when the value is missing);
+   - two-valued columns (booleans, flags) and the missing flag of a numeric column: how much less likely
+     the observed level is under the model than under the column's base rate, in nats
+     (``max(0, log p_base(v) - log p_model(v))``), minus the median of that among the products with the
+     same level, so a rare but valid level (a product out of stock, a missing rating) is not odd by itself;
+   - categories: the same, for the observed level;
+   - text: the squared distance between the text's vector and the one predicted from the other columns.
+3. **A common scale** (:func:`scores`): each column's surprise minus its catalog median, divided by its
+   spread (90th percentile minus median, floored), kept where positive: "how many typical spreads above
+   what is usual for this column". The product's ``score`` is the sum over its columns, so one extreme
+   column puts a product on top, and several moderately odd columns add up.
+
+Measured on the demo catalog and on real catalogs with planted anomalies: docs/ANALYSIS.md and
+``bench/anomalies.py``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from product_repr.errors import ConfigError
+
+P_MIN = 1e-4  # model probabilities are clipped here: at most 9.2 nats of surprise per level
+SPREAD_QUANTILE = 0.9
+#: floor of a column's spread, as a share of its mean surprise (and absolutely), so an almost constant
+#: column does not turn tiny differences into huge scores
+SPREAD_FLOOR = 0.1
+ABSOLUTE_FLOOR = 1e-3
+#: floor of the spread of a column scored by level surprise (categories, flags), in nats: most products'
+#: levels are at least as likely under the model as by base rate (surprise 0), so the quantiles are 0
+LEVEL_FLOOR = 1.0
+#: a level needs this many products before its own typical surprise is subtracted (see _centred_by_level)
+LEVEL_ROWS = 20
+DRAWS = 2
+RESERVED = ("product_id", "score")
+
+
+def masked_reconstruction(reconstruct: Callable[[np.ndarray], np.ndarray], X: np.ndarray, spans: Sequence, *,
+                          draws: int = DRAWS, seed: int = 0, fill: str = "mean") -> np.ndarray:
+    """X̂ (n, p) float32 where each span's block is predicted with that block swapped out.
+
+    ``reconstruct``: the learner's ``reconstruct`` (X (n, p) -> X̂ (n, p)); ``spans``: the feature space's.
+    Each of ``draws`` passes per span puts another row's values (a random permutation) in the span's block;
+    the span's part of the outputs is averaged. Costs ``draws * len(spans)`` reconstructions of X.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if draws < 1:
+        raise ConfigError(f"draws must be at least 1, got {draws}")
+    rng = np.random.default_rng(seed)
+    out = np.zeros_like(X)
+    work = X.copy()
+    for span in spans:
+        block = slice(span.start, span.stop)
+        if fill == "mean":
+            work[:, block] = X[:, block].mean(axis=0)
+            out[:, block] = np.asarray(reconstruct(work))[:, block]
+            work[:, block] = X[:, block]
+            continue
+        total = np.zeros((len(X), span.stop - span.start), dtype=np.float64)
+        for _ in range(draws):
+            work[:, block] = X[rng.permutation(len(X)), block]
+            total += np.asarray(reconstruct(work), dtype=np.float64)[:, block]
+        work[:, block] = X[:, block]
+        out[:, block] = (total / draws).astype(np.float32)
+    return out
+
+
+def _probabilities(block: np.ndarray) -> np.ndarray:
+    p = np.clip(np.nan_to_num(block.astype(np.float64), nan=0.0), 0.0, None)
+    total = p.sum(axis=1, keepdims=True)
+    return np.divide(p, total, out=np.full_like(p, 1.0 / max(p.shape[1], 1)), where=total > 0)
+
+
+def _level_surprise(p_model: np.ndarray, p_base: np.ndarray) -> np.ndarray:
+    """max(0, log p_base - log p_model): nats by which the model finds the observed level less likely."""
+    return np.maximum(np.log(np.clip(p_base, P_MIN, 1.0)) - np.log(np.clip(p_model, P_MIN, 1.0)), 0.0)
+
+
+def _centred_by_level(surprise: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """``surprise`` minus the median surprise of the products with the same level (levels of at least
+    ``LEVEL_ROWS`` products), kept where positive: a level the model never predicts well (a rare, valid
+    one) is not odd by itself; a product whose level the model is surer than usual is wrong stands out."""
+    out = surprise.copy()
+    values, inverse, counts = np.unique(level, return_inverse=True, return_counts=True)
+    for j in np.flatnonzero(counts >= LEVEL_ROWS):
+        rows = inverse == j
+        out[rows] = np.maximum(surprise[rows] - np.median(surprise[rows]), 0.0)
+    return out
+
+
+def _binary_surprise(observed: np.ndarray, predicted: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Level surprise of a two-valued dimension: ``observed`` is ``low`` or ``high``; ``predicted`` is read
+    as the probability of ``high`` by its position between them."""
+    is_high = np.isclose(observed, high)
+    p_high = np.clip((predicted - low) / (high - low), 0.0, 1.0)
+    base_high = float(is_high.mean())
+    p_model = np.where(is_high, p_high, 1.0 - p_high)
+    p_base = np.where(is_high, base_high, 1.0 - base_high)
+    return _centred_by_level(_level_surprise(p_model, p_base), is_high)
+
+
+def _two_levels(values: np.ndarray) -> tuple[float, float] | None:
+    levels = np.unique(values)
+    return (float(levels[0]), float(levels[-1])) if len(levels) == 2 else None
+
+
+def surprises(X: np.ndarray, X_hat: np.ndarray, spans: Sequence) -> pd.DataFrame:
+    """Raw surprise (n rows, one float64 column per source column) of ``X`` under the prediction ``X_hat``.
+
+    ``X_hat`` should come from :func:`masked_reconstruction`. Column kinds are read from the spans (loss
+    "ce" = categorical; a numeric span is [value, missing flag]; other "mse" spans are text vectors).
+    """
+    X, X_hat = np.asarray(X, dtype=np.float64), np.asarray(X_hat, dtype=np.float64)
+    if X.shape != X_hat.shape or X.ndim != 2:
+        raise ConfigError(f"features {X.shape} and prediction {X_hat.shape} must be the same (n, p) shape")
+    out: dict[str, np.ndarray] = {}
+    levels: list[str] = []  # columns scored by level surprise only, in nats
+    for span in spans:
+        x, x_hat = X[:, span.start:span.stop], X_hat[:, span.start:span.stop]
+        role = getattr(span.role, "value", span.role)
+        if span.loss == "ce":
+            level = np.argmax(x, axis=1)
+            base = np.bincount(level, minlength=x.shape[1]) / max(len(x), 1)
+            rows = np.arange(len(x))
+            out[span.name] = _centred_by_level(_level_surprise(_probabilities(x_hat)[rows, level], base[level]),
+                                               level)
+            levels.append(span.name)
+        elif role == "numeric" and x.shape[1] == 2:
+            value, flag = x[:, 0], x[:, 1]
+            present = flag < 0.5
+            two = _two_levels(value[present]) if present.any() else None
+            if two is not None:
+                part = np.zeros(len(x))
+                part[present] = _binary_surprise(value[present], x_hat[present, 0], *two)
+                levels.append(span.name)
+            else:
+                part = np.where(present, np.square(x_hat[:, 0] - value), 0.0)
+            if 0 < (~present).sum() < len(x):
+                part = part + _binary_surprise(flag, x_hat[:, 1], 0.0, 1.0)
+            out[span.name] = part
+        else:
+            out[span.name] = np.square(x_hat - x).sum(axis=1)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(X)), dtype=np.float64)
+    frame.attrs["levels"] = levels
+    return frame
+
+
+def scores(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per-column surprise on the common scale of typical spreads, and the product's ``score`` (their sum).
+
+    ``raw``: :func:`surprises`. Each column: ``max(0, (s - median) / spread)``, with spread = the
+    ``SPREAD_QUANTILE`` quantile minus the median, at least ``SPREAD_FLOOR`` x the column's mean surprise
+    (and ``ABSOLUTE_FLOOR``; ``LEVEL_FLOOR`` nats for the columns in ``raw.attrs["levels"]``). Columns are
+    renamed like reconstruction's when they clash with ``score``.
+    """
+    frame: dict[str, np.ndarray] = {}
+    levels = set(raw.attrs.get("levels", ()))
+    for name in raw.columns:
+        s = raw[name].to_numpy(dtype=np.float64)
+        median, high = np.quantile(s, [0.5, SPREAD_QUANTILE]) if len(s) else (0.0, 0.0)
+        floor = LEVEL_FLOOR if name in levels else max(SPREAD_FLOOR * float(np.mean(s)) if len(s) else 0.0,
+                                                       ABSOLUTE_FLOOR)
+        spread = max(high - median, floor)
+        frame[f"{name} (column)" if name in RESERVED else name] = np.maximum((s - median) / spread, 0.0)
+    out = pd.DataFrame(frame, index=raw.index, dtype=np.float64)
+    out["score"] = out.sum(axis=1) if len(out.columns) else 0.0
+    return out
+
+
+def anomaly_scores(reconstruct: Callable[[np.ndarray], np.ndarray], X: np.ndarray, spans: Sequence, *,
+                   draws: int = DRAWS, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """(:func:`scores` frame, masked X̂): the whole computation for one learner with a decoder."""
+    X_hat = masked_reconstruction(reconstruct, X, spans, draws=draws, seed=seed)
+    return scores(surprises(X, X_hat, spans)), X_hat

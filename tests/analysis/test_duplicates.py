@@ -1,0 +1,44 @@
+"""Catalog-wide duplicate pairs from X: candidates from the k nearest neighbours, a threshold, groups."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from product_repr.analysis import duplicates
+from product_repr.errors import ConfigError
+
+
+def test_near_copies_are_listed_most_similar_first_and_joined_into_groups():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 16)).astype(np.float32)
+    X[10] = X[3] + 0.01 * rng.normal(size=16)  # a near copy of 3
+    X[11] = X[3] + 0.02 * rng.normal(size=16)  # and another: 3, 10, 11 are one group
+    X[50] = X[40] + 0.01 * rng.normal(size=16)
+    ids = [f"P{i:03d}" for i in range(200)]
+    pairs = duplicates.duplicate_pairs(X, ids, Z=X[:, :4], threshold=0.95)
+    listed = {frozenset(p) for p in zip(pairs["product_a"], pairs["product_b"])}
+    assert {frozenset({"P003", "P010"}), frozenset({"P003", "P011"}), frozenset({"P040", "P050"})} <= listed
+    assert len(listed) <= 4, f"random products listed as duplicates: {pairs}"
+    assert pairs["similarity"].is_monotonic_decreasing
+    groups = pairs.groupby("group")["product_a"].apply(set).tolist()
+    assert any({"P003"} <= g for g in groups) and pairs["group"].nunique() == 2, pairs
+    assert pairs["embedding_similarity"].notna().all()
+
+
+def test_each_pair_once_and_a_bad_threshold_is_refused():
+    X = np.eye(5, dtype=np.float32)
+    X[4] = X[0]
+    a, b, s = duplicates.candidate_pairs(X, k=3)
+    assert all(i < j for i, j in zip(a, b)) and len(set(zip(a, b))) == len(a)
+    assert (a[0], b[0], round(float(s[0]), 4)) == (0, 4, 1.0)
+    with pytest.raises(ConfigError, match="not a cosine similarity"):
+        duplicates.duplicate_pairs(X, list("abcde"), threshold=1.5)
+
+
+def test_differences_put_the_columns_that_differ_first():
+    df = pd.DataFrame({"title": ["Red kettle 1.7 l", "Red kettle 1.7l"], "brand": ["Acme", "Acme"],
+                       "price": [30.0, 29.0], "note": [None, ""]})
+    frame = duplicates.differences(df, 0, 1)
+    assert frame["same"].tolist() == [False, False, True, True]
+    assert set(frame.loc[~frame["same"], "column"]) == {"title", "price"}
