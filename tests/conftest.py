@@ -62,3 +62,23 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def navigation_as_on_a_server(monkeypatch):
+    """Run pages through app.py's st.navigation, as a running server does.
+
+    Streamlit guesses "legacy multipage app" when a folder named pages/ sits beside the main script, and then
+    runs a page file on its own (no sidebar, no error boundary) until st.navigation has been called once in
+    the process. A server calls it on its first run and keeps the answer; AppTest resets the guess before
+    every run, so without this a switch_page() would skip app.py.
+    """
+    from streamlit.runtime import pages_manager
+
+    init = pages_manager.PagesManager.__init__
+
+    def v2_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", v2_init)

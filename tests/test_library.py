@@ -19,18 +19,7 @@ TINY = {"epochs": 2, "width": 16, "embedding_dim": 4, "seed": 0}
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def navigation_as_on_a_server(monkeypatch):
-    """Pages run through app.py's st.navigation, as on a server (see tests/app/test_app.py)."""
-    from streamlit.runtime import pages_manager
-
-    init = pages_manager.PagesManager.__init__
-
-    def v2_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", v2_init)
+pytestmark = pytest.mark.usefixtures("navigation_as_on_a_server")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

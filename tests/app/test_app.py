@@ -57,29 +57,14 @@ def errors_of(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+pytestmark = pytest.mark.usefixtures("navigation_as_on_a_server")
+
+
 def assert_clean(at: AppTest, where: str) -> None:
     assert not at.exception, f"{where}: exception shown: {[e.value for e in at.exception]}"
     assert not errors_of(at), f"{where}: error shown: {errors_of(at)}"
 
 
-@pytest.fixture(autouse=True)
-def navigation_as_on_a_server(monkeypatch):
-    """Run pages through app.py's st.navigation, as a running server does.
-
-    Streamlit guesses "legacy multipage app" when a folder named pages/ sits beside the main script, and then
-    runs a page file on its own (no sidebar, no error boundary) until st.navigation has been called once in
-    the process. A server calls it on its first run and keeps the answer; AppTest resets the guess before
-    every run, so without this a switch_page() would skip app.py.
-    """
-    from streamlit.runtime import pages_manager
-
-    init = pages_manager.PagesManager.__init__
-
-    def v2_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", v2_init)
 
 
 @pytest.fixture(scope="module")
