@@ -274,6 +274,88 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _catalog_rows(args, run, *, required: bool):
+    """The run's catalog rows in its product order (index = product id) and where they were read, from
+    ``--data`` or the run's recorded table; (None, None) when none is here and not ``required``."""
+    found = _find_table(args.run, run, args.data)
+    if found is None:
+        if required:
+            raise ProductReprError(f"the run's table {(run.info.get('data') or {}).get('source')!r} is not here; "
+                                   "pass the table it was trained on with --data FILE")
+        return None, None
+    rows = _run_table(args.run, run, *found, allow_other=args.allow_other_data)
+    return rows.set_axis([str(p) for p in run.product_ids], axis=0), found[1]
+
+
+def _emit(frame, out: str | None, what: str) -> None:
+    """``frame`` to ``out`` (CSV, or Parquet by its suffix) or, without ``out``, as a text table on stdout."""
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False) if path.suffix == ".parquet" else frame.to_csv(path, index=False)
+        print(f"wrote {path} ({len(frame)} {what})", file=sys.stderr)
+    elif len(frame):
+        print(frame.to_string(index=False, max_colwidth=90))
+
+
+def _truth(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ProductReprError(f"cannot read the planted truth {path}: {err}; pass the FILE.truth.json that "
+                               "`demo` wrote beside the catalog") from err
+
+
+def cmd_anomalies(args) -> int:
+    from product_repr import findings
+    from product_repr.analysis import anomalies, neighbours
+    from product_repr.runs import load_run
+
+    run = load_run(args.run)
+    rows, _ = _catalog_rows(args, run, required=True)
+    X = run.feature_space.transform(rows)
+    k = max(1, min(10, len(rows) - 1))
+    near = neighbours.from_frame(run.neighbours, run.product_ids, k) or neighbours.all_neighbours(run.embeddings, k)
+    frame = findings.odd_products(run, rows, X, top=args.top, neighbours=near[0])
+    scored = findings.anomaly_scores(run, X)
+    flagged = int(anomalies.flagged(scored, args.threshold).sum())
+    print(f"{flagged} of {len(scored)} products score at least {args.threshold:g} (flagged); the top "
+          f"{len(frame)} follow", file=sys.stderr)
+    evidence = findings.planted_evidence(_truth(args.truth), scored, flag_at=args.threshold)
+    if evidence:
+        print(f"planted truth: {evidence['in_top']} of {evidence['anomalies']} planted anomalies in the top "
+              f"{evidence['top']} ({findings.TOP_SHARE:.0%}), {evidence['flagged']} flagged", file=sys.stderr)
+    _emit(frame.round({"score": 2}), args.out, "products")
+    return 0
+
+
+def cmd_duplicates(args) -> int:
+    from product_repr import findings
+    from product_repr.data.titles import title_column
+    from product_repr.runs import load_run
+
+    run = load_run(args.run)
+    rows, _ = _catalog_rows(args, run, required=False)
+    floor = float((run.info.get("duplicates") or {}).get("floor", 1.0)) if run.duplicates is not None else 1.0
+    X = run.feature_space.transform(rows) if rows is not None and args.threshold < floor else None
+    candidates = findings.duplicate_candidates(run, X, threshold=args.threshold)
+    title = title_column(rows, run.schema) if rows is not None else None
+    columns = [c for c in (rows.columns if rows is not None else []) if c != run.schema.id_column]
+    frame = findings.duplicate_list(candidates, args.threshold, rows, title=title, columns=columns)
+    print(f"{len(frame)} pairs in {frame['group'].nunique() if len(frame) else 0} groups at similarity "
+          f"{args.threshold:g} or more" + ("" if rows is not None else
+                                           " (the run's table is not here: ids only; pass --data FILE for titles)"),
+          file=sys.stderr)
+    evidence = findings.planted_evidence(_truth(args.truth), pairs=frame)
+    if evidence:
+        print(f"planted truth: {evidence['pairs_found']} of {evidence['duplicate_pairs']} planted pairs listed, "
+              f"{evidence['other_pairs']} other pairs", file=sys.stderr)
+    _emit(frame.round({"similarity": 4, "embedding_similarity": 4}), args.out, "pairs")
+    return 0
+
+
 def app_path() -> Path | None:
     """The dashboard's ``app.py``: beside the ``product_repr`` folder in a checkout (an editable install)."""
     import product_repr
@@ -365,6 +447,8 @@ EXAMPLES = {
         ("{prog} train demo.csv --label category --out runs/demo",
          "train the default learner; score it against 'category' (subcategory, its twin, is left out)"),
         ("{prog} evaluate runs/demo", "metrics against the raw and PCA baselines (label and table from run.json)"),
+        ("{prog} anomalies runs/demo", "the most unusual products and why"),
+        ("{prog} duplicates runs/demo --out pairs.csv", "near-duplicate pairs and the columns that differ"),
         ("{prog} export runs/demo --format projector --out demo-projector", "files for the Embedding Projector"),
         ("{prog} dashboard", "the dashboard on http://localhost:8501; the Runs page opens runs/demo"),
     ],
@@ -387,6 +471,14 @@ EXAMPLES = {
         ("{prog} export runs/demo --out demo-embeddings", "demo-embeddings/embeddings.csv"),
         ("{prog} export runs/demo --format projector --out demo-projector",
          "tensors.tsv, metadata.tsv (id, title, label, error) and projector_config.pbtxt"),
+    ],
+    "anomalies": [
+        ("{prog} anomalies runs/demo", "the 20 most unusual products and why"),
+        ("{prog} anomalies runs/demo --top 100 --out odd.csv --truth demo.truth.json", "with the demo's planted recall"),
+    ],
+    "duplicates": [
+        ("{prog} duplicates runs/demo", "pairs from the default similarity up"),
+        ("{prog} duplicates runs/demo --threshold 0.9 --out pairs.csv", "a looser list, as CSV"),
     ],
     "dashboard": [
         ("{prog} dashboard", "serve on Streamlit's port, 8501"),
@@ -493,6 +585,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-other-data", action="store_true",
                    help="projector: take titles from a table that is not the run's (products matched by id)")
     p.set_defaults(func=cmd_export)
+
+    from product_repr.analysis import anomalies, duplicates
+
+    p = command("anomalies", "list a run's most unusual products and why",
+                "Rank the run's products by anomaly score: each column predicted from the product's other columns, "
+                "its surprise measured on that column's own typical scale, summed. Each product comes with the "
+                "columns that do not fit, the value it has, what similar products have and what the model "
+                "expected. Needs the run's table (recorded in run.json, or --data).")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--top", type=int, default=20, help="products listed")
+    p.add_argument("--threshold", type=float, default=anomalies.FLAG_AT,
+                   help="score from which a product counts as flagged")
+    p.add_argument("--out", default=None, metavar="FILE", help="write CSV (or .parquet) instead of printing")
+    p.add_argument("--data", default=None, metavar="FILE", help="the table (default: the one run.json records)")
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="use a table that is not the run's (its products matched by id)")
+    p.add_argument("--truth", default=None, metavar="FILE.truth.json",
+                   help="a demo catalog's planted truth: say how many planted anomalies the list finds")
+    p.set_defaults(func=cmd_anomalies)
+
+    p = command("duplicates", "list a run's near-duplicate pairs and the columns that differ",
+                "List the pairs of products whose columns nearly all match (similarity 1 = identical), most similar "
+                "first, grouped when they share a product, with both titles and the columns that differ when the "
+                "run's table is here. The run keeps the pairs from similarity "
+                f"{duplicates.FLOOR:g} up; a lower threshold searches again and needs the table.")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--threshold", type=float, default=duplicates.THRESHOLD, help="least similarity listed")
+    p.add_argument("--out", default=None, metavar="FILE", help="write CSV (or .parquet) instead of printing")
+    p.add_argument("--data", default=None, metavar="FILE", help="the table (default: the one run.json records)")
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="use a table that is not the run's (its products matched by id)")
+    p.add_argument("--truth", default=None, metavar="FILE.truth.json",
+                   help="a demo catalog's planted truth: say how many planted pairs the list finds")
+    p.set_defaults(func=cmd_duplicates)
 
     p = command("dashboard", "start the Streamlit dashboard (streamlit run app.py)",
                 "Start the dashboard of this checkout with `python -m streamlit run app.py`. It serves the run "

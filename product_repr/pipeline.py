@@ -394,7 +394,7 @@ def analyse(
     ``on_map(frame, {"kind": "final", ...})`` gets the map as soon as it exists, before reconstruction
     errors and metrics; ``pace`` holds the shared CPU gate around each stage (see :func:`build_run`).
     """
-    from product_repr.analysis import evaluation, neighbours, projection, reconstruction
+    from product_repr.analysis import anomalies, duplicates, evaluation, neighbours, projection, reconstruction
 
     stage = on_stage or (lambda message: None)
     pace = pace or Pace(None, "")
@@ -434,6 +434,24 @@ def analyse(
         errors.insert(0, "product_id", run.product_ids)
         run.reconstruction = errors.reset_index(drop=True)
         timings["reconstruction_s"] = time.perf_counter() - t0
+
+        stage("Scoring odd products (each column predicted from the others)")
+        t0 = time.perf_counter()
+        with pace.hold():
+            scored, _ = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
+        scored.insert(0, "product_id", run.product_ids)
+        run.anomalies = scored.reset_index(drop=True)
+        run.info["anomalies"] = {"flag_at": anomalies.FLAG_AT,
+                                 "flagged": int(anomalies.flagged(scored, anomalies.FLAG_AT).sum())}
+        timings["anomalies_s"] = time.perf_counter() - t0
+
+    stage("Looking for duplicates")
+    t0 = time.perf_counter()
+    with pace.hold():
+        run.duplicates = duplicates.pairs(X, run.feature_space.spans, run.product_ids, Z=Z)
+    run.info["duplicates"] = {"floor": duplicates.FLOOR, "threshold": duplicates.THRESHOLD,
+                              "pairs": int((run.duplicates["similarity"] >= duplicates.THRESHOLD).sum())}
+    timings["duplicates_s"] = time.perf_counter() - t0
 
     labels = label_values(df, label)
     if labels is not None:

@@ -31,7 +31,8 @@ from product_repr.errors import ProductReprError, RunError
 from product_repr.export import embeddings_frame  # noqa: F401 (the layout of embeddings.parquet; also used by callers of runs)
 
 RUN_FORMAT = 1
-OPTIONAL_FRAMES = ("projection", "neighbours", "reconstruction")
+OPTIONAL_FRAMES = ("projection", "neighbours", "reconstruction", "anomalies", "duplicates")
+MARKS_FILE = "marks.csv"
 
 
 @dataclass
@@ -50,6 +51,9 @@ class Run:
     neighbours: pd.DataFrame | None = None
     reconstruction: pd.DataFrame | None = None
     metrics: dict = field(default_factory=dict)
+    anomalies: pd.DataFrame | None = None  # product_id, score, per-column surprise (analysis.anomalies)
+    duplicates: pd.DataFrame | None = None  # candidate pairs from duplicates.FLOOR up (analysis.duplicates)
+    marks: pd.DataFrame | None = None  # a person's marks (findings.marks_frame), marks.csv
 
 
 def jsonable(value: Any) -> Any:
@@ -114,6 +118,10 @@ def save_run(run: Run, directory: str | Path, *, overwrite: bool = False) -> Pat
             frame.to_parquet(path, index=False)
         elif path.exists():
             path.unlink()  # a stale file from an older run in the same place would lie
+    if run.marks is not None and len(run.marks):
+        run.marks.to_csv(d / MARKS_FILE, index=False)
+    elif (d / MARKS_FILE).exists():
+        (d / MARKS_FILE).unlink()
 
     info = dict(run.info)
     info.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -210,6 +218,10 @@ def load_run(directory: str | Path) -> Run:
         neighbours=frames["neighbours"],
         reconstruction=frames["reconstruction"],
         metrics=dict(info.get("metrics") or {}),
+        anomalies=frames["anomalies"],
+        duplicates=frames["duplicates"],
+        marks=_read(d / MARKS_FILE, lambda p: pd.read_csv(p, dtype=str, keep_default_na=False), "marks")
+        if (d / MARKS_FILE).exists() else None,
     )
 
 

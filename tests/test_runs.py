@@ -73,6 +73,24 @@ def test_optional_frames_saved_and_stale_ones_removed(tmp_path):
     assert load_run(tmp_path).projection is None
 
 
+def test_anomalies_duplicates_and_marks_come_back_and_stale_marks_are_removed(tmp_path):
+    scored = pd.DataFrame({"product_id": ["P000", "P001"], "score": [12.5, 0.0], "price": [12.5, 0.0]})
+    pairs = pd.DataFrame({"product_a": ["P000"], "product_b": ["P001"], "similarity": np.float32([0.97]),
+                          "embedding_similarity": np.float32([0.99])})
+    marks = pd.DataFrame({"kind": ["product", "pair"], "product_a": ["P000", "P000"], "product_b": ["", "P001"],
+                          "mark": ["anomaly", "not a duplicate"]})
+    run, _ = make_run(anomalies=scored, duplicates=pairs, marks=marks)
+    save_run(run, tmp_path)
+    loaded = load_run(tmp_path)
+    pd.testing.assert_frame_equal(loaded.anomalies, scored)
+    pd.testing.assert_frame_equal(loaded.duplicates, pairs)
+    pd.testing.assert_frame_equal(loaded.marks, marks)
+    assert (tmp_path / "marks.csv").read_text().splitlines()[0] == "kind,product_a,product_b,mark"
+    run.marks = None
+    save_run(run, tmp_path, overwrite=True)
+    assert not (tmp_path / "marks.csv").exists() and load_run(tmp_path).marks is None
+
+
 def test_no_pickle_in_run_directory(tmp_path):
     run, _ = make_run()
     save_run(run, tmp_path)

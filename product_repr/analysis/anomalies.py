@@ -46,26 +46,37 @@ LEVEL_FLOOR = 1.0
 LEVEL_ROWS = 20
 DRAWS = 2
 RESERVED = ("product_id", "score")
+#: products whose score is at least this are counted as flagged (measured on the demo: docs/ANALYSIS.md)
+FLAG_AT = 10.0
 
 
 def masked_reconstruction(reconstruct: Callable[[np.ndarray], np.ndarray], X: np.ndarray, spans: Sequence, *,
-                          draws: int = DRAWS, seed: int = 0, fill: str = "mean") -> np.ndarray:
-    """X̂ (n, p) float32 where each span's block is predicted with that block swapped out.
+                          draws: int = DRAWS, seed: int = 0, fill: str = "mean",
+                          fill_values: np.ndarray | None = None) -> np.ndarray:
+    """X̂ (n, p) float32 where each span's block is predicted with that block hidden.
 
     ``reconstruct``: the learner's ``reconstruct`` (X (n, p) -> X̂ (n, p)); ``spans``: the feature space's.
-    Each of ``draws`` passes per span puts another row's values (a random permutation) in the span's block;
-    the span's part of the outputs is averaged. Costs ``draws * len(spans)`` reconstructions of X.
+    ``fill="mean"`` (the default) puts the column's mean over X (or ``fill_values`` (p,), the means of the
+    whole catalog when X holds only some of its rows) in the span's block: one reconstruction per span, and
+    each row's prediction depends on that row alone. ``fill="swap"``: each of ``draws`` passes per span puts
+    another row's values (a random permutation) there and the outputs are averaged.
     """
     X = np.asarray(X, dtype=np.float32)
     if draws < 1:
         raise ConfigError(f"draws must be at least 1, got {draws}")
+    if fill not in ("mean", "swap"):
+        raise ConfigError(f"fill must be 'mean' or 'swap', got {fill!r}")
+    if fill_values is not None:
+        fill_values = np.asarray(fill_values, dtype=np.float32).reshape(-1)
+        if len(fill_values) != X.shape[1]:
+            raise ConfigError(f"fill_values has {len(fill_values)} values for {X.shape[1]} feature columns")
     rng = np.random.default_rng(seed)
     out = np.zeros_like(X)
     work = X.copy()
     for span in spans:
         block = slice(span.start, span.stop)
         if fill == "mean":
-            work[:, block] = X[:, block].mean(axis=0)
+            work[:, block] = X[:, block].mean(axis=0) if fill_values is None else fill_values[block]
             out[:, block] = np.asarray(reconstruct(work))[:, block]
             work[:, block] = X[:, block]
             continue
@@ -174,7 +185,7 @@ def scores(raw: pd.DataFrame) -> pd.DataFrame:
         floor = LEVEL_FLOOR if name in levels else max(SPREAD_FLOOR * float(np.mean(s)) if len(s) else 0.0,
                                                        ABSOLUTE_FLOOR)
         spread = max(high - median, floor)
-        frame[f"{name} (column)" if name in RESERVED else name] = np.maximum((s - median) / spread, 0.0)
+        frame[column_of(name)] = np.maximum((s - median) / spread, 0.0)
     out = pd.DataFrame(frame, index=raw.index, dtype=np.float64)
     out["score"] = out.sum(axis=1) if len(out.columns) else 0.0
     return out
@@ -185,3 +196,43 @@ def anomaly_scores(reconstruct: Callable[[np.ndarray], np.ndarray], X: np.ndarra
     """(:func:`scores` frame, masked X̂): the whole computation for one learner with a decoder."""
     X_hat = masked_reconstruction(reconstruct, X, spans, draws=draws, seed=seed)
     return scores(surprises(X, X_hat, spans)), X_hat
+
+
+def column_of(span_name: str) -> str:
+    """The scores-table column of a source column (renamed only if it clashes with product_id/score)."""
+    return f"{span_name} (column)" if span_name in RESERVED else span_name
+
+
+def flagged(scored: pd.DataFrame, threshold: float = FLAG_AT) -> np.ndarray:
+    """Boolean (n,): the products whose ``score`` is at least ``threshold``."""
+    return scored["score"].to_numpy(dtype=np.float64) >= float(threshold)
+
+
+def explain(scored: pd.DataFrame, df: pd.DataFrame, feature_space, reconstruct: Callable[[np.ndarray], np.ndarray],
+            X: np.ndarray, *, top: int = 20, neighbours: np.ndarray | None = None, columns: int = 3,
+            product_ids: Sequence | None = None) -> list:
+    """Why each of the ``top`` products by ``scored["score"]`` is odd: a list of
+    ``reconstruction.Explanation`` (highest score first), each naming its most surprising columns, the
+    value it has, what similar products have and what the model expected from its *other* columns.
+
+    ``scored``: :func:`scores` (an extra ``product_id`` column is fine), row i = row i of ``df``, of ``X``
+    (n, p) and of ``neighbours`` (n, k row indices, optional). Only the ``top`` rows are predicted again
+    (one reconstruction of those rows per source column)."""
+    from product_repr.analysis import reconstruction
+
+    n = len(scored)
+    if len(X) != n:
+        raise ConfigError(f"scores ({n} rows) and features ({len(X)} rows) must have the same rows")
+    spans = feature_space.spans
+    frame = pd.DataFrame({reconstruction.column_name(sp.name): scored[column_of(sp.name)].to_numpy()
+                          for sp in spans if column_of(sp.name) in scored.columns}, index=scored.index)
+    frame["error"] = scored["score"].to_numpy(dtype=np.float64)
+    total = np.nan_to_num(frame["error"].to_numpy(), nan=-np.inf)
+    rows = np.argsort(-total, kind="stable")[: max(0, int(top))]
+    X = np.asarray(X, dtype=np.float32)
+    predicted = masked_reconstruction(reconstruct, X[rows], spans, fill_values=X.mean(axis=0)) if len(rows) else X[:0]
+    X_hat = {int(r): predicted[i] for i, r in enumerate(rows)}
+    if product_ids is None and "product_id" in scored.columns:
+        product_ids = scored["product_id"].to_numpy()
+    return reconstruction.explain(frame, df, feature_space, X_hat, top=top, neighbours=neighbours,
+                                  columns=columns, product_ids=product_ids)

@@ -1,15 +1,17 @@
 """Catalog-wide duplicates: pairs and groups of products that are near-identical.
 
-A pair's ``similarity`` is the cosine similarity of the two products' rows of the encoded features X
-(every attribute, the text as its vectors), and ``embedding_similarity`` the cosine of their learned
-embeddings. Candidates are each product's ``k`` nearest neighbours in X (exact search, faiss), so the
-cost is one k-NN search, never all n² pairs. A pair is listed when its similarity is at least the
-threshold; pairs that share a product are joined into a ``group`` (connected components).
+A pair's ``similarity`` says how many of the two products' columns match: for each source column, the
+distance between their blocks of the encoded features X is divided by the column's typical distance
+between two random products and capped at 1 (0 = identical, 1 = as different as any two products); the
+similarity is 1 minus the mean over the columns. Every column counts the same, whatever its width in X,
+so two siblings with the same brand and category but another description stay below a copy whose title
+lost a word and whose price moved by 2 %. ``embedding_similarity`` is the cosine of the two learned
+embeddings, for context: an embedding puts *similar* products close, so it cannot tell copies from siblings.
 
-Why X and not only the embedding: an embedding is trained to put *similar* products close (a kettle near
-other kettles), so near-duplicates and close siblings are hard to tell apart there; X keeps each exact
-attribute, so a copy with a slightly different title and price is closer to its original than to any
-sibling. Measured on the demo catalog's planted copies: docs/ANALYSIS.md.
+Candidates are each product's ``k`` nearest neighbours in X (searched in X's top principal directions),
+so the cost is one k-NN search, never all n² pairs. A pair is listed when its similarity is at least the
+threshold; pairs that share a product are joined into a ``group`` (connected components). Measured on the
+demo catalog's planted copies: docs/ANALYSIS.md.
 """
 from __future__ import annotations
 
@@ -21,29 +23,63 @@ import pandas as pd
 from product_repr.analysis import neighbours
 from product_repr.errors import ConfigError
 
-#: the default threshold on the cosine similarity of X
-THRESHOLD = 0.95
-K = 5
-COLUMNS = ("product_a", "product_b", "similarity", "embedding_similarity", "group")
+#: the default threshold on :func:`similarity`
+THRESHOLD = 0.94
+#: pairs are kept in a run from this similarity up, so any threshold at or above it needs no new search
+FLOOR = 0.8
+K = 10
+#: candidates are searched in the top SEARCH_DIM principal directions of X, then scored column by column
+SEARCH_DIM = 64
+#: random pairs drawn to measure each column's typical distance
+SAMPLE_PAIRS = 5000
+PAIR_COLUMNS = ("product_a", "product_b", "similarity", "embedding_similarity")
+COLUMNS = (*PAIR_COLUMNS, "group")
 
 
-def candidate_pairs(X: np.ndarray, *, k: int = K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a, b, similarity): every product with each of its ``k`` nearest neighbours in X, each unordered
-    pair once (a < b), most similar first. ``X``: float (n, p)."""
+def typical_distances(X: np.ndarray, spans: Sequence, *, seed: int = 0) -> np.ndarray:
+    """Per span, the median distance between the blocks of two random products (float64, len(spans))."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(len(X), size=(2, SAMPLE_PAIRS)) if len(X) else (np.zeros(0, int),) * 2
+    return np.array([float(np.median(np.linalg.norm(X[a, sp.start:sp.stop] - X[b, sp.start:sp.stop], axis=1)))
+                     if len(a) else 0.0 for sp in spans])
+
+
+def column_distances(X: np.ndarray, spans: Sequence, a: np.ndarray, b: np.ndarray,
+                     typical: np.ndarray | None = None) -> np.ndarray:
+    """(len(a), len(spans)): each pair's distance per source column over the column's typical distance,
+    capped at 1. A column whose typical distance is 0 (one value for most products) counts 0 when the two
+    blocks are equal and 1 otherwise."""
+    typical = typical_distances(X, spans) if typical is None else typical
+    out = np.empty((len(a), len(spans)), dtype=np.float64)
+    for j, sp in enumerate(spans):
+        d = np.linalg.norm(X[a, sp.start:sp.stop] - X[b, sp.start:sp.stop], axis=1).astype(np.float64)
+        out[:, j] = np.minimum(d / typical[j], 1.0) if typical[j] > 1e-9 else (d > 1e-6).astype(np.float64)
+    return out
+
+
+def candidate_pairs(X: np.ndarray, spans: Sequence, *, k: int = K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, similarity): every product with each of its ``k`` nearest neighbours in X (float (n, p)),
+    each unordered pair once (a < b), most similar first by the column-by-column similarity.
+
+    The neighbours are searched in X's top :data:`SEARCH_DIM` principal directions when X is wider
+    (``neighbours.neighbour_graph``), which keeps the cost of 50,000 rows to seconds: a near-copy is
+    close in every projection, so it is found there and then scored on all of X.
+    """
     n = len(X)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    ids, sims = neighbours.all_neighbours(np.asarray(X, dtype=np.float32), min(k, n - 1))
+    X = np.asarray(X, dtype=np.float32)
+    ids = neighbours.neighbour_graph(X, min(k, n - 1), max_dim=SEARCH_DIM)
     a = np.repeat(np.arange(n), ids.shape[1])
     b = ids.ravel()
-    s = sims.ravel()
     keep = b >= 0
-    a, b, s = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep]), s[keep]
+    a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    pair = np.unique(a * n + b)
+    a, b = pair // n, pair % n
+    s = (1.0 - column_distances(X, spans, a, b).mean(axis=1)).astype(np.float32) if len(spans) else \
+        np.ones(len(a), np.float32)
     order = np.lexsort((b, a, -s))
-    a, b, s = a[order], b[order], s[order]
-    _, first = np.unique(a * n + b, return_index=True)
-    first = np.sort(first)
-    return a[first], b[first], s[first].astype(np.float32)
+    return a[order], b[order], s[order]
 
 
 def groups(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
@@ -65,26 +101,52 @@ def groups(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return np.array([numbers.setdefault(r, len(numbers) + 1) for r in roots.tolist()], dtype=np.int64)
 
 
-def duplicate_pairs(X: np.ndarray, product_ids: Sequence, *, Z: np.ndarray | None = None,
-                    threshold: float = THRESHOLD, k: int = K) -> pd.DataFrame:
-    """The near-identical pairs: DataFrame(product_a, product_b, similarity, embedding_similarity, group),
-    similarity >= ``threshold``, most similar first. ``Z`` (n, d): the learned embeddings, for
-    ``embedding_similarity`` (NaN without it). Raises ConfigError for a threshold outside [-1, 1]."""
-    if not -1.0 <= float(threshold) <= 1.0:
-        raise ConfigError(f"threshold {threshold} is not a cosine similarity; choose a value in [-1, 1] (default {THRESHOLD})")
+def pairs(X: np.ndarray, spans: Sequence, product_ids: Sequence, *, Z: np.ndarray | None = None,
+          floor: float = FLOOR, k: int = K) -> pd.DataFrame:
+    """Candidate pairs with similarity >= ``floor``: DataFrame(product_a, product_b, similarity,
+    embedding_similarity), most similar first. What a run keeps (``duplicates.parquet``); pick a threshold
+    with :func:`at_threshold`. ``spans``: the feature space's. ``Z`` (n, d): the learned embeddings, for ``embedding_similarity`` (NaN
+    without it)."""
+    _check_threshold(floor, "floor")
     ids = np.asarray(product_ids).astype(str)
     if len(ids) != len(X):
         raise ConfigError(f"{len(ids)} product ids for {len(X)} rows of features")
-    a, b, s = candidate_pairs(X, k=k)
-    keep = s >= threshold
+    a, b, s = candidate_pairs(X, spans, k=k)
+    keep = s >= floor
     a, b, s = a[keep], b[keep], s[keep]
     if Z is not None and len(a):
         Zn = neighbours.normalise(np.asarray(Z, dtype=np.float32))
         z = np.einsum("ij,ij->i", Zn[a], Zn[b]).astype(np.float32)
     else:
         z = np.full(len(a), np.nan, dtype=np.float32)
-    return pd.DataFrame({"product_a": ids[a], "product_b": ids[b], "similarity": s,
-                         "embedding_similarity": z, "group": groups(a, b, len(ids))}, columns=list(COLUMNS))
+    return pd.DataFrame({"product_a": ids[a], "product_b": ids[b], "similarity": s, "embedding_similarity": z},
+                        columns=list(PAIR_COLUMNS))
+
+
+def at_threshold(candidates: pd.DataFrame, threshold: float = THRESHOLD) -> pd.DataFrame:
+    """The pairs of ``candidates`` (from :func:`pairs`) with similarity >= ``threshold``, most similar first,
+    with their ``group``: pairs sharing a product are one group, numbered 1.. from the most similar."""
+    _check_threshold(threshold, "threshold")
+    found = candidates.loc[candidates["similarity"] >= threshold].sort_values(
+        "similarity", ascending=False, kind="stable").reset_index(drop=True)
+    codes, _ = pd.factorize(pd.concat([found["product_a"], found["product_b"]], ignore_index=True))
+    a, b = codes[: len(found)], codes[len(found):]
+    found["group"] = groups(a, b, int(codes.max()) + 1 if len(codes) else 0)
+    return found
+
+
+def duplicate_pairs(X: np.ndarray, spans: Sequence, product_ids: Sequence, *, Z: np.ndarray | None = None,
+                    threshold: float = THRESHOLD, k: int = K) -> pd.DataFrame:
+    """The near-identical pairs: DataFrame(product_a, product_b, similarity, embedding_similarity, group),
+    similarity >= ``threshold``, most similar first. Raises ConfigError for a threshold outside [-1, 1]."""
+    _check_threshold(threshold, "threshold")
+    return at_threshold(pairs(X, spans, product_ids, Z=Z, floor=threshold, k=k), threshold)
+
+
+def _check_threshold(value: float, what: str) -> None:
+    if not -1.0 <= float(value) <= 1.0:
+        raise ConfigError(f"{what} {value} is not a cosine similarity; choose a value in [-1, 1] "
+                          f"(default {THRESHOLD})")
 
 
 def differences(df: pd.DataFrame, row_a: int, row_b: int, columns: Sequence[str] | None = None) -> pd.DataFrame:

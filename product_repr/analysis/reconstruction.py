@@ -34,6 +34,8 @@ from product_repr.errors import ConfigError
 
 P_MIN = 1e-6  # probabilities are clipped here before the log: max cross-entropy 13.8 nats
 RESERVED = ("product_id", "error")
+#: with at least this many neighbours' values, a numeric reason quotes their 10th–90th percentile range
+NEAR_QUANTILE_FROM = 5
 
 
 def column_name(span_name: str) -> str:
@@ -184,7 +186,7 @@ def _numeric_reason(col, row, df, feature_space, X_hat, span, neighbour_rows, va
     values = values_cache[col]
     value = values[row]
     try:
-        expected = float(feature_space.decode_numeric(col, X_hat[row, span.start]))
+        expected = float(feature_space.decode_numeric(col, X_hat[row][span.start]))
     except Exception:  # noqa: BLE001 - an explanation must never fail because of decoding
         expected = float("nan")
     near = values[neighbour_rows] if neighbour_rows is not None else np.array([])
@@ -200,7 +202,10 @@ def _numeric_reason(col, row, df, feature_space, X_hat, span, neighbour_rows, va
         hint = f" (model expected yes with p≈{min(max(expected, 0.0), 1.0):.2f})" if np.isfinite(expected) else ""
         return f"{col} {shown} where {where}{hint}"
     shown = "missing" if not np.isfinite(value) else fmt_number(value)
-    if len(near):
+    if len(near) >= NEAR_QUANTILE_FROM:  # the middle of the range: one odd neighbour does not stretch it
+        lo, hi = np.quantile(near, [0.1, 0.9])
+        where = f"most similar products have {_range_text(lo, hi)}"
+    elif len(near):
         where = f"similar products have {_range_text(np.min(near), np.max(near))}"
     else:
         stats = feature_space.numeric_stats(col)
@@ -214,7 +219,7 @@ def _numeric_reason(col, row, df, feature_space, X_hat, span, neighbour_rows, va
 
 def _categorical_reason(col, row, df, feature_space, X_hat, span) -> str:
     levels = list(feature_space.category_levels(col))
-    p = _probabilities(X_hat[row : row + 1, span.start : span.stop])[0]
+    p = _probabilities(np.asarray(X_hat[row][span.start : span.stop])[None, :])[0]
     raw = df[col].iloc[row]
     missing = raw is None or (not isinstance(raw, str) and pd.isna(raw)) or not str(raw).strip()
     actual = "(missing)" if missing else str(raw).strip()
@@ -252,7 +257,8 @@ def explain(
     """Plain-language reasons for the ``top`` products by ``errors_df["error"]``.
 
     ``errors_df``: from :func:`errors` (an extra ``product_id`` column is fine),
-    row i = row i of ``df`` (the source table) and of ``X_hat`` (n, p).
+    row i = row i of ``df`` (the source table) and of ``X_hat`` (n, p), or ``X_hat`` a mapping from the
+    explained rows to their predicted rows (p,) (``anomalies.explain`` predicts only those).
     ``feature_space``: the fitted FeatureSpace (``spans``, ``numeric_stats``,
     ``category_levels``, ``decode_numeric``). ``neighbours``: optional (n, k)
     row indices of each product's nearest neighbours; numeric ranges then come
@@ -264,7 +270,7 @@ def explain(
     ConfigError when the tables do not line up.
     """
     n = len(errors_df)
-    if len(df) != n or len(X_hat) != n:
+    if len(df) != n or (isinstance(X_hat, np.ndarray) and len(X_hat) != n):
         raise ConfigError(f"errors ({n} rows), table ({len(df)}) and reconstruction ({len(X_hat)}) must have the same rows")
     if "error" not in errors_df.columns:
         raise ConfigError("errors table has no 'error' column; build it with reconstruction.errors()")
