@@ -29,6 +29,7 @@ PAGES = [
     ("pages/map.py", "Map", ":material/scatter_plot:"),
     ("pages/neighbours.py", "Neighbours", ":material/hub:"),
     ("pages/reconstruction.py", "Reconstruction", ":material/troubleshoot:"),
+    ("pages/duplicates.py", "Duplicates", ":material/content_copy:"),
     ("pages/compare.py", "Compare", ":material/compare:"),
     ("pages/runs.py", "Runs", ":material/download:"),
     ("pages/learn.py", "Learn", ":material/school:"),

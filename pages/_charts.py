@@ -11,14 +11,17 @@ import plotly.graph_objects as go
 
 from pages._colours import OTHER, OTHER_COLOUR, PALETTE, colour_values, top_levels
 
-def histogram_figure(values: np.ndarray, *, name: str, nbins: int = 60, log_y: bool = False) -> go.Figure:
-    """A histogram of ``values`` (NaN dropped)."""
+def histogram_figure(values: np.ndarray, *, name: str, nbins: int = 60, log_y: bool = False,
+                     y_title: str = "products", marker: float | None = None, marker_text: str = "") -> go.Figure:
+    """A histogram of ``values`` (NaN dropped); ``marker`` draws a dashed vertical line there (a threshold)."""
     values = np.asarray(values, dtype=np.float64)
     fig = go.Figure(go.Histogram(x=values[~np.isnan(values)], nbinsx=nbins, marker_color=PALETTE[0], name=name))
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=name, yaxis_title="products",
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=name, yaxis_title=y_title,
                       bargap=0.02)
     if log_y:
         fig.update_yaxes(type="log")
+    if marker is not None:
+        fig.add_vline(x=marker, line_dash="dash", line_color="#555", annotation_text=marker_text)
     return fig
 
 

@@ -39,6 +39,8 @@ class AppState:
     labels: dict[str, str | None] = field(default_factory=dict)
     # run ↔ catalog alignments, by (run name, id(run), catalog hash): (Alignment or None, why not)
     aligned: dict[tuple, tuple] = field(default_factory=dict)
+    # per run name, the person's marks {(kind, product_a, product_b): mark} (pages/_triage.py)
+    marks: dict[str, dict] = field(default_factory=dict)
 
 
 def state() -> AppState:

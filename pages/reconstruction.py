@@ -1,12 +1,12 @@
-"""Reconstruction: how well the model rebuilds each product from its embedding, and what it cannot rebuild."""
+"""Reconstruction: the catalog's most unusual products and why, and how well the model rebuilds each product."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from pages import _cache as cache, _charts as charts, _runview as runview
+from pages import _cache as cache, _charts as charts, _odd as odd, _runview as runview
 from pages._shell import error_boundary
-from pages._state import require_run, state
+from pages._state import require_run
 from product_repr.analysis import neighbours, report
 
 st.title("Reconstruction")
@@ -39,56 +39,31 @@ if run.reconstruction is None:
 with error_boundary():
     view = runview.run_view(run)
     runview.show_notes(view)
+    odd.show(run, view)
+
     rec = run.reconstruction
     error = rec["error"].to_numpy(dtype=np.float64)
     columns = [c for c in rec.columns if c not in ("product_id", "error")]
+    st.header("Reconstruction error")
     st.caption(
-        "A product's reconstruction error is how far the model's rebuilt row is from the real one, summed over "
-        "its columns (squared error for numbers and text, cross-entropy for categories), each column scaled so "
-        "that 1 is the error of a guess from the column's overall distribution. Products the model rebuilds badly "
-        "do not fit the patterns it learned from the rest of the catalog: they are the unusual ones."
+        "How far the model's rebuilt row is from the real one when it sees the whole product, summed over its "
+        "columns (squared error for numbers and text, cross-entropy for categories), each column scaled so that "
+        "1 is the error of a guess from the column's overall distribution. It shows what the embedding keeps; "
+        "the anomaly score above is the better list of odd products, because a model that sees a value can "
+        "learn to rebuild it, odd or not."
     )
     m1, m2, m3 = st.columns(3)
     m1.metric("Mean error", f"{np.nanmean(error):.3f}")
     m2.metric("Median error", f"{np.nanmedian(error):.3f}")
     m3.metric("99th percentile", f"{np.nanpercentile(error, 99):.3f}")
-
-    st.subheader("Distribution of errors")
     log_y = st.toggle("Log scale (counts)", value=False, key="reconstruction.log")
     st.plotly_chart(charts.histogram_figure(error, name="reconstruction error", log_y=log_y), width="stretch",
                     key="reconstruction.histogram")
-
-    st.subheader("Most unusual products")
-    top = st.slider("How many", 5, min(200, max(5, len(rec))), min(20, max(5, len(rec))), key="reconstruction.top")
-    X_hat = runview.reconstructed(view)
-    if X_hat is not None:
-        from product_repr.analysis import reconstruction
-
-        nn, _ = cache.learned_neighbours(run, 10)
-        found = reconstruction.explain(rec, view.rows.reset_index(drop=True), run.feature_space, X_hat, top=top,
-                                       neighbours=nn, product_ids=run.product_ids)
-        table = report.explanations_table(found)
-        hint = ("“why” names each product's worst-reconstructed columns, what it has, and what the model expected "
-                "from similar products.")
-    else:
-        table = report.unusual_products(rec, top=top)
-        hint = ("“unusual in” lists the columns whose error for this product is far above that column's mean "
-                "(×mean): these are the attributes that do not fit the rest of the product.")
-    report.with_attributes(table, view.rows, [view.title, *view.keys])
-    st.dataframe(table, hide_index=True, width="stretch", key="reconstruction.unusual")
-    st.caption(hint)
-
-    catalog = state().catalog
-    truth = getattr(catalog, "truth", None) if catalog is not None else None
-    same_table = catalog is not None and (run.info or {}).get("data", {}).get("sha256") == catalog.sha256
-    if truth and same_table and view.exact and truth.get("anomalies"):
-        from product_repr.analysis import evaluation
-
-        nn, _ = cache.learned_neighbours(run, 10)
-        found = evaluation.planted_recall(error, nn, run.product_ids, truth)
-        if found.get("n_anomalies") and found.get("anomaly_recall") is not None:
-            st.success(f"The demo catalog has {found['n_anomalies']} planted odd products; "
-                       f"{found['anomaly_recall']:.0%} of them are in the top {found['top_fraction']:.0%} by error.")
+    with st.expander("Highest reconstruction errors"):
+        st.dataframe(report.with_attributes(report.unusual_products(rec, top=20), view.rows, [view.title]),
+                     hide_index=True, width="stretch", key="reconstruction.unusual")
+        st.caption("“unusual in” lists the columns whose error for this product is far above that column's mean "
+                   "(×mean).")
 
     if columns:
         st.subheader("Error per column")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import _triage as triage
 from pages._shell import error_boundary
 from pages._state import active_run, add_run, run_alignment, run_label, state
 from product_repr import export, library
@@ -71,9 +72,10 @@ if run is not None:
                        key="runs.projector", icon=":material/download:",
                        help="tensors.tsv + metadata.tsv + projector_config.pbtxt: load them at "
                             "projector.tensorflow.org or in TensorBoard")
-    c4.download_button("Run directory (zip)", data=lambda: export.run_zip(run), file_name=f"{stem}.zip",
+    c4.download_button("Run directory (zip)", data=lambda: export.run_zip(triage.with_marks(run)), file_name=f"{stem}.zip",
                        mime="application/zip", on_click="ignore", key="runs.zip", icon=":material/folder_zip:",
-                       help="weights, feature state, history, embeddings, map, neighbours, errors and run.json; "
+                       help="weights, feature state, history, embeddings, map, neighbours, errors, anomaly scores, "
+                            "duplicate pairs, your marks (marks.csv) and run.json; "
                             "unzip into a runs folder to open it here or use it with the CLI")
 
 

@@ -1,4 +1,4 @@
-"""AppTest of the analysis pages (Map, Neighbours, Reconstruction, Compare) driven through app.py.
+"""AppTest of the analysis pages (Map, Neighbours, Reconstruction, Duplicates, Compare) driven through app.py.
 
 Each page must run without exception with no run (and then say where to make one) and with trained runs in
 session state; the widgets that matter (colour by error, 3D, product search, k) must change what is drawn.
@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from pages import _catalogs, _state  # noqa: E402
 
 APP = str(ROOT / "app.py")
-PAGES = ["pages/map.py", "pages/neighbours.py", "pages/reconstruction.py", "pages/compare.py"]
+PAGES = ["pages/map.py", "pages/neighbours.py", "pages/reconstruction.py", "pages/duplicates.py", "pages/compare.py"]
 TIMEOUT = 120  # the first UMAP fit in a process compiles numba code (~25 s on a 2-core CPU)
 
 
@@ -156,18 +156,62 @@ def test_neighbours_search_without_match_warns(trained):
     assert at.warning and "zzz" in at.warning[0].value
 
 
-def test_reconstruction_lists_unusual_products_and_explains_a_missing_decoder(trained):
+def test_reconstruction_lists_odd_products_by_score_and_explains_a_missing_decoder(trained):
     catalog, runs = trained
     at = open_page(app_with(catalog, runs, "denoising-test"), "pages/reconstruction.py")
-    unusual = next(df.value for df in at.dataframe if "why" in df.value.columns)
-    assert len(unusual) == 20 and unusual["error"].is_monotonic_decreasing
-    assert len(charts(at)) >= 3, "histogram, per-column bars and errors by category"
-    assert at.success and "planted" in at.success[0].value, "the demo's planted anomalies are scored"
+    odd = next(df.value for df in at.dataframe if "why" in df.value.columns)
+    run = runs["denoising-test"]
+    expected = run.anomalies.sort_values("score", ascending=False, kind="stable")["product_id"].head(20).tolist()
+    assert odd["product_id"].tolist() == expected, "the list is the run's anomaly ranking"
+    assert odd["score"].is_monotonic_decreasing and odd["why"].str.len().gt(0).all()
+    flagged = at.metric[0]
+    assert flagged.label == "Flagged" and int(flagged.value) == int((run.anomalies["score"] >= 10).sum())
+    at.slider(key="reconstruction.flag_at").set_value(1.0).run()
+    assert int(at.metric[0].value) == int((run.anomalies["score"] >= 1).sum()) >= int(flagged.value)
+    assert len(charts(at)) >= 4, "score histogram, error histogram, per-column bars and errors by category"
+    assert at.success and "planted odd products" in at.success[0].value, "the demo's planted recall is shown"
+
+    # triage: the first listed product beside its neighbours, marked, and the mark kept in the session
+    side = next(df.value for df in at.dataframe if "column" in df.value.columns)
+    assert side.columns[1].endswith("(this)") and len(side.columns) == 7, side.columns
+    pid = odd["product_id"].iloc[0]
+    at.radio(key=f"triage.product.{pid}.").set_value("anomaly").run()
+    marks = at.session_state[_state.STATE_KEY].marks["denoising-test"]
+    assert marks == {("product", pid, ""): "anomaly"}
+    odd = next(df.value for df in at.dataframe if "why" in df.value.columns)
+    assert odd["your mark"].iloc[0] == "anomaly"
 
     at = open_page(app_with(catalog, runs, "contrastive-test"), "pages/reconstruction.py")
     assert at.info and "no decoder" in at.info[0].value
     isolated = next(df.value for df in at.dataframe if "isolation" in df.value.columns)
     assert len(isolated) == 20 and isolated["isolation"].is_monotonic_decreasing, "most isolated products instead"
+
+
+def test_duplicates_lists_planted_copies_follows_the_threshold_and_keeps_marks(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "contrastive-test"), "pages/duplicates.py")
+    pairs = next(df.value for df in at.dataframe if "differs_in" in df.value.columns)
+    planted = {frozenset(p) for p in catalog.truth["near_duplicates"]}
+    listed = [frozenset(p) for p in zip(pairs["product_a"], pairs["product_b"])]
+    assert sum(p in planted for p in listed) >= 0.95 * len(planted), pairs
+    assert pairs["similarity"].is_monotonic_decreasing and pairs["similarity"].min() >= 0.94
+    assert at.success and f"{len(planted)} planted near-duplicate pairs" in at.success[0].value
+    assert int(at.metric[0].value) == len(pairs)
+    side = next(df.value for df in at.dataframe if "same" in df.value.columns)
+    assert side["same"].is_monotonic_increasing, "the columns that differ come first"
+
+    at.slider(key="duplicates.threshold").set_value(0.8).run()
+    wider = next(df.value for df in at.dataframe if "differs_in" in df.value.columns)
+    assert len(wider) >= len(pairs) and int(at.metric[0].value) == len(wider)
+
+    a, b = pairs["product_a"].iloc[0], pairs["product_b"].iloc[0]
+    at.slider(key="duplicates.threshold").set_value(0.94).run()
+    at.radio(key=f"triage.pair.{a}.{b}").set_value("not a duplicate").run()
+    assert at.session_state[_state.STATE_KEY].marks["contrastive-test"] == {("pair", a, b): "not a duplicate"}
+    at.switch_page("pages/map.py").run()
+    at.switch_page("pages/duplicates.py").run()
+    pairs = next(df.value for df in at.dataframe if "differs_in" in df.value.columns)
+    assert pairs["your mark"].iloc[0] == "not a duplicate", "marks survive leaving the page"
 
 
 def test_compare_needs_two_runs_then_shows_metrics_with_baselines(trained):

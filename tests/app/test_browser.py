@@ -1,7 +1,7 @@
 """A real browser (Playwright + Debian's Chromium) against ``streamlit run app.py``.
 
 The path a person takes: upload a CSV on Data, train on Train, see the map, box-select products and get their
-table, open Neighbours and Reconstruction, train a second learner and compare — with no Streamlit exception
+table, open Neighbours, Reconstruction (mark a product) and Duplicates, train a second learner and compare — with no Streamlit exception
 anywhere. Every page is screenshotted into ``artifacts/screenshots/`` (gitignored) as a test artefact.
 
 Skips only when CI is unset and Chromium (or Playwright) is missing; in CI a missing browser fails.
@@ -9,6 +9,7 @@ Skips only when CI is unset and Chromium (or Playwright) is missing; in CI a mis
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -219,7 +220,19 @@ def flow(page, catalog_csv: Path) -> None:
     page.get_by_role("heading", name="Most unusual products").wait_for()
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
     no_exception(page, "Reconstruction")
+    page.get_by_role("heading", name="Check a product").wait_for()
+    page.locator('[data-testid="stRadio"] label').filter(has_text=re.compile("^anomaly$")).first.click()
+    idle(page)
+    page.get_by_text("Your marks on this run: 1 anomaly").wait_for()
     shoot(page, "6-reconstruction")
+
+    # Duplicates: the pairs listed, one side by side
+    go(page, "Duplicates")
+    page.get_by_role("heading", name="Check a pair").wait_for()
+    page.get_by_text("Products involved").first.wait_for()
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 2, "the pairs and the side-by-side tables"
+    no_exception(page, "Duplicates")
+    shoot(page, "6b-duplicates")
 
     # A second learner, then Compare
     train(page, "browser-contrastive", "Contrastive")

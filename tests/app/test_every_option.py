@@ -13,7 +13,7 @@ from pages import _catalogs, _state
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PAGES = ["pages/data.py", "pages/train.py", "pages/map.py", "pages/neighbours.py", "pages/reconstruction.py",
-         "pages/compare.py", "pages/learn.py", "pages/runs.py"]
+         "pages/duplicates.py", "pages/compare.py", "pages/learn.py", "pages/runs.py"]
 TIMEOUT = 120
 MAX_OPTIONS = 8  # per widget; longer lists are sampled evenly, first and last included
 SKIP = {"sidebar.run",  # switches the active run: covered by test_app's sidebar test
