@@ -115,6 +115,6 @@ if run is not None:
                                help="a folder that already holds a run is never replaced: -2, -3… is added")
         if st.button("Save", key="runs.save", icon=":material/save:"):
             with error_boundary("saving the run"):
-                path = library.save_into(run, folder, target, table=run_rows(run))
+                path = library.save_into(triage.with_marks(run), folder, target, table=run_rows(run))
                 renamed = "" if path.name == library.safe_name(target) else f" ({target!r} already holds a run)"
                 st.success(f"Saved to {path}{renamed} — {library.evaluate_hint(path)}")

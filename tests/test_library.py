@@ -71,13 +71,15 @@ def test_an_opened_dashboard_save_brings_its_table(dashboard_run, tmp_path):
     assert table is not None and table["title"].tolist() == dashboard_run.table["title"].tolist()
 
 
-def test_runs_page_save_button_never_overwrites(dashboard_run, tmp_path, monkeypatch):
+def test_runs_page_save_button_never_overwrites_and_keeps_the_marks(dashboard_run, tmp_path, monkeypatch):
     monkeypatch.setenv(library.RUNS_ENV, str(tmp_path))
     run, catalog = dashboard_run.run, dashboard_run.catalog
+    first, second = (str(p) for p in run.product_ids[:2])
+    marks = {("product", first, ""): "anomaly", ("pair", first, second): "not a duplicate"}
     at = AppTest.from_file(APP, default_timeout=180)
     at.session_state[_state.STATE_KEY] = _state.AppState(
         catalog=catalog, runs={run.name: run}, active=run.name, tables={run.name: dashboard_run.table},
-        labels={run.name: catalog.label})
+        labels={run.name: catalog.label}, marks={run.name: dict(marks)})
     at.run()
     at.switch_page("pages/runs.py").run()
     for _ in range(2):
@@ -87,3 +89,7 @@ def test_runs_page_save_button_never_overwrites(dashboard_run, tmp_path, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "kept-2"]
     said = at.success[-1].value
     assert "kept-2 ('kept' already holds a run)" in said and "` works on it." in said, said
+    from product_repr import findings
+
+    assert findings.marks_from_frame(load_run(tmp_path / "kept").marks) == marks, "the marks go with the run"
+    assert run.marks is None, "the session's run itself is left as it was"
