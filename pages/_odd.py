@@ -56,18 +56,20 @@ def show(run, view) -> None:
     key = _identity(run, view)
     scored = run.anomalies if run.anomalies is not None else _scores(key, run, X)
     score = scored["score"].to_numpy(dtype=np.float64)
+    spread = scored["spreads"].to_numpy(dtype=np.float64)
     st.subheader("Most unusual products")
     st.caption("Each product's columns are predicted from its *other* columns, so the model never sees the value "
-               "it judges. A column's surprise is measured in that column's own typical spreads (a rare but valid "
-               "value, such as out of stock, is not odd by itself), and the product's **score** adds them up: one "
-               "extreme column is enough to put it on top.")
+               "it judges. A column's surprise counts in that column's own typical spreads (a rare but valid "
+               "value, such as out of stock, is not odd by itself). The **score** is how rare the product's most "
+               "surprising column is: 3 means 1 product in 1,000 is as surprising there, so one extreme column "
+               "puts a product on top. **spreads** adds up how far beyond the usual all its columns are.")
     left, right = st.columns([2, 1])
-    flag_at = left.slider("Flag products scoring at least", 1.0, 50.0, float(anomalies.FLAG_AT), 0.5,
-                          key="reconstruction.flag_at")
-    flagged = int((score >= flag_at).sum())
+    flag_at = left.slider("Flag products at least this many typical spreads beyond the usual", 1.0, 50.0,
+                          float(anomalies.FLAG_AT), 0.5, key="reconstruction.flag_at")
+    flagged = int(anomalies.flagged(scored, flag_at).sum())
     right.metric("Flagged", f"{flagged:,}", f"{flagged / max(len(score), 1):.1%} of {len(score):,}", delta_color="off")
-    st.plotly_chart(charts.histogram_figure(score, name="anomaly score", log_y=True, marker=flag_at,
-                                            marker_text="flagged from here"),
+    st.plotly_chart(charts.histogram_figure(np.log10(1 + spread), name="log10(1 + spreads)", log_y=True,
+                                            marker=float(np.log10(1 + flag_at)), marker_text="flagged from here"),
                     width="stretch", key="reconstruction.score_hist")
     truth = demo_truth(run, view)
     evidence = findings.planted_evidence(truth, scored, flag_at=flag_at)
@@ -79,10 +81,10 @@ def show(run, view) -> None:
                     key="reconstruction.top")
     near, _ = cache.learned_neighbours(run, 10)
     table = _odd(key, top, run, view.rows.reset_index(drop=True), X, scored, near).copy()
-    table.insert(3, "flagged", table["score"] >= flag_at)
+    table.insert(4, "flagged", table["spreads"] >= flag_at)
     table["your mark"] = [triage.mark_of(run, "product", p) for p in table["product_id"]]
     report.with_attributes(table, view.rows, [view.title, *view.keys])
-    st.dataframe(table.round({"score": 1}), hide_index=True, width="stretch", key="reconstruction.odd")
+    st.dataframe(table.round({"score": 2, "spreads": 1}), hide_index=True, width="stretch", key="reconstruction.odd")
     st.caption("“why” names the columns that do not fit, the product's value, the middle of its most similar "
                "products' values, and what the model expected from the product's other columns.")
     check(run, view, table, near)

@@ -321,13 +321,14 @@ def cmd_anomalies(args) -> int:
     frame = findings.odd_products(run, rows, X, top=args.top, neighbours=near[0])
     scored = findings.anomaly_scores(run, X)
     flagged = int(anomalies.flagged(scored, args.threshold).sum())
-    print(f"{flagged} of {len(scored)} products score at least {args.threshold:g} (flagged); the top "
+    print(f"{flagged} of {len(scored)} products are at least {args.threshold:g} typical spreads beyond the usual "
+          f"(flagged); the top "
           f"{len(frame)} follow", file=sys.stderr)
     evidence = findings.planted_evidence(_truth(args.truth), scored, flag_at=args.threshold)
     if evidence:
         print(f"planted truth: {evidence['in_top']} of {evidence['anomalies']} planted anomalies in the top "
               f"{evidence['top']} ({findings.TOP_SHARE:.0%}), {evidence['flagged']} flagged", file=sys.stderr)
-    _emit(frame.round({"score": 2}), args.out, "products")
+    _emit(frame.round({"score": 2, "spreads": 1}), args.out, "products")
     return 0
 
 
@@ -590,13 +591,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("anomalies", "list a run's most unusual products and why",
                 "Rank the run's products by anomaly score: each column predicted from the product's other columns, "
-                "its surprise measured on that column's own typical scale, summed. Each product comes with the "
+                "and the product scored by its rarest surprise (score 3 = 1 product in 1,000 is as surprising in "
+                "that column). Each product comes with the "
                 "columns that do not fit, the value it has, what similar products have and what the model "
                 "expected. Needs the run's table (recorded in run.json, or --data).")
     p.add_argument("run", help="run directory")
     p.add_argument("--top", type=int, default=20, help="products listed")
     p.add_argument("--threshold", type=float, default=anomalies.FLAG_AT,
-                   help="score from which a product counts as flagged")
+                   help="flag the products whose columns are, summed, at least this many typical spreads beyond "
+                        "their usual surprise")
     p.add_argument("--out", default=None, metavar="FILE", help="write CSV (or .parquet) instead of printing")
     p.add_argument("--data", default=None, metavar="FILE", help="the table (default: the one run.json records)")
     p.add_argument("--allow-other-data", action="store_true",

@@ -24,7 +24,7 @@ TOP_SHARE = 0.02
 
 
 def anomaly_scores(run, X: np.ndarray | None = None) -> pd.DataFrame | None:
-    """The run's anomaly scores (product_id, score, one column per source column): the ones it stores, or
+    """The run's anomaly scores (product_id, one rarity column per source column, spreads, score): the ones it stores, or
     computed from its encoded products ``X`` (n, p) for a run saved before they were kept. None for a
     learner without a decoder (or without ``X`` to compute them from)."""
     if getattr(run, "anomalies", None) is not None:
@@ -38,7 +38,7 @@ def anomaly_scores(run, X: np.ndarray | None = None) -> pd.DataFrame | None:
 
 def odd_products(run, rows: pd.DataFrame, X: np.ndarray, *, top: int = 20,
                  neighbours: np.ndarray | None = None) -> pd.DataFrame:
-    """The ``top`` products by anomaly score: DataFrame(rank, product_id, score, worst_column, why).
+    """The ``top`` products by anomaly score: DataFrame(rank, product_id, score, spreads, worst_column, why).
 
     ``rows``: the run's catalog rows in its product order; ``X``: their encoded features (n, p);
     ``neighbours``: (n, k) row indices of each product's nearest neighbours (for "most similar products
@@ -49,10 +49,13 @@ def odd_products(run, rows: pd.DataFrame, X: np.ndarray, *, top: int = 20,
                           "product's columns from the others; train an autoencoder, denoising or multi-task run")
     found = anomalies.explain(scored, rows.reset_index(drop=True), run.feature_space, run.learner.reconstruct, X,
                               top=top, neighbours=neighbours)
+    spread = scored.set_index(scored["product_id"].astype(str))["spreads"] if "product_id" in scored.columns else None
+    ids = [e.product_id for e in found]
     return pd.DataFrame({
         "rank": np.arange(1, len(found) + 1),
-        "product_id": [e.product_id for e in found],
+        "product_id": ids,
         "score": np.array([e.error for e in found], dtype=np.float64),
+        "spreads": spread.reindex(ids).to_numpy(dtype=np.float64) if spread is not None else np.nan,
         "worst_column": [e.reasons[0].column if e.reasons else None for e in found],
         "why": [e.text for e in found],
     })
@@ -104,7 +107,7 @@ def planted_evidence(truth: Mapping[str, Any] | None, scored: pd.DataFrame | Non
     """How much of a demo catalog's planted ``truth`` (``data.demo``) the lists find.
 
     Anomalies (with ``scored``): ``anomalies`` planted, ``in_top`` of them in the top :data:`TOP_SHARE` by
-    score (``top`` products), ``flagged`` of them at ``flag_at``. Duplicates (with ``pairs``, a
+    score (``top`` products), ``flagged`` of them (``spreads`` at least ``flag_at``). Duplicates (with ``pairs``, a
     :func:`duplicate_list`): ``duplicate_pairs`` planted, ``pairs_found`` of them listed, ``other_pairs``
     listed that were not planted. Empty without truth."""
     out: dict = {}
@@ -117,7 +120,7 @@ def planted_evidence(truth: Mapping[str, Any] | None, scored: pd.DataFrame | Non
         top = max(1, int(np.ceil(TOP_SHARE * len(score))))
         order = np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable")[:top]
         out.update(anomalies=len(planted), top=top, in_top=len(planted & set(ids[order])),
-                   flagged=len(planted & set(ids[score >= flag_at])))
+                   flagged=len(planted & set(ids[anomalies.flagged(scored, flag_at)])))
     copies = {frozenset(map(str, p)) for p in truth.get("near_duplicates", [])}
     if pairs is not None and copies:
         listed = [frozenset(p) for p in zip(pairs["product_a"].astype(str), pairs["product_b"].astype(str))]

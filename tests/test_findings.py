@@ -40,11 +40,11 @@ def shop(one_torch_thread):
 def test_the_run_keeps_scores_and_pairs_and_the_odd_list_explains_the_top(shop):
     df, run = shop
     assert run.anomalies is not None and run.duplicates is not None
-    assert run.info["anomalies"]["flagged"] == int((run.anomalies["score"] >= run.info["anomalies"]["flag_at"]).sum())
+    assert run.info["anomalies"]["flagged"] == int((run.anomalies["spreads"] >= run.info["anomalies"]["flag_at"]).sum())
     rows = df.set_index("product_id", drop=False)
     X = run.feature_space.transform(df)
     odd = findings.odd_products(run, rows, X, top=3)
-    assert list(odd.columns) == ["rank", "product_id", "score", "worst_column", "why"]
+    assert list(odd.columns) == ["rank", "product_id", "score", "spreads", "worst_column", "why"]
     assert odd["product_id"].iloc[0] == "P011", odd
     assert odd["worst_column"].iloc[0] == "price" and "model expected about" in odd["why"].iloc[0], odd["why"].iloc[0]
     assert odd["score"].is_monotonic_decreasing

@@ -3,23 +3,23 @@
 A product is odd when one of its values is not what its *other* values predict: a kettle priced like a
 car, a t-shirt that weighs 30 kg, a title from one department filed with another's brand. Three steps:
 
-1. **Predict each column from the others** (:func:`masked_reconstruction`). A source column's block of X
-   is replaced by the values of randomly drawn other rows (the swap noise the denoising and multi-task
-   learners train on) and the decoder's output for that block is kept, averaged over ``draws`` draws.
-   The model never sees the value it predicts, so however long it trained it cannot simply copy an
-   anomaly back (a plain reconstruction can, and then ranks it as ordinary).
-2. **A surprise per product and column** (:func:`surprises`), in units that mean the same for every kind:
+1. **Predict each column from the others** (:func:`masked_reconstruction`): the column's block of X is
+   set to the column's mean and the decoder's output for that block is kept. The model never sees the
+   value it predicts, so however long it trained it cannot copy an anomaly back (a plain reconstruction
+   can, and then ranks it as ordinary).
+2. **A surprise per product and column** (:func:`surprises`):
    - numbers: the squared error of the standardised value (0 when the value is missing);
    - two-valued columns (booleans, flags) and the missing flag of a numeric column: how much less likely
      the observed level is under the model than under the column's base rate, in nats
      (``max(0, log p_base(v) - log p_model(v))``), minus the median of that among the products with the
      same level, so a rare but valid level (a product out of stock, a missing rating) is not odd by itself;
    - categories: the same, for the observed level;
-   - text: the squared distance between the text's vector and the one predicted from the other columns.
-3. **A common scale** (:func:`scores`): each column's surprise minus its catalog median, divided by its
-   spread (90th percentile minus median, floored), kept where positive: "how many typical spreads above
-   what is usual for this column". The product's ``score`` is the sum over its columns, so one extreme
-   column puts a product on top, and several moderately odd columns add up.
+   - text: the squared distance between the text's vector and the one predicted.
+3. **One scale** (:func:`scores`): each column's :func:`rarity`, ``log10(n / m)`` with m the products
+   at least as surprising in that column, so a heavy-tailed column (prices) and a tight one (weights of
+   t-shirts) are compared by how rare a surprise is, not by its size. The ``score`` is the largest rarity
+   (one extreme column puts a product on top), ties broken by how many typical spreads beyond the usual
+   it is (:func:`spreads`); ``spreads`` summed over the columns is what flags a product.
 
 Measured on the demo catalog and on real catalogs with planted anomalies: docs/ANALYSIS.md and
 ``bench/anomalies.py``.
@@ -45,9 +45,14 @@ LEVEL_FLOOR = 1.0
 #: a level needs this many products before its own typical surprise is subtracted (see _centred_by_level)
 LEVEL_ROWS = 20
 DRAWS = 2
-RESERVED = ("product_id", "score")
-#: products whose score is at least this are counted as flagged (measured on the demo: docs/ANALYSIS.md)
+RESERVED = ("product_id", "score", "spreads")
+#: products whose ``spreads`` are at least this many are counted as flagged (measured on the demo:
+#: docs/ANALYSIS.md)
 FLAG_AT = 10.0
+#: weight of log(1 + largest spread) in the score: breaks ties between equally rare columns
+TIE = 0.1
+#: a product must be at least this many typical spreads beyond a column's usual to be rare in it
+MIN_SPREADS = 1.0
 
 
 def masked_reconstruction(reconstruct: Callable[[np.ndarray], np.ndarray], X: np.ndarray, spans: Sequence, *,
@@ -169,14 +174,11 @@ def surprises(X: np.ndarray, X_hat: np.ndarray, spans: Sequence) -> pd.DataFrame
     return frame
 
 
-def scores(raw: pd.DataFrame) -> pd.DataFrame:
-    """Per-column surprise on the common scale of typical spreads, and the product's ``score`` (their sum).
-
-    ``raw``: :func:`surprises`. Each column: ``max(0, (s - median) / spread)``, with spread = the
-    ``SPREAD_QUANTILE`` quantile minus the median, at least ``SPREAD_FLOOR`` x the column's mean surprise
-    (and ``ABSOLUTE_FLOOR``; ``LEVEL_FLOOR`` nats for the columns in ``raw.attrs["levels"]``). Columns are
-    renamed like reconstruction's when they clash with ``score``.
-    """
+def spreads(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per-column surprise in typical spreads above the column's usual: ``max(0, (s - median) / spread)``,
+    with spread = the ``SPREAD_QUANTILE`` quantile minus the median, at least ``SPREAD_FLOOR`` x the
+    column's mean surprise (and ``ABSOLUTE_FLOOR``; ``LEVEL_FLOOR`` nats for the columns in
+    ``raw.attrs["levels"]``). ``raw``: :func:`surprises`; columns named by :func:`column_of`."""
     frame: dict[str, np.ndarray] = {}
     levels = set(raw.attrs.get("levels", ()))
     for name in raw.columns:
@@ -186,8 +188,37 @@ def scores(raw: pd.DataFrame) -> pd.DataFrame:
                                                        ABSOLUTE_FLOOR)
         spread = max(high - median, floor)
         frame[column_of(name)] = np.maximum((s - median) / spread, 0.0)
-    out = pd.DataFrame(frame, index=raw.index, dtype=np.float64)
-    out["score"] = out.sum(axis=1) if len(out.columns) else 0.0
+    return pd.DataFrame(frame, index=raw.index, dtype=np.float64)
+
+
+def rarity(spread: np.ndarray) -> np.ndarray:
+    """``log10(n / m)`` with m the number of products at least this far out (``spread``: a column of
+    :func:`spreads`): log10(n) for the single farthest product of a column ("1 in 10^rarity"), and 0 for
+    every product within ``MIN_SPREADS`` of the usual, so a column's most surprising product is not rare
+    when its surprise is small (a barely unexpected out-of-stock flag)."""
+    z = np.nan_to_num(np.asarray(spread, dtype=np.float64), nan=0.0)
+    n = len(z)
+    if not n:
+        return z
+    at_least = n - np.searchsorted(np.sort(z), z, side="left")
+    return np.where(z >= MIN_SPREADS, np.log10(n / np.maximum(at_least, 1)), 0.0)
+
+
+def scores(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per-column rarity of the surprise, the product's ``spreads`` and its ``score``.
+
+    ``raw``: :func:`surprises`. Each source column: :func:`rarity` of its :func:`spreads` (a heavy-tailed column and a tight one are
+    compared by how rare a product's surprise is *in that column*, not by its size). ``spreads``: the sum
+    of :func:`spreads` over the columns (the flag: how far beyond the usual the product is in all).
+    ``score``: the largest rarity plus ``TIE`` x log(1 + the largest spread), so one extreme column puts a
+    product on top and, among equally rare ones, the farther out goes first.
+    """
+    z = spreads(raw)
+    rare = {name: rarity(z[name].to_numpy()) for name in z.columns}
+    out = pd.DataFrame(rare, index=raw.index, dtype=np.float64)
+    out["spreads"] = z.sum(axis=1) if len(z.columns) else 0.0
+    most = out.drop(columns="spreads").max(axis=1) if len(rare) else 0.0
+    out["score"] = most + TIE * np.log1p(z.max(axis=1) if len(z.columns) else 0.0)
     return out
 
 
@@ -204,8 +235,8 @@ def column_of(span_name: str) -> str:
 
 
 def flagged(scored: pd.DataFrame, threshold: float = FLAG_AT) -> np.ndarray:
-    """Boolean (n,): the products whose ``score`` is at least ``threshold``."""
-    return scored["score"].to_numpy(dtype=np.float64) >= float(threshold)
+    """Boolean (n,): the products whose ``spreads`` are at least ``threshold``."""
+    return scored["spreads"].to_numpy(dtype=np.float64) >= float(threshold)
 
 
 def explain(scored: pd.DataFrame, df: pd.DataFrame, feature_space, reconstruct: Callable[[np.ndarray], np.ndarray],

@@ -58,15 +58,20 @@ def test_missing_numbers_are_their_own_case_not_extreme_values():
     assert np.allclose(raw[~missing], np.square(5.0 - X[~missing, 0]) + 0.0, atol=1e-6)
 
 
-def test_one_extreme_column_puts_a_product_on_top_and_mild_ones_add_up():
+def test_one_extreme_column_puts_a_product_on_top_and_a_heavy_tail_does_not_drown_a_tight_column():
     rng = np.random.default_rng(0)
-    raw = pd.DataFrame({"a": rng.exponential(size=1000), "b": rng.exponential(size=1000)})
-    raw.loc[10, "a"] = 100.0  # one extreme column
-    raw.loc[20, ["a", "b"]] = 6.0  # two moderately odd ones
+    n = 1000
+    raw = pd.DataFrame({"price": rng.lognormal(0, 2.5, size=n),  # heavy tail: many natural huge surprises
+                        "weight": np.square(rng.normal(size=n))})  # a squared error of a tight column
+    raw.loc[10, "weight"] = 64.0  # 8 standard deviations off: the rarest weight by far
     scored = anomalies.scores(raw)
+    z = anomalies.spreads(raw)
+    assert (z["price"] > z.loc[10, "weight"]).sum() >= 3, "the heavy tail has bigger natural surprises"
     order = scored["score"].sort_values(ascending=False).index.tolist()
-    assert order[0] == 10 and 20 in order[:3], order[:5]
-    assert (scored.drop(columns="score") >= 0).all().all()
+    assert 10 in order[:2], f"the odd weight ranks #{order.index(10) + 1}"
+    assert scored.loc[10, "weight"] == pytest.approx(np.log10(n))  # the single rarest: 1 in 1,000
+    assert (scored.drop(columns=["score", "spreads"]) >= 0).all().all()
+    assert scored["spreads"].equals(z.sum(axis=1))
 
 
 @pytest.fixture(scope="module")

@@ -165,9 +165,9 @@ def test_reconstruction_lists_odd_products_by_score_and_explains_a_missing_decod
     assert odd["product_id"].tolist() == expected, "the list is the run's anomaly ranking"
     assert odd["score"].is_monotonic_decreasing and odd["why"].str.len().gt(0).all()
     flagged = at.metric[0]
-    assert flagged.label == "Flagged" and int(flagged.value) == int((run.anomalies["score"] >= 10).sum())
+    assert flagged.label == "Flagged" and int(flagged.value) == int((run.anomalies["spreads"] >= 10).sum())
     at.slider(key="reconstruction.flag_at").set_value(1.0).run()
-    assert int(at.metric[0].value) == int((run.anomalies["score"] >= 1).sum()) >= int(flagged.value)
+    assert int(at.metric[0].value) == int((run.anomalies["spreads"] >= 1).sum()) >= int(flagged.value)
     assert len(charts(at)) >= 4, "score histogram, error histogram, per-column bars and errors by category"
     assert at.success and "planted odd products" in at.success[0].value, "the demo's planted recall is shown"
 
