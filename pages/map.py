@@ -16,6 +16,7 @@ METHODS = {m: {"umap": "UMAP", "pca": "PCA"}[m] for m in projection.METHODS if m
 METRICS = projection.METRICS
 NONE = "(none)"
 ERROR = "reconstruction error"
+ANOMALY = "anomaly score"
 AGREEMENT = "neighbour agreement"
 ISOLATION = "isolation"
 AGREEMENT_K = 10
@@ -63,6 +64,8 @@ with error_boundary():
     runview.show_notes(view)
 
     colour_options = [NONE]
+    if run.anomalies is not None:
+        colour_options.append(ANOMALY)
     if run.reconstruction is not None:
         colour_options.append(ERROR)
     colour_options.append(ISOLATION)
@@ -109,6 +112,8 @@ with error_boundary():
     colour, continuous, scale = None, False, "Viridis"
     if colour_by == ERROR:
         colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, ERROR_SCALE
+    elif colour_by == ANOMALY:
+        colour, continuous, scale = run.anomalies["score"].to_numpy(dtype=np.float64), True, ERROR_SCALE
     elif colour_by == AGREEMENT:
         raw = runview.raw_neighbour_ids(view, AGREEMENT_K)
         learned, _ = cache.learned_neighbours(run, AGREEMENT_K)
@@ -124,6 +129,9 @@ with error_boundary():
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map.chart",
                             width="stretch")
     caption = f"{len(run.product_ids):,} products · {describe(settings)}"
+    if colour_by == ANOMALY:
+        caption += (" · colour: how rare the product's most surprising column is (3 = 1 in 1,000; the list is on "
+                    "the Reconstruction page)")
     if colour_by == ISOLATION:
         caption += (f" · colour: 1 − mean cosine similarity to the {AGREEMENT_K} nearest neighbours "
                     "(high = a product unlike any other)")
