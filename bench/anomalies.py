@@ -31,8 +31,9 @@ and lists duplicate pairs:
 
 Prints two markdown tables: recall of the planted anomalies in each method's top 2 %, overall and per kind;
 and, per duplicate method, the share of planted pairs listed, the other pairs listed (how many of them are
-exact copies in every column but the id, i.e. duplicates already in the catalog), and the rank of the first
-pair that is not planted in the method's whole ranked candidate list. ``--demo`` uses the demo catalog's
+exact copies in every column but the id, i.e. duplicates already in the catalog, and how many are identical
+in every encoded column, which no method can tell from a copy), and the rank of the first pair that is not
+planted in the method's whole ranked candidate list. ``--demo`` uses the demo catalog's
 own planted anomalies and near-duplicates, nothing added.
 
     python3 -m bench.anomalies [--catalogs amazon_sales_india bigbasket_products] [--rows 4000] [--demo]
@@ -203,7 +204,7 @@ def plant_duplicates(planted: Planted, schema, *, share: float = DUPLICATE_SHARE
     if title is not None:
         titles = df[title].astype("string").str.strip()
         pool = pool[(titles.notna() & (titles != "")).fillna(False).to_numpy(dtype=bool)[pool]]
-    n = min(len(pool), max(2, int(round(share * len(df)))))
+    n = min(len(pool), max(2, round(share * len(df))))
     sources = np.sort(rng.choice(pool, size=n, replace=False))
     copies = df.iloc[sources].copy().reset_index(drop=True)
     if title is not None:
@@ -250,10 +251,12 @@ def exact_copies(table: pd.DataFrame, columns: list[str], a: np.ndarray, b: np.n
 
 
 def duplicate_scores(a: np.ndarray, b: np.ndarray, s: np.ndarray, threshold: float, truth: set,
-                     table: pd.DataFrame, columns: list[str]) -> dict:
+                     table: pd.DataFrame, columns: list[str], inputs: list[str]) -> dict:
     """One method's figures from its ranked candidate pairs (row positions ``a``, ``b``, most similar first,
-    scores ``s``): share of the ``truth`` pairs listed at ``threshold``, the other pairs listed and how many
-    of those are exact copies, and the rank (1-based) and score of the first non-planted candidate."""
+    scores ``s``): share of the ``truth`` pairs listed at ``threshold``, the other pairs listed, how many of
+    those are exact copies in ``columns`` (every column but the id) and how many are identical in ``inputs``
+    (the encoded columns: no method can tell those apart), and the rank (1-based) and score of the first
+    non-planted candidate."""
     key = [(int(min(x, y)), int(max(x, y))) for x, y in zip(a, b)]
     planted = np.array([k in truth for k in key], dtype=bool)
     listed = s >= threshold
@@ -265,6 +268,7 @@ def duplicate_scores(a: np.ndarray, b: np.ndarray, s: np.ndarray, threshold: flo
         "found_n": len(found),
         "other": int(other.sum()),
         "exact": int(exact_copies(table, columns, a[other], b[other]).sum()) if other.any() else 0,
+        "same_inputs": int(exact_copies(table, inputs, a[other], b[other]).sum()) if other.any() else 0,
         "first_false": int(false[0]) + 1 if len(false) else None,
         "first_false_score": float(s[false[0]]) if len(false) else None,
         "candidates": len(key),
@@ -307,15 +311,16 @@ def evaluate(df: pd.DataFrame, label: str | None, excluded: set[str], *, seed: i
     truth = {(int(min(x, y)), int(max(x, y))) for x, y in planted.pairs}
     ids = set(schema.names("id")) | ({schema.id_column} if schema.id_column else set())
     columns = [c for c in table.columns if c not in ids]
+    inputs = list(run.feature_space.columns)
     cand = run.duplicates.sort_values("similarity", ascending=False, kind="stable")
     a = cand["product_a"].astype(str).map(position).to_numpy(dtype=np.int64)
     b = cand["product_b"].astype(str).map(position).to_numpy(dtype=np.int64)
     listed = duplicates.at_threshold(run.duplicates, duplicates.THRESHOLD)
     dup = {"duplicate finder": duplicate_scores(a, b, cand["similarity"].to_numpy(),
-                                                duplicates.THRESHOLD, truth, table, columns)}
+                                                duplicates.THRESHOLD, truth, table, columns, inputs)}
     assert dup["duplicate finder"]["found_n"] + dup["duplicate finder"]["other"] == len(listed)
     for name, Z in (("cosine X", X), ("cosine embedding", run.embeddings)):
-        dup[name] = duplicate_scores(*cosine_pairs(Z), COSINE, truth, table, columns)
+        dup[name] = duplicate_scores(*cosine_pairs(Z), COSINE, truth, table, columns, inputs)
     out["_duplicates"] = dup
     out["_info"] = {"rows": len(table), "planted": len(planted.rows), "pairs": len(truth), "build_s": build_s,
                     "train_s": timings.get("features_s", 0.0) + timings.get("train_s", 0.0),
@@ -348,7 +353,7 @@ def _duplicate_cell(d: dict, bold: bool) -> str:
         first = f"none in {d['candidates']:,}"
     else:
         first = f"#{d['first_false']} ({d['first_false_score']:.3f})"
-    return f"{found} · {d['other']} ({d['exact']} exact) · {first}"
+    return f"{found} · {d['other']:,} ({d['exact']:,} exact, {d['same_inputs']:,} same inputs) · {first}"
 
 
 def main(argv=None) -> int:
@@ -389,7 +394,8 @@ def main(argv=None) -> int:
     heads = {"duplicate finder": f"duplicate finder (similarity ≥ {duplicates.THRESHOLD})",
              "cosine X": f"cosine X ≥ {COSINE}", "cosine embedding": f"cosine embedding ≥ {COSINE}"}
     print("\nEach cell: share of planted pairs listed · other pairs listed (of which exact copies in every "
-          "column but the id) · rank (score) of the first non-planted pair among the method's candidates")
+          "column but the id, and identical in every encoded column) · rank (score) of the first non-planted "
+          "pair among the method's candidates")
     print("\n| catalog | rows | planted pairs | " + " | ".join(heads.get(m, m) for m in dup_methods) + " |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in dup_methods) + " |")
     for name, res in results.items():
