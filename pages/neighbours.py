@@ -7,7 +7,7 @@ import streamlit as st
 from pages import _cache as cache, _charts as charts, _runview as runview
 from pages._shell import error_boundary
 from pages._state import require_run
-from product_repr.analysis import neighbours, report
+from product_repr.analysis import alike, neighbours, report
 from product_repr.data.titles import search_products
 
 RUN_WIDE_K = 10  # the run-wide overlap is computed once, at this k (shared with the Map's agreement colour)
@@ -73,6 +73,23 @@ with error_boundary():
         st.markdown("**In the raw features**")
         st.dataframe(report.neighbour_table(raw_ids, raw_sims, product_ids, view.rows, columns, shared=shared),
                      hide_index=True, width="stretch", key="neighbours.raw")
+
+    st.subheader("Why are they alike?")
+    pick = st.selectbox("Neighbour", [int(j) for j in learned_ids], format_func=lambda j: view.label_of(product_ids[j]),
+                        key="neighbours.pair")
+    pair = alike.explain_pair(X, run.feature_space.spans, i, int(pick),
+                              rows=view.rows.reset_index(drop=True) if view.rows is not None else None)
+    st.markdown(f"**{alike.summary(pair)}.**")
+    left, right = st.columns([2, 3])
+    left.plotly_chart(charts.bar_figure(pair["column"].tolist(), pair["agreement"].to_numpy(), x_title="agreement",
+                                        y_title="", reference=1.0, reference_text="same"),
+                      width="stretch", key="neighbours.pair_chart")
+    right.dataframe(pair.rename(columns={"a": pid, "b": product_ids[int(pick)]}).round(3), hide_index=True,
+                    width="stretch", key="neighbours.pair_table")
+    st.caption("Per column of the encoded features: **agreement** is 1 for the same value and 0 for values as far "
+               "apart as two random products'; **contribution** is the column's share of the two products' cosine "
+               "similarity in the raw features (the shares add up to it; negative pulls them apart). The learned "
+               "embedding mixes the columns, so the explanation is given in the features it learned from.")
 
     st.subheader("Overlap")
     m1, m2 = st.columns([1, 3])

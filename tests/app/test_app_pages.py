@@ -148,6 +148,22 @@ def test_neighbours_search_picks_a_product_and_k_sets_the_table_length(trained):
     assert shared.value.endswith("of 5")
 
 
+def test_neighbours_says_why_a_product_and_its_neighbour_are_alike(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/neighbours.py")
+    pair = next(df.value for df in at.dataframe if "agreement" in df.value.columns)
+    run = runs["denoising-test"]
+    assert set(pair["column"]) == {s.name for s in run.feature_space.spans}
+    assert pair["agreement"].is_monotonic_increasing and pair["agreement"].between(0, 1).all()
+    assert any(m.value.startswith("**Alike in") or m.value.startswith("**Different") or m.value.startswith("**Partly")
+               for m in at.markdown), [m.value for m in at.markdown]
+    options = at.selectbox(key="neighbours.pair").options
+    at.selectbox(key="neighbours.pair").select_index(len(options) - 1).run()
+    assert not at.exception
+    other = next(df.value for df in at.dataframe if "agreement" in df.value.columns)
+    assert list(other.columns)[3:] != list(pair.columns)[3:], "the table names the other neighbour"
+
+
 def test_neighbours_search_without_match_warns(trained):
     catalog, runs = trained
     at = open_page(app_with(catalog, runs, "denoising-test"), "pages/neighbours.py")
