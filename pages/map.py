@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from pages import _cache as cache, _runview as runview, _views as views
+from pages import _cache as cache, _clusters as clusters, _runview as runview, _views as views
 from pages._colours import ERROR_SCALE
 from pages._live import running_job, watch_job
 from pages._shell import error_boundary
@@ -17,6 +17,7 @@ METRICS = projection.METRICS
 NONE = "(none)"
 ERROR = "reconstruction error"
 ANOMALY = "anomaly score"
+CLUSTER = "cluster"
 AGREEMENT = "neighbour agreement"
 ISOLATION = "isolation"
 AGREEMENT_K = 10
@@ -69,6 +70,8 @@ with error_boundary():
     if run.reconstruction is not None:
         colour_options.append(ERROR)
     colour_options.append(ISOLATION)
+    if len(run.product_ids) >= 20:
+        colour_options.append(CLUSTER)
     if view.rows is not None:
         colour_options.append(AGREEMENT)
         colour_options += [str(c) for c in view.rows.columns]
@@ -112,6 +115,9 @@ with error_boundary():
     colour, continuous, scale = None, False, "Viridis"
     if colour_by == ERROR:
         colour, continuous, scale = run.reconstruction["error"].to_numpy(dtype=np.float64), True, ERROR_SCALE
+    elif colour_by == CLUSTER:
+        found = clusters.found(view)
+        colour, continuous = clusters.names(*found), False
     elif colour_by == ANOMALY:
         colour, continuous, scale = run.anomalies["score"].to_numpy(dtype=np.float64), True, ERROR_SCALE
     elif colour_by == AGREEMENT:
@@ -126,6 +132,8 @@ with error_boundary():
 
     fig = views.scatter_figure(coords, run.product_ids, colour=colour, colour_name=None if colour_by == NONE else colour_by,
                                continuous=continuous, hover=runview.hover_frame(view), colorscale=scale)
+    if colour_by == CLUSTER:
+        clusters.annotate(fig, coords, *found)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map.chart",
                             width="stretch")
     caption = f"{len(run.product_ids):,} products · {describe(settings)}"
@@ -150,3 +158,6 @@ with error_boundary():
                            file_name=f"{run.name}-selection.csv", mime="text/csv", key="map.download")
     else:
         st.caption("Select points on the map to list them here.")
+
+    if colour_by == CLUSTER:
+        clusters.section(view, *found)

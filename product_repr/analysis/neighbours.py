@@ -188,6 +188,14 @@ def all_neighbours(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True) -> 
     return _self_first(rows, ids, sims, np.einsum("ij,ij->i", Zn, Zn))
 
 
+def nearest_rows(base: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``base`` (m, d) nearest by cosine to each row of ``queries`` (q, d): (ids int64
+    (q, k) row positions into ``base``, sims float32 (q, k)). Raises ConfigError when k does not fit."""
+    B = normalise(base)
+    _check_k(len(B), k, False)
+    return _search(B, normalise(queries), k)
+
+
 GRAPH_DIM = 256  # neighbour_graph searches wider matrices in their top GRAPH_DIM principal directions
 
 

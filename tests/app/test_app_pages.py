@@ -148,6 +148,22 @@ def test_neighbours_search_picks_a_product_and_k_sets_the_table_length(trained):
     assert shared.value.endswith("of 5")
 
 
+def test_map_clusters_are_named_on_the_map_listed_and_downloadable(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
+    at.selectbox(key="map.colour").select("cluster").run()
+    assert not at.exception, [e.message for e in at.exception]
+    (fig,) = charts(at)
+    table = next(df.value for df in at.dataframe if "words" in df.value.columns)
+    named = table[table["cluster"] >= 0]
+    assert len(named) >= 2 and table["size"].sum() == len(runs["denoising-test"].product_ids)
+    texts = [a["text"] for a in fig["layout"].get("annotations", [])]
+    assert len(texts) == min(len(named), 20) and all(t.startswith("<b>") for t in texts), texts
+    assert named["label"].str.len().gt(0).all()
+    assert {t["name"].split(" · ")[0] for t in fig["data"]} >= {str(c) for c in named["cluster"].head(5)}
+    assert any(b.label == "Download cluster assignment (CSV)" for b in at.get("download_button"))
+
+
 def test_neighbours_says_why_a_product_and_its_neighbour_are_alike(trained):
     catalog, runs = trained
     at = open_page(app_with(catalog, runs, "denoising-test"), "pages/neighbours.py")
