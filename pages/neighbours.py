@@ -1,10 +1,11 @@
-"""Neighbours: one product's nearest look-alikes in the learned embedding and in the raw features."""
+"""Neighbours: search by meaning, and one product's nearest look-alikes in the learned embedding and in the raw
+features, with why a pair is alike."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from pages import _cache as cache, _charts as charts, _runview as runview
+from pages import _cache as cache, _charts as charts, _runview as runview, _search as finder
 from pages._shell import error_boundary
 from pages._state import require_run
 from product_repr.analysis import alike, neighbours, report
@@ -30,12 +31,14 @@ with error_boundary():
     if n < 2:
         st.info("This run has a single product, so it has no neighbours.")
         st.stop()
-    st.caption("Type part of a product's title or id, pick it, and compare its nearest neighbours by cosine "
-               "similarity in the learned embedding with those in the raw encoded features.")
+    st.caption("Describe a product in your own words to find the nearest ones, or pick a product by part of its "
+               "title or id and compare its nearest neighbours by cosine similarity in the learned embedding with "
+               "those in the raw encoded features.")
 
-    left, right = st.columns([3, 1])
-    text = left.text_input("Find a product", key="neighbours.query", placeholder="part of its title or id")
-    k = right.slider("k (neighbours)", 1, min(50, n - 1), min(10, n - 1), key="neighbours.k")
+    k = st.slider("k (neighbours)", 1, min(50, n - 1), min(10, n - 1), key="neighbours.k")
+    finder.section(view, k)
+    st.subheader("A product's neighbours")
+    text = st.text_input("Find a product", key="neighbours.query", placeholder="part of its title or id")
     titles = view.rows[view.title].to_numpy() if view.rows is not None and view.title else None
     hits, total = search_products(product_ids, titles, text, limit=MAX_MATCHES)
     if total == 0:

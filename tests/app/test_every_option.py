@@ -17,17 +17,19 @@ PAGES = ["pages/data.py", "pages/train.py", "pages/map.py", "pages/neighbours.py
 TIMEOUT = 120
 MAX_OPTIONS = 8  # per widget; longer lists are sampled evenly, first and last included
 SKIP = {"sidebar.run",  # switches the active run: covered by test_app's sidebar test
-        "neighbours.product"}  # a product picker (row numbers shown as titles): test_app_pages searches it
+        "neighbours.product",  # a product picker (row numbers shown as titles): test_app_pages searches it
+        "neighbours.pair"}  # the same, for a neighbour: test_app_pages picks one
 
 
 def raw_values() -> dict[str, list]:
     """The values behind select boxes that show labels (format_func): AppTest sets them by value."""
-    from product_repr.analysis import projection
+    from product_repr.analysis import projection, search
     from product_repr.features import sentence
     from product_repr.features.space import AUTO, TFIDF
 
     return {"train.text_encoder": [AUTO, sentence.FAST_MODEL, TFIDF],
-            "map.method": [m for m in projection.METHODS if m != "none"]}
+            "map.method": [m for m in projection.METHODS if m != "none"],
+            "neighbours.meaning_space": list(search.SPACES)}
 
 
 @pytest.fixture(scope="module")

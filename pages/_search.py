@@ -1,0 +1,41 @@
+"""The Neighbours page's search by meaning: a free-text query, the products nearest to it.
+
+Not a page. The search is ``product_repr.analysis.search`` (the run's own text encoding).
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _runview as runview
+from pages._runview import RunView
+from product_repr.analysis import report, search
+
+SPACE_NAMES = {"text": "the text vectors", "learned": "the learned embedding"}
+
+
+def section(view: RunView, k: int) -> None:
+    """A query box and, once something is typed, the ``k`` products nearest to it."""
+    run = view.run
+    st.subheader("Search by meaning")
+    left, right = st.columns([3, 2])
+    text = left.text_input("Describe a product", key="neighbours.meaning",
+                           placeholder="e.g. wireless earbuds, gluten free pasta, a warm winter coat")
+    space = right.radio("Compare in", list(SPACE_NAMES), format_func=SPACE_NAMES.get, horizontal=True,
+                        key="neighbours.meaning_space",
+                        help="The text vectors retrieved more products of the right category on the real catalogs "
+                             "(docs/BENCHMARKS.md); the learned embedding shows where the model would put such a product.")
+    if not text.strip():
+        st.caption("Products are found by what the words mean, not only by the words themselves: the query is encoded "
+                   "like a product's text columns with the sentence model the run used.")
+        return
+    X = runview.raw_features(view)
+    if X is None:
+        st.info("Search needs the catalog this run was trained on: load it on the **Data** page.")
+        return
+    if not search.text_spans(run.feature_space):
+        st.info("This run encodes no text column, so there is nothing to search by meaning.")
+        return
+    ids, sims = search.search(run, text, X, k=k, space=space)
+    columns = [c for c in [view.title, *view.keys] if c is not None]
+    st.dataframe(report.neighbour_table(ids, sims, [str(p) for p in run.product_ids], view.rows, columns),
+                 hide_index=True, width="stretch", key="neighbours.meaning_results")
