@@ -63,3 +63,22 @@ def overlap_figure(shared: int, learned_only: int, raw_only: int) -> go.Figure:
     fig.update_layout(barmode="stack", height=130, margin=dict(l=10, r=10, t=10, b=10),
                       legend=dict(orientation="h", y=-0.3), yaxis=dict(showticklabels=False))
     return fig
+
+
+def moves_figure(before: np.ndarray, after: np.ndarray, names: Sequence[str], *, before_name: str,
+                 after_name: str, height: int = 560) -> go.Figure:
+    """Products drawn where one run puts them (``before`` (m, 2)) and where another does (``after``, already
+    aligned to the same frame), a line from each first position to its second."""
+    fig = go.Figure()
+    xs, ys = [], []
+    for (x0, y0), (x1, y1) in zip(before, after):
+        xs += [float(x0), float(x1), None]
+        ys += [float(y0), float(y1), None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#999", width=1), hoverinfo="skip",
+                             showlegend=False))
+    for coords, name, colour in ((before, before_name, PALETTE[0]), (after, after_name, PALETTE[1])):
+        fig.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="markers", name=name, text=list(names),
+                                 hovertemplate="%{text}<extra>" + name + "</extra>", marker=dict(size=7, color=colour)))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
+                      yaxis=dict(visible=False, scaleanchor="x"), legend=dict(orientation="h"))
+    return fig

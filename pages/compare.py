@@ -7,7 +7,7 @@ import streamlit as st
 from pages import _cache as cache, _charts as charts, _runview as runview, _views as views
 from pages._shell import error_boundary
 from pages._state import state
-from product_repr.analysis import report
+from product_repr.analysis import align, report
 
 K = 10  # neighbour list length compared between runs
 NONE = "(none)"
@@ -56,20 +56,34 @@ with error_boundary():
                       if view_b.rows is not None and c in view_b.rows.columns]
     options = [NONE, *map(str, shared_columns)]
     default = view_a.label or view_a.colour or next((c for c in view_a.categorical if c in shared_columns), None)
-    colour_by = st.selectbox("Colour both by", options, index=options.index(default) if default in options else 0,
-                             key="compare.colour")
+    pick, toggle = st.columns([3, 2])
+    colour_by = pick.selectbox("Colour both by", options, index=options.index(default) if default in options else 0,
+                               key="compare.colour")
+    aligned = toggle.toggle("Align the right map to the left", value=True, key="compare.align",
+                            help="Rotate, reflect, scale and shift the right map onto the left one through the products "
+                                 "both runs have (Procrustes): UMAP's orientation is arbitrary, so without this the "
+                                 "same group can sit in another corner.")
+    layouts = {run.name: run.projection[["x", "y"]].to_numpy(dtype=np.float32)
+               for run in (run_a, run_b) if run.projection is not None}
+    residual = None
+    if aligned and len(layouts) == 2 and a_name != b_name:
+        layouts[b_name], residual = align.align_runs(run_a.product_ids, layouts[a_name], run_b.product_ids,
+                                                     layouts[b_name])
     map_a, map_b = st.columns(2)
     for column, run, view in ((map_a, run_a, view_a), (map_b, run_b, view_b)):
         with column:
             if run.projection is None:
                 st.info(f"Run {run.name} has no stored map; open it on the Map page to compute one.")
                 continue
-            coords = run.projection[["x", "y"]].to_numpy(dtype=np.float32)
+            coords = layouts[run.name]
             colour, continuous = (None, False) if colour_by == NONE else runview.column_colours(view, colour_by)
             fig = views.scatter_figure(coords, run.product_ids, colour=colour,
                                        colour_name=None if colour_by == NONE else colour_by, continuous=continuous,
                                        hover=runview.hover_frame(view), title=run.name, height=480)
             st.plotly_chart(fig, width="stretch", key=f"compare.map.{'a' if column is map_a else 'b'}")
+    if residual is not None:
+        st.caption(f"Right map aligned to the left: {1 - residual:.0%} of the left map's spread is matched "
+                   "(100% = the same layout up to rotation and scale).")
 
     st.subheader("Products whose neighbourhood changed most")
     if a_name == b_name:
@@ -88,3 +102,14 @@ with error_boundary():
                     width="stretch", key="compare.change_hist")
     top = report.with_attributes(changes.head(50).copy(), view_a.rows, [view_a.title, *view_a.keys])
     st.dataframe(top, hide_index=True, width="stretch", key="compare.changes")
+    if residual is not None and len(changes) >= 5:
+        moved = st.slider("Draw the products that changed most, from one map to the other", 5, min(200, len(changes)),
+                          min(30, len(changes)), key="compare.moved")
+        ids = changes["product_id"].astype(str).head(moved).tolist()
+        pos_a = {str(p): i for i, p in enumerate(run_a.product_ids)}
+        pos_b = {str(p): i for i, p in enumerate(run_b.product_ids)}
+        st.plotly_chart(charts.moves_figure(layouts[a_name][[pos_a[p] for p in ids]],
+                                            layouts[b_name][[pos_b[p] for p in ids]],
+                                            [view_a.label_of(p) for p in ids], before_name=a_name, after_name=b_name),
+                        width="stretch", key="compare.moves")
+        st.caption("Each line joins a product's place on the left map to its place on the (aligned) right map.")

@@ -279,6 +279,13 @@ def test_compare_needs_two_runs_then_shows_metrics_with_baselines(trained):
     changes = at.dataframe[-1].value
     assert changes["change"].is_monotonic_decreasing and changes["change"].between(0, 1).all()
 
+    # the right map aligned to the left, and the most changed products drawn moving between them
+    assert any("aligned to the left" in c.value for c in at.caption)
+    moves = [f for f in charts(at) if any(t.get("mode") == "lines" for t in f["data"])]
+    assert len(moves) == 1 and len(moves[0]["data"][0]["x"]) == 3 * 30, "30 products, each with a line"
+    at.toggle(key="compare.align").set_value(False).run()
+    assert not at.exception and not any(any(t.get("mode") == "lines" for t in f["data"]) for f in charts(at))
+
 
 DATASETS = Path(os.environ.get("PRODUCT_REPR_DATASETS", ROOT.parent / "shared" / "datasets"))
 REAL = {
