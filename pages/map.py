@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from pages import _cache as cache, _clusters as clusters, _runview as runview, _views as views
@@ -75,7 +76,8 @@ with error_boundary():
     if view.rows is not None:
         colour_options.append(AGREEMENT)
         colour_options += [str(c) for c in view.rows.columns]
-    default_colour = view.colour or view.label or (ERROR if run.reconstruction is not None else NONE)
+    default_colour = view.colour or view.label or (ANOMALY if run.anomalies is not None else
+                                                   ERROR if run.reconstruction is not None else NONE)
     left, middle, right = st.columns([3, 1, 3])
     colour_by = left.selectbox("Colour by", colour_options, index=colour_options.index(default_colour)
                                if default_colour in colour_options else 0, key="map.colour")
@@ -151,9 +153,21 @@ with error_boundary():
     selected = views.selected_product_ids(event)
     if selected:
         st.subheader(f"{len(selected):,} selected products")
-        extra = {} if colour is None else {colour_by: colour}
+        extra = {"x": coords[:, 0], "y": coords[:, 1], **({} if colour is None else {colour_by: colour})}
+        if run.anomalies is not None:
+            extra["anomaly score"] = run.anomalies["score"].to_numpy()
+        if run.reconstruction is not None:
+            extra["reconstruction error"] = run.reconstruction["error"].to_numpy()
         table = report.selection_table(run.product_ids, selected, view.rows, extra=extra)
+        counts, stats = report.selection_summary(table, categorical=view.categorical[:3], numeric=view.numeric[:4])
+        left, right = st.columns(2)
+        left.dataframe(counts.round({"share": 3}), hide_index=True, width="stretch", key="map.selection_counts")
+        right.dataframe(stats.round(3), hide_index=True, width="stretch", key="map.selection_stats")
         st.dataframe(table, hide_index=True, width="stretch")
+        position = {str(p): i for i, p in enumerate(run.product_ids)}
+        embedding = np.asarray(run.embeddings)[[position[p] for p in table["product_id"]]]
+        table = pd.concat([table, pd.DataFrame(embedding, columns=[f"e{j}" for j in range(embedding.shape[1])])], axis=1)
+        st.caption("The download adds each product's map position, scores and embedding (e0 …).")
         st.download_button("Download selection (CSV)", table.to_csv(index=False).encode("utf-8"),
                            file_name=f"{run.name}-selection.csv", mime="text/csv", key="map.download")
     else:

@@ -165,6 +165,26 @@ def selection_table(product_ids: Sequence[str], selected: Sequence[str], rows: p
     return table
 
 
+def selection_summary(table: pd.DataFrame, *, categorical: Sequence[str] = (), numeric: Sequence[str] = (),
+                      top: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a selection holds: (counts — column, value, products, share — of the ``top`` values of each
+    ``categorical`` column; statistics — column, count, min, median, mean, max — of each ``numeric`` one).
+    ``table``: the selected products' rows (:func:`selection_table`)."""
+    counts = []
+    for col in categorical:
+        if col in table.columns:
+            values = table[col].astype("string").fillna("(missing)").value_counts()
+            counts += [(col, str(v), int(c), c / max(len(table), 1)) for v, c in values.head(top).items()]
+    stats = []
+    for col in numeric:
+        if col in table.columns:
+            v = pd.to_numeric(table[col], errors="coerce").dropna()
+            stats.append((col, int(len(v)), *(float(f(v)) if len(v) else np.nan
+                                              for f in (np.min, np.median, np.mean, np.max))))
+    return (pd.DataFrame(counts, columns=["column", "value", "products", "share"]),
+            pd.DataFrame(stats, columns=["column", "count", "min", "median", "mean", "max"]))
+
+
 def neighbourhood_changes(ids_a: Sequence[str], nn_a: np.ndarray, ids_b: Sequence[str], nn_b: np.ndarray) -> pd.DataFrame:
     """How much each product's neighbour list differs between two runs: 1 − overlap, by product id.
 

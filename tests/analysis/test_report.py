@@ -78,3 +78,12 @@ def test_unusual_products_name_the_columns_far_above_their_mean():
     table = report.unusual_products(rec, top=2)
     assert list(table["product_id"]) == ["b", "c"] and list(table["error_rank"]) == [1, 2]
     assert table["unusual in"].iloc[0].startswith("price (×3.4)"), table["unusual in"].iloc[0]
+
+
+def test_selection_summary_counts_values_and_describes_numbers():
+    table = pd.DataFrame({"category": ["Shoes", "Shoes", "Toys", None], "price": [10.0, 30.0, None, 20.0],
+                          "title": list("abcd")})
+    counts, stats = report.selection_summary(table, categorical=["category", "absent"], numeric=["price"])
+    assert counts.values.tolist() == [["category", "Shoes", 2, 0.5], ["category", "Toys", 1, 0.25],
+                                      ["category", "(missing)", 1, 0.25]]
+    assert stats.iloc[0].tolist() == ["price", 3, 10.0, 20.0, 20.0, 30.0]

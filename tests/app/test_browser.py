@@ -204,7 +204,8 @@ def flow(page, catalog_csv: Path) -> None:
     page.get_by_text("selected products").first.wait_for()
     idle(page)
     page.get_by_role("button", name="Download selection (CSV)").wait_for()
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 1, "the selected products' table is missing"
+    page.get_by_text("The download adds each product's map position").wait_for()
+    page.locator('[data-testid="stDataFrame"]').nth(2).wait_for()  # value counts, numeric statistics, the products
     no_exception(page, "Map selection")
     shoot(page, "4-map-selection")
 
