@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._runview import RunView
+from product_repr import export
 from product_repr.analysis import clusters
 
 LABELLED = 20  # clusters named on the map (the largest)
@@ -78,6 +79,6 @@ def section(view: RunView, labels: np.ndarray, table: pd.DataFrame) -> None:
         st.dataframe(view.rows.loc[members].head(500), width="stretch", key="map.cluster_rows")
     assignment = pd.DataFrame({"product_id": [str(p) for p in run.product_ids], "cluster": labels,
                                "label": names(labels, table)})
-    st.download_button("Download cluster assignment (CSV)", assignment.to_csv(index=False).encode(),
+    st.download_button("Download cluster assignment (CSV)", export.csv_bytes(assignment),
                        file_name=f"{run.name}-clusters.csv", mime="text/csv", key="map.cluster_download",
                        icon=":material/download:")

@@ -13,7 +13,7 @@ import streamlit as st
 
 from pages._runview import RunView
 from pages._state import state
-from product_repr import findings
+from product_repr import export, findings
 from product_repr.errors import ProductReprError
 
 UNMARKED = "not checked"
@@ -65,7 +65,7 @@ def download_marks(run, key: str) -> None:
     counts = frame["mark"].value_counts()
     said = ", ".join(f"{n} {m}" for m, n in counts.items()) or "none yet"
     st.caption(f"Your marks on this run: {said}. They travel with the run's zip on the **Runs** page.")
-    st.download_button("Download marks (CSV)", frame.to_csv(index=False).encode(), file_name=f"{run.name}-marks.csv",
+    st.download_button("Download marks (CSV)", export.csv_bytes(frame), file_name=f"{run.name}-marks.csv",
                        mime="text/csv", key=key, disabled=not len(frame), icon=":material/download:")
 
 

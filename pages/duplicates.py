@@ -8,7 +8,7 @@ import streamlit as st
 from pages import _charts as charts, _odd as odd, _runview as runview, _triage as triage
 from pages._shell import error_boundary
 from pages._state import require_run
-from product_repr import findings
+from product_repr import export, findings
 from product_repr.analysis import duplicates
 
 st.title("Duplicates")
@@ -62,7 +62,7 @@ with error_boundary():
     shown["your mark"] = [triage.mark_of(run, "pair", a, b) for a, b in zip(shown["product_a"], shown["product_b"])]
     st.dataframe(shown.round({"similarity": 4, "embedding_similarity": 4}), hide_index=True, width="stretch",
                  key="duplicates.pairs")
-    st.download_button("Download pairs (CSV)", pairs.to_csv(index=False).encode(), file_name=f"{run.name}-duplicates.csv",
+    st.download_button("Download pairs (CSV)", export.csv_bytes(pairs), file_name=f"{run.name}-duplicates.csv",
                        mime="text/csv", key="duplicates.download", icon=":material/download:")
 
     st.subheader("Check a pair")

@@ -10,6 +10,7 @@ from pages._colours import ERROR_SCALE
 from pages._live import running_job, watch_job
 from pages._shell import error_boundary
 from pages._state import require_run, state
+from product_repr import export
 from product_repr.analysis import neighbours, projection, report
 
 # what projection.project accepts; "none" (Z itself) is only for embeddings of at most 3 dimensions
@@ -168,7 +169,7 @@ with error_boundary():
         embedding = np.asarray(run.embeddings)[[position[p] for p in table["product_id"]]]
         table = pd.concat([table, pd.DataFrame(embedding, columns=[f"e{j}" for j in range(embedding.shape[1])])], axis=1)
         st.caption("The download adds each product's map position, scores and embedding (e0 …).")
-        st.download_button("Download selection (CSV)", table.to_csv(index=False).encode("utf-8"),
+        st.download_button("Download selection (CSV)", export.csv_bytes(table),
                            file_name=f"{run.name}-selection.csv", mime="text/csv", key="map.download")
     else:
         st.caption("Select points on the map to list them here.")

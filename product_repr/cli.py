@@ -289,10 +289,12 @@ def _catalog_rows(args, run, *, required: bool):
 
 def _emit(frame, out: str | None, what: str) -> None:
     """``frame`` to ``out`` (CSV, or Parquet by its suffix) or, without ``out``, as a text table on stdout."""
+    from product_repr import export
+
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path, index=False) if path.suffix == ".parquet" else frame.to_csv(path, index=False)
+        frame.to_parquet(path, index=False) if path.suffix == ".parquet" else path.write_bytes(export.csv_bytes(frame))
         print(f"wrote {path} ({len(frame)} {what})", file=sys.stderr)
     elif len(frame):
         print(frame.to_string(index=False, max_colwidth=90))

@@ -149,7 +149,7 @@ def export_table(
     out = _directory(directory)
     path = out / f"embeddings.{fmt}"
     if fmt == "csv":
-        frame.to_csv(path, index=False, float_format="%.7g")
+        path.write_bytes(csv_bytes(frame, float_format="%.7g"))
     else:
         frame.to_parquet(path, index=False)
     return [path]
@@ -210,9 +210,34 @@ def zip_directory(directory: str | Path, *, prefix: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+#: a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(value):
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name that a spreadsheet would run as a formula (starting
+    with = + - @, a tab or a carriage return) prefixed with ``'``, which shows the text as typed. Numbers are
+    left alone (a negative price stays a number)."""
+    out = frame.copy()
+    out.columns = [_defused(str(c)) for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(_defused)
+    return out
+
+
+def csv_bytes(frame: pd.DataFrame, **options) -> bytes:
+    """``frame`` as UTF-8 CSV for people (a download, a ``--out`` file): :func:`spreadsheet_safe` first."""
+    return spreadsheet_safe(frame).to_csv(index=False, **options).encode("utf-8")
+
+
 def embeddings_csv(run: "Run") -> bytes:
-    """``product_id, e0 .. e{d-1}`` as UTF-8 CSV."""
-    return embeddings_frame(run.product_ids, np.asarray(run.embeddings)).to_csv(index=False).encode("utf-8")
+    """``product_id, e0 .. e{d-1}`` as UTF-8 CSV (spreadsheet-safe ids)."""
+    return csv_bytes(embeddings_frame(run.product_ids, np.asarray(run.embeddings)))
 
 
 def embeddings_parquet(run: "Run") -> bytes:

@@ -86,3 +86,19 @@ def test_run_projector_metadata_has_title_label_colour_and_error(tmp_path, data)
     assert list(export.projector_metadata(run, None).columns) == ["product_id", "error"]
     with pytest.raises(ConfigError, match="the table has 3 rows for the run's 4 products"):
         export.projector_metadata(run, table.head(3))
+
+
+def test_every_csv_for_people_defuses_spreadsheet_formulas(tmp_path):
+    from product_repr import export
+
+    frame = pd.DataFrame({"product_id": ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "@SUM(1+1)", "ok"],
+                          "price": [-3.5, 1.0, 2.0, 3.0], "=col": ["-1+1", "\tx", "a", "b"]})
+    text = export.csv_bytes(frame).decode()
+    lines = text.splitlines()
+    assert lines[0] == "product_id,price,'=col"
+    assert lines[1].startswith("\"'=HYPERLINK") and ",-3.5," in lines[1] and lines[1].endswith("'-1+1")
+    assert lines[2].startswith("'+cmd") and lines[3].startswith("'@SUM")
+    assert not any(cell.startswith(("=", "+", "@")) for line in lines for cell in line.split(","))
+    assert frame["product_id"].iloc[0].startswith("="), "the frame itself is left as it was"
+    paths = export.export_table(tmp_path, frame["product_id"], np.eye(4, 2, dtype=np.float32), fmt="csv")
+    assert paths[0].read_text().splitlines()[1].startswith("\"'=HYPERLINK")
