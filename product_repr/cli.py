@@ -359,6 +359,34 @@ def cmd_duplicates(args) -> int:
     return 0
 
 
+def cmd_clusters(args) -> int:
+    import pandas as pd
+
+    from product_repr.analysis import clusters
+    from product_repr.runs import load_run
+
+    run = load_run(args.run)
+    rows, _ = _catalog_rows(args, run, required=False)
+    if run.projection is not None:
+        labels = clusters.cluster(run.projection[["x", "y"]].to_numpy(), cosine=False, min_size=args.min_size)
+    else:
+        labels = clusters.cluster(run.embeddings, min_size=args.min_size)
+    schema = run.schema
+    present = [] if rows is None else list(rows.columns)
+    table = clusters.describe(labels, rows if rows is not None else pd.DataFrame(index=range(len(labels))),
+                              text=[c for c in schema.names("text") if c in present],
+                              categorical=[c for c in schema.names("categorical") if c in present],
+                              numeric=[c for c in schema.names("numeric") if c in present][:3])
+    print(f"{int(labels.max()) + 1} clusters; {int((labels >= 0).sum())} of {len(labels)} products in one"
+          + ("" if rows is not None else " (the run's table is not here: no names; pass --data FILE)"), file=sys.stderr)
+    if args.assignment:
+        names = dict(zip(table["cluster"], table["label"]))
+        _emit(pd.DataFrame({"product_id": [str(p) for p in run.product_ids], "cluster": labels,
+                            "label": [names[int(c)] for c in labels]}), args.assignment, "products")
+    _emit(table.round({"share": 4}), args.out, "clusters")
+    return 0
+
+
 def app_path() -> Path | None:
     """The dashboard's ``app.py``: beside the ``product_repr`` folder in a checkout (an editable install)."""
     import product_repr
@@ -482,6 +510,10 @@ EXAMPLES = {
     "duplicates": [
         ("{prog} duplicates runs/demo", "pairs from the default similarity up"),
         ("{prog} duplicates runs/demo --threshold 0.9 --out pairs.csv", "a looser list, as CSV"),
+    ],
+    "clusters": [
+        ("{prog} clusters runs/demo", "the clusters of the run's map with their names"),
+        ("{prog} clusters runs/demo --out clusters.csv --assignment products.csv", "both as CSV"),
     ],
     "dashboard": [
         ("{prog} dashboard", "serve on Streamlit's port, 8501"),
@@ -624,6 +656,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", default=None, metavar="FILE.truth.json",
                    help="a demo catalog's planted truth: say how many planted pairs the list finds")
     p.set_defaults(func=cmd_duplicates)
+
+    p = command("clusters", "list a run's clusters, each named by what its products share",
+                "Cluster the run's map (HDBSCAN of its 2D UMAP layout) and name each cluster by its most telling words "
+                "(class-based TF-IDF of the text columns) and the values most of its products share, as the "
+                "dashboard's Map page does. Names need the run's table (recorded in run.json, or --data).")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--min-size", type=int, default=None, metavar="N",
+                   help="smallest cluster (default: 0.5%% of the products, at least 10)")
+    p.add_argument("--out", default=None, metavar="FILE", help="write the cluster table as CSV (or .parquet)")
+    p.add_argument("--assignment", default=None, metavar="FILE",
+                   help="also write each product's cluster (product_id, cluster, label)")
+    p.add_argument("--data", default=None, metavar="FILE", help="the table (default: the one run.json records)")
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="use a table that is not the run's (its products matched by id)")
+    p.set_defaults(func=cmd_clusters)
 
     p = command("dashboard", "start the Streamlit dashboard (streamlit run app.py)",
                 "Start the dashboard of this checkout with `python -m streamlit run app.py`. It serves the run "

@@ -387,3 +387,17 @@ def test_cli_and_dashboard_make_the_same_run_from_the_same_file(tmp_path, capsys
     assert list(cli_run.product_ids) == list(job.run.product_ids)
     np.testing.assert_allclose(cli_run.embeddings, job.run.embeddings, atol=1e-4,
                                err_msg="same file and settings gave different embeddings")
+
+
+def test_clusters_names_the_runs_clusters_and_writes_the_assignment(trained, tmp_path, capsys):
+    csv, out = trained
+    capsys.readouterr()
+    assignment, table = tmp_path / "products.csv", tmp_path / "clusters.csv"
+    assert main(["clusters", str(out), "--out", str(table), "--assignment", str(assignment)]) == 0
+    said = capsys.readouterr().err
+    clusters_ = pd.read_csv(table)
+    products = pd.read_csv(assignment)
+    assert len(products) == 600 and set(products["cluster"]) == set(clusters_["cluster"])
+    assert clusters_["size"].sum() == 600 and f"{(clusters_['cluster'] >= 0).sum()} clusters" in said
+    named = clusters_[clusters_["cluster"] >= 0]
+    assert named["words"].notna().all() and named["label"].str.contains(" · ").all(), named
