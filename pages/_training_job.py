@@ -61,6 +61,7 @@ class TrainingJob:
     map: pd.DataFrame | None = None  # newest map published while the job runs
     map_info: dict = field(default_factory=dict)  # {"kind": "draft" | "final", "note": ...}
     map_seconds: dict = field(default_factory=dict)  # kind -> seconds from start to that map
+    replay: Any = None  # analysis.snapshots.Replay: the map forming, a layout per training check
 
     # -- called from the training thread --------------------------------------------------------------
     def _progress(self, report) -> bool:
@@ -72,6 +73,9 @@ class TrainingJob:
 
     def _on_stage(self, message: str) -> None:
         self.stage = message
+
+    def _on_snapshot(self, replay) -> None:
+        self.replay = replay
 
     def _on_map(self, frame: pd.DataFrame, info: dict) -> None:
         self.map, self.map_info = frame, dict(info)
@@ -88,7 +92,7 @@ class TrainingJob:
                 label=self.label, keep_twins=True,  # the Data page pre-filled exclude with them; the user decided
                 progress=self._progress, on_stage=self._on_stage, on_map=self._on_map,
                 draft=True, gate=self.gate, owner=self.owner or self.name, name=self.name,
-                source=self.source, features=self.features,
+                source=self.source, features=self.features, on_snapshot=self._on_snapshot,
             )
             self.stage = "Stopped early — kept the best weights so far" if self.stopped else "Done"
         except ProductReprError as err:

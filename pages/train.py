@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from pages import _live as live
+from pages import _live as live, _replay as replay
 from pages._run_summary import draw_progress, loss_chart, summary
 from pages._shell import ROOT, error_boundary
 from pages._state import JOB_KEY, LAST_RUN_KEY, collect_job, require_catalog, state
@@ -106,10 +106,11 @@ if job is not None and not job.collected:
     bar, chart, status = st.empty(), st.empty(), st.empty()
     # Poll until the thread ends. A click (Stop, or anything else) reruns the script and ends this loop —
     # not the training, which lives in its own thread and is picked up again by the next run.
-    live_slot = st.empty()
-    drawn, drawn_map = -1, 0
+    forming_slot, live_slot = st.empty(), st.empty()
+    drawn, drawn_map, drawn_forming = -1, 0, 0
     while not job.done:
         drawn = draw_progress(job, bar, chart, status, drawn)
+        drawn_forming = replay.draw_forming(job, forming_slot, drawn_forming)
         drawn_map = live.draw_live_map(job, live_slot, drawn_map)
         time.sleep(POLL_S)
     draw_progress(job, bar, chart, status, drawn)
@@ -126,6 +127,8 @@ if last is not None:
     if job is not None and job.run is last and job.stopped:
         st.info("Stopped early: the weights of the best check so far were kept and the run was analysed.")
     loss_chart(last)
+    if job is not None and job.run is last:
+        replay.replay_section(job)
     with error_boundary("summarising the run"):
         summary(last)
     if (ROOT / "pages" / "map.py").exists():

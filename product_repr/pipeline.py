@@ -137,6 +137,7 @@ def build_run(
     analysis: bool = True,
     k: int = 10,
     features: Mapping[str, Any] | None = None,
+    on_snapshot: Callable[[Any], None] | None = None,
 ):
     """Train ``learner`` on ``df`` and return a finished :class:`~product_repr.runs.Run`.
 
@@ -154,7 +155,9 @@ def build_run(
     the run is expected to take more than :data:`DRAFT_AFTER_S` seconds to its map, first a draft map of
     the input features with fast static text vectors (``"draft"``). ``gate`` passes every heavy stage
     through a shared :class:`~product_repr.compute.WorkGate` under ``owner``'s name (the dashboard's
-    server); training gives the CPU back at each of its checks when a smaller job waits.
+    server); training gives the CPU back at each of its checks when a smaller job waits. ``on_snapshot(replay)``
+    is called with an ``analysis.snapshots.Replay`` each time it gains a layout of a sample of the products'
+    embeddings (before training and at every check): the map forming, for watching a model learn.
 
     Raises ProductReprError subclasses for bad data or settings.
     """
@@ -213,8 +216,19 @@ def build_run(
     stage(f"Training {learner}")
     t0 = time.perf_counter()
     with pace.hold():
+        watch = {}
+        if on_snapshot is not None:
+            from product_repr.analysis.snapshots import Replay, sample_rows
+
+            replay = Replay(rows=sample_rows(n), steps=steps)
+
+            def snapshot(step: int, Z: np.ndarray) -> None:
+                replay.add(step, Z)
+                on_snapshot(replay)
+
+            watch = {"snapshot": snapshot, "snapshot_rows": replay.rows}
         model = learners.get(learner)(cfg).fit(X, spans=feature_space.spans, progress=pace.progress(progress, n, batch),
-                                               device=device)
+                                               device=device, **watch)
         timings["train_s"] = time.perf_counter() - t0
         Z = model.encode(X)
 

@@ -109,8 +109,14 @@ class Learner:
         spans: Sequence[Span],
         progress: Callable | None = None,
         device: str = "auto",
+        snapshot: Callable[[int, np.ndarray], None] | None = None,
+        snapshot_rows: np.ndarray | None = None,
     ) -> "Learner":
         """Learn from X (n, p) float32 whose columns are tiled by ``spans``; returns self.
+
+        ``snapshot(step, Z)``, when given, receives the embeddings of X's ``snapshot_rows`` (default: all
+        rows) before training (step 0) and at every check, computed with the weights of that moment in eval
+        mode without gradients; it draws no random numbers, so the fit is the same with or without it.
 
         Raises FeatureError (bad X), ConfigError (spans/settings), TrainingError (loss became NaN).
         """
@@ -132,12 +138,34 @@ class Learner:
         # every random number comes from generators seeded by config.seed, never torch's global one, so
         # fits running at once in threads give the same result as alone
         model = self._make(X.shape[1], spans)
+        checked = progress
+        if snapshot is not None:
+            rows = np.arange(len(X)) if snapshot_rows is None else np.asarray(snapshot_rows, dtype=np.int64)
+            sample = torch.from_numpy(np.ascontiguousarray(X[rows]))
+            snapshot(0, self._snapshot(model, sample))
+
+            def checked(report):
+                snapshot(report.step, self._snapshot(model, sample))
+                return progress(report) if progress is not None else None
+
         self.history_ = train(
-            model, X, spans=spans, loss_fn=self._loss, config=self.config, progress=progress, device=device,
+            model, X, spans=spans, loss_fn=self._loss, config=self.config, progress=checked, device=device,
             partners=partners,
         )
         self.model_ = model
         return self
+
+    def _snapshot(self, model: nn.ModuleDict, rows: torch.Tensor) -> np.ndarray:
+        """The embeddings of ``rows`` under ``model``'s current weights (eval mode, no gradients), leaving the
+        model in the mode it was in: float32 (m, d)."""
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            out = [model["encoder"](self._input(rows[i:i + ENCODE_BATCH].to(device))).float().cpu()
+                   for i in range(0, len(rows), ENCODE_BATCH)]
+        model.train(was_training)
+        return torch.cat(out).numpy().astype(np.float32, copy=False) if out else np.zeros((0, 0), np.float32)
 
     def _make(self, input_dim: int, spans: Sequence[Span]) -> nn.ModuleDict:
         """:meth:`_build`'s modules on the CPU, initialised from a generator seeded by ``config.seed``

@@ -190,6 +190,16 @@ def test_upload_then_role_change_then_train_then_map():
     assert any("kNN precision" in str(i) for df in at.dataframe for i in df.value.index), \
         "the summary should compare kNN precision with the baselines"
 
+    # watch it learn: one snapshot before training and one per check, replayed with a slider
+    job = at.session_state[_state.JOB_KEY]
+    assert len(job.replay.frames) == len(run.history) + 1 and job.replay.frames[0][0] == 0
+    at.slider(key="train.replay").set_value(0).run()
+    assert_clean(at, "replay at the start")
+    assert any("before training" in c.value for c in at.caption)
+    at.slider(key="train.replay").set_value(len(job.replay.frames) - 1).run()
+    assert any(c.value.startswith("The embedding of 120 products after step") for c in at.caption)
+    assert len(at.get("plotly_chart")) == 1, "the replayed map"
+
     if (ROOT / "pages/map.py").exists():
         at.switch_page("pages/map.py").run()
         assert not at.exception, f"Map page failed on the new run: {[e.value for e in at.exception]}"

@@ -184,6 +184,10 @@ def flow(page, catalog_csv: Path) -> None:
     # Train: the default learner, default settings
     train(page, "browser-default")
     no_exception(page, "Train")
+    page.get_by_text("Watch it learn: replay the training").click()  # the map forming, replayed
+    page.get_by_text("The embedding of 200 products after step").first.wait_for()
+    idle(page)
+    no_exception(page, "Train replay")
     shoot(page, "2-train")
 
     # Map: the WebGL scatter, then a box selection lists the selected products
