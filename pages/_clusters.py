@@ -11,34 +11,23 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages import _runview as runview
 from pages._runview import RunView
-from product_repr import export
+from product_repr import export, findings
 from product_repr.analysis import clusters
 
 LABELLED = 20  # clusters named on the map (the largest)
 
 
 @st.cache_data(max_entries=8, show_spinner="Finding clusters…")
-def _found(key: str, _Z: np.ndarray, cosine: bool, _rows: pd.DataFrame | None, text: tuple, categorical: tuple,
-           numeric: tuple) -> tuple[np.ndarray, pd.DataFrame]:
-    labels = clusters.cluster(_Z, cosine=cosine)
-    rows = _rows if _rows is not None else pd.DataFrame(index=range(len(_Z)))
-    return labels, clusters.describe(labels, rows, text=text, categorical=categorical, numeric=numeric)
+def _found(key: str, _run, _rows: pd.DataFrame | None) -> tuple[np.ndarray, pd.DataFrame]:
+    return findings.run_clusters(_run, _rows)
 
 
 def found(view: RunView) -> tuple[np.ndarray, pd.DataFrame]:
-    """(cluster per product, one row per cluster) for the view's run."""
-    run = view.run
+    """(cluster per product, one row per cluster) for the view's run (``findings.run_clusters``)."""
     rows = view.rows.reset_index(drop=True) if view.rows is not None else None
-    schema = run.schema
-    text = tuple(c for c in schema.names("text") if rows is not None and c in rows.columns)
-    numeric = tuple(view.numeric[:3])
-    key = f"{run.name}|{(run.info or {}).get('created', '')}|{view.table_key}"
-    if run.projection is not None:  # the run's own 2D UMAP map: whatever layout the page draws
-        space, cosine = run.projection[["x", "y"]].to_numpy(dtype=np.float32), False
-    else:
-        space, cosine = np.asarray(run.embeddings, dtype=np.float32), True
-    return _found(key, space, cosine, rows, text, tuple(view.categorical), numeric)
+    return _found(runview.cache_key(view), view.run, rows)
 
 
 def names(labels: np.ndarray, table: pd.DataFrame) -> np.ndarray:
@@ -77,8 +66,7 @@ def section(view: RunView, labels: np.ndarray, table: pd.DataFrame) -> None:
     members = [str(p) for p, c in zip(run.product_ids, labels) if c == pick]
     if view.rows is not None:
         st.dataframe(view.rows.loc[members].head(500), width="stretch", key="map.cluster_rows")
-    assignment = pd.DataFrame({"product_id": [str(p) for p in run.product_ids], "cluster": labels,
-                               "label": names(labels, table)})
+    assignment = findings.cluster_assignment(run, labels, table)
     st.download_button("Download cluster assignment (CSV)", export.csv_bytes(assignment),
                        file_name=f"{run.name}-clusters.csv", mime="text/csv", key="map.cluster_download",
                        icon=":material/download:")

@@ -16,11 +16,6 @@ from product_repr import findings
 from product_repr.analysis import anomalies, report
 
 
-def _identity(run, view) -> str:
-    info = run.info or {}
-    return f"{run.name}|{info.get('created', '')}|{view.table_key}"
-
-
 @st.cache_data(max_entries=8, show_spinner="Scoring the products…")
 def _scores(key: str, _run, _X: np.ndarray) -> pd.DataFrame | None:
     return findings.anomaly_scores(_run, _X)
@@ -28,14 +23,7 @@ def _scores(key: str, _run, _X: np.ndarray) -> pd.DataFrame | None:
 
 @st.cache_data(max_entries=16, show_spinner="Explaining the most unusual products…")
 def _odd(key: str, top: int, _run, _rows: pd.DataFrame, _X: np.ndarray, _scored, _near) -> pd.DataFrame:
-    run = _run if _run.anomalies is not None else _with_scores(_run, _scored)
-    return findings.odd_products(run, _rows, _X, top=top, neighbours=_near)
-
-
-def _with_scores(run, scored):
-    import dataclasses
-
-    return dataclasses.replace(run, anomalies=scored)
+    return findings.odd_products(_run, _rows, _X, top=top, neighbours=_near, scored=_scored)
 
 
 def demo_truth(run, view) -> dict | None:
@@ -53,7 +41,7 @@ def show(run, view) -> None:
         st.info("The most unusual products need the catalog this run was trained on: load it on the **Data** "
                 "page. The reconstruction errors below come from the run itself.")
         return
-    key = _identity(run, view)
+    key = runview.cache_key(view)
     scored = run.anomalies if run.anomalies is not None else _scores(key, run, X)
     score = scored["score"].to_numpy(dtype=np.float64)
     spread = scored["spreads"].to_numpy(dtype=np.float64)

@@ -81,6 +81,13 @@ def run_view(run) -> RunView:
                    exact=alignment.exact)
 
 
+def cache_key(view: RunView) -> str:
+    """A cheap identity of the view's run and catalog rows (run name, creation time, table content) for the
+    pages' ``st.cache_data`` keys, so no cache hashes the run's arrays."""
+    info = view.run.info or {}
+    return f"{view.run.name}|{info.get('created', '')}|{view.table_key}"
+
+
 def show_notes(view: RunView) -> None:
     """Say when the products are shown by id only (``st.warning`` when a loaded catalog was refused, else
     ``st.info``), or come from a different version of the catalog (``st.warning``)."""

@@ -33,7 +33,7 @@ with error_boundary():
         st.info("This run was saved without its duplicate pairs; load the catalog it was trained on on the "
                 "**Data** page to search them.")
         st.stop()
-    candidates = _candidates(odd._identity(run, view), run, X)
+    candidates = _candidates(runview.cache_key(view), run, X)
     threshold = st.slider("Similarity threshold", float(duplicates.FLOOR), 1.0, float(duplicates.THRESHOLD), 0.005,
                           format="%.3f", key="duplicates.threshold")
     columns = [c for c in (view.rows.columns if view.rows is not None else []) if c != run.schema.id_column]

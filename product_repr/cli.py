@@ -320,8 +320,8 @@ def cmd_anomalies(args) -> int:
     X = run.feature_space.transform(rows)
     k = max(1, min(10, len(rows) - 1))
     near = neighbours.from_frame(run.neighbours, run.product_ids, k) or neighbours.all_neighbours(run.embeddings, k)
-    frame = findings.odd_products(run, rows, X, top=args.top, neighbours=near[0])
     scored = findings.anomaly_scores(run, X)
+    frame = findings.odd_products(run, rows, X, top=args.top, neighbours=near[0], scored=scored)
     flagged = int(anomalies.flagged(scored, args.threshold).sum())
     print(f"{flagged} of {len(scored)} products are at least {args.threshold:g} typical spreads beyond the usual "
           f"(flagged); the top "
@@ -341,8 +341,7 @@ def cmd_duplicates(args) -> int:
 
     run = load_run(args.run)
     rows, _ = _catalog_rows(args, run, required=False)
-    floor = float((run.info.get("duplicates") or {}).get("floor", 1.0)) if run.duplicates is not None else 1.0
-    X = run.feature_space.transform(rows) if rows is not None and args.threshold < floor else None
+    X = run.feature_space.transform(rows) if rows is not None and findings.needs_features(run, args.threshold) else None
     candidates = findings.duplicate_candidates(run, X, threshold=args.threshold)
     title = title_column(rows, run.schema) if rows is not None else None
     columns = [c for c in (rows.columns if rows is not None else []) if c != run.schema.id_column]
@@ -360,29 +359,16 @@ def cmd_duplicates(args) -> int:
 
 
 def cmd_clusters(args) -> int:
-    import pandas as pd
-
-    from product_repr.analysis import clusters
+    from product_repr import findings
     from product_repr.runs import load_run
 
     run = load_run(args.run)
     rows, _ = _catalog_rows(args, run, required=False)
-    if run.projection is not None:
-        labels = clusters.cluster(run.projection[["x", "y"]].to_numpy(), cosine=False, min_size=args.min_size)
-    else:
-        labels = clusters.cluster(run.embeddings, min_size=args.min_size)
-    schema = run.schema
-    present = [] if rows is None else list(rows.columns)
-    table = clusters.describe(labels, rows if rows is not None else pd.DataFrame(index=range(len(labels))),
-                              text=[c for c in schema.names("text") if c in present],
-                              categorical=[c for c in schema.names("categorical") if c in present],
-                              numeric=[c for c in schema.names("numeric") if c in present][:3])
+    labels, table = findings.run_clusters(run, rows, min_size=args.min_size)
     print(f"{int(labels.max()) + 1} clusters; {int((labels >= 0).sum())} of {len(labels)} products in one"
           + ("" if rows is not None else " (the run's table is not here: no names; pass --data FILE)"), file=sys.stderr)
     if args.assignment:
-        names = dict(zip(table["cluster"], table["label"]))
-        _emit(pd.DataFrame({"product_id": [str(p) for p in run.product_ids], "cluster": labels,
-                            "label": [names[int(c)] for c in labels]}), args.assignment, "products")
+        _emit(findings.cluster_assignment(run, labels, table), args.assignment, "products")
     _emit(table.round({"share": 4}), args.out, "clusters")
     return 0
 

@@ -37,13 +37,14 @@ def anomaly_scores(run, X: np.ndarray | None = None) -> pd.DataFrame | None:
 
 
 def odd_products(run, rows: pd.DataFrame, X: np.ndarray, *, top: int = 20,
-                 neighbours: np.ndarray | None = None) -> pd.DataFrame:
+                 neighbours: np.ndarray | None = None, scored: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ``top`` products by anomaly score: DataFrame(rank, product_id, score, spreads, worst_column, why).
 
     ``rows``: the run's catalog rows in its product order; ``X``: their encoded features (n, p);
     ``neighbours``: (n, k) row indices of each product's nearest neighbours (for "most similar products
-    have ..."). Raises ConfigError for a run without a decoder."""
-    scored = anomaly_scores(run, X)
+    have ..."); ``scored``: :func:`anomaly_scores` when the caller has them already.
+    Raises ConfigError for a run without a decoder."""
+    scored = anomaly_scores(run, X) if scored is None else scored
     if scored is None:
         raise ConfigError(f"run {run.name!r} has no decoder ({run.info.get('learner')}), so it cannot predict a "
                           "product's columns from the others; train an autoencoder, denoising or multi-task run")
@@ -61,16 +62,28 @@ def odd_products(run, rows: pd.DataFrame, X: np.ndarray, *, top: int = 20,
     })
 
 
+def kept_floor(run) -> float | None:
+    """The similarity from which the run keeps its duplicate candidates, or None when it keeps none."""
+    if getattr(run, "duplicates", None) is None:
+        return None
+    return float((run.info.get("duplicates") or {}).get("floor", duplicates.FLOOR))
+
+
+def needs_features(run, threshold: float) -> bool:
+    """Whether listing pairs at ``threshold`` means searching again in the encoded features."""
+    floor = kept_floor(run)
+    return floor is None or threshold < floor
+
+
 def duplicate_candidates(run, X: np.ndarray | None = None, *, threshold: float = duplicates.THRESHOLD) -> pd.DataFrame:
     """The pairs a threshold is chosen from: the run's stored candidates when ``threshold`` is at or above
     the similarity they were kept from, else searched again in ``X`` (n, p). Raises RunError when neither
     is possible (an older run and no table to encode)."""
-    floor = float((run.info.get("duplicates") or {}).get("floor", duplicates.FLOOR))
-    if getattr(run, "duplicates", None) is not None and threshold >= floor:
+    floor = kept_floor(run)
+    if not needs_features(run, threshold):
         return run.duplicates
     if X is None:
-        why = (f"keeps pairs from similarity {floor:g} up" if getattr(run, "duplicates", None) is not None
-               else "was saved without duplicate pairs")
+        why = f"keeps pairs from similarity {floor:g} up" if floor is not None else "was saved without duplicate pairs"
         raise RunError(f"run {run.name!r} {why}; pass the table it was trained on to search it at {threshold:g}")
     return duplicates.pairs(X, run.feature_space.spans, run.product_ids, Z=run.embeddings,
                             floor=min(threshold, duplicates.FLOOR))
@@ -100,6 +113,33 @@ def duplicate_list(candidates: pd.DataFrame, threshold: float = duplicates.THRES
 def _comparable(values: pd.Series) -> np.ndarray:
     text = values.astype("string").str.strip().fillna("")
     return text.to_numpy(dtype=object)
+
+
+def run_clusters(run, rows: pd.DataFrame | None, *, min_size: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """The run's clusters and their names: (cluster per product, ``clusters.describe`` table). Clusters its
+    stored 2D map (else the embeddings, by cosine); names from ``rows`` (the catalog rows in the run's order;
+    without them, clusters are only numbered)."""
+    from product_repr.analysis import clusters
+
+    if run.projection is not None:
+        labels = clusters.cluster(run.projection[["x", "y"]].to_numpy(), cosine=False, min_size=min_size)
+    else:
+        labels = clusters.cluster(run.embeddings, min_size=min_size)
+    present = set() if rows is None else set(map(str, rows.columns))
+    label = (run.info.get("data") or {}).get("label")
+    categorical = list(dict.fromkeys([label, *run.schema.names("categorical")]))
+    table = clusters.describe(labels, rows if rows is not None else pd.DataFrame(index=range(len(labels))),
+                              text=[c for c in run.schema.names("text") if c in present],
+                              categorical=[c for c in categorical if c in present],
+                              numeric=[c for c in run.schema.names("numeric") if c in present][:3])
+    return labels, table
+
+
+def cluster_assignment(run, labels: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
+    """Each product's cluster: DataFrame(product_id, cluster, label) from :func:`run_clusters`."""
+    names = dict(zip(table["cluster"].astype(int), table["label"]))
+    return pd.DataFrame({"product_id": [str(p) for p in run.product_ids], "cluster": labels,
+                         "label": [names[int(c)] for c in labels]})
 
 
 def planted_evidence(truth: Mapping[str, Any] | None, scored: pd.DataFrame | None = None,
