@@ -189,14 +189,17 @@ def build_run(
     batch = min(cfg.batch_size, n)
     pace = Pace(gate, owner or name or learner, work=n + steps * batch)  # rows x steps: smaller goes first
     drafted = False
-    if draft and on_map is not None and _encoding_seconds(df, feature_space) > DRAFT_ENCODING_S:
-        # the sentence encoder will take a while: a draft from fast static text vectors first
+    if draft and on_map is not None and (n > DRAFT_ROWS or _encoding_seconds(df, feature_space) > DRAFT_ENCODING_S):
+        # the sentence encoder (or, on a big table, the features alone) will take a while: a draft of a
+        # sample with fast static text vectors first
         with pace.hold():
             stage("Drawing a draft map of the input features")
             t0 = time.perf_counter()
             space = FeatureSpace(schema, exclude=dropped, **{**feature_settings, "text_encoder": _fast_text(),
                                                              "text_dim": DRAFT_TEXT_DIM})
-            on_map(*draft_map(space.fit_transform(df), product_ids(df, schema), fast_text=_fast_text()))
+            rows = draft_rows(n)
+            on_map(*draft_map(space.fit_transform(df.iloc[rows]), product_ids(df, schema)[rows],
+                              fast_text=_fast_text(), of=n))
             timings["draft_map_s"] = time.perf_counter() - t0
             drafted = True
 
@@ -210,7 +213,7 @@ def build_run(
                 and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
             stage("Drawing a draft map of the input features")
             t0 = time.perf_counter()
-            on_map(*draft_map(X, product_ids(df, schema), fast_text=None))
+            on_map(*draft_map(X, product_ids(df, schema), fast_text=None))  # n <= DRAFT_ROWS here
             timings["draft_map_s"] = time.perf_counter() - t0
 
     stage(f"Training {learner}")
@@ -342,11 +345,23 @@ def _pre_encode(df: pd.DataFrame, feature_space: FeatureSpace, pace: "Pace", sta
     return len(todo)
 
 
-def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: int = 32) -> tuple[pd.DataFrame, dict]:
+def draft_rows(n: int, limit: int | None = None) -> np.ndarray:
+    """The rows a draft map of ``n`` products shows: all of them up to ``limit`` (default
+    :data:`DRAFT_ROWS`), else a seeded random sample of ``limit`` rows in table order."""
+    limit = DRAFT_ROWS if limit is None else limit
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=limit, replace=False))
+
+
+def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: int = 32,
+              of: int | None = None) -> tuple[pd.DataFrame, dict]:
     """A fast first map of the products by their input features ``X``: ``(frame, info)`` for ``on_map``.
 
     X is reduced by PCA to ``dims`` and laid out by UMAP with :data:`DRAFT_UMAP_EPOCHS` epochs. ``fast_text``
     names the text encoding X was made with when it is not the run's own (a static model, or "tfidf").
+    ``of``: how many products the table has when ``X`` holds a sample of them (:func:`draft_rows`); the
+    note then says so.
     """
     from product_repr.analysis import evaluation, projection
 
@@ -354,11 +369,16 @@ def draft_map(X: np.ndarray, ids: np.ndarray, *, fast_text: str | None, dims: in
     proj = projection.project(reduced, method="umap", dims=2, seed=None, n_epochs=DRAFT_UMAP_EPOCHS)
     frame = pd.DataFrame({"product_id": ids, "x": proj.coords[:, 0], "y": proj.coords[:, 1]})
     texts = {None: "", "tfidf": " (TF-IDF for texts)"}.get(fast_text, " (fast static vectors for texts)")
-    return frame, {"kind": "draft", "note": f"Draft: the products by their input features{texts}, PCA and a "
-                                            "quick UMAP. The learned map replaces it when training ends."}
+    which = "the products" if of is None or of <= len(X) else f"a random {len(X):,} of the {of:,} products"
+    return frame, {"kind": "draft", "rows": int(len(X)),
+                   "note": f"Draft: {which} by their input features{texts}, PCA and a quick UMAP. The learned "
+                           "map of every product replaces it when training ends."}
 
 
 DRAFT_UMAP_EPOCHS = 100
+#: a draft map shows at most this many products (a random sample of larger tables): the first map of a
+#: 50,000-row catalog in seconds, not the half minute a draft of every row takes (docs/BENCHMARKS.md)
+DRAFT_ROWS = 10_000
 DRAFT_TEXT_DIM = 32  # the draft's TF-IDF part: a small SVD is enough beside the static sentence vectors
 
 
@@ -444,8 +464,10 @@ def analyse(
         stage("Scoring reconstruction errors")
         t0 = time.perf_counter()
         with pace.hold():
-            errors = reconstruction.errors(X, run.learner.reconstruct(X), run.feature_space.spans)
+            scales = reconstruction.column_scales(X, run.feature_space.spans)
+            errors = reconstruction.errors(X, run.learner.reconstruct(X), run.feature_space.spans, scales=scales)
         errors.insert(0, "product_id", run.product_ids)
+        run.info["reconstruction"] = {"scales": scales}  # new products are scored on the same scale (embed)
         run.reconstruction = errors.reset_index(drop=True)
         timings["reconstruction_s"] = time.perf_counter() - t0
 

@@ -93,6 +93,24 @@ def test_a_draft_map_comes_first_and_the_run_map_replaces_it(catalog, monkeypatc
     assert "draft_map_s" in run.info["timings"]
 
 
+def test_the_draft_of_a_big_table_comes_first_shows_a_sample_and_says_so(catalog, monkeypatch):
+    """Above DRAFT_ROWS the draft comes before the features are encoded, even with every text cached, and lays
+    out a seeded sample of the products; the final map has every product."""
+    monkeypatch.setattr(pipeline, "DRAFT_AFTER_S", 1e9)
+    monkeypatch.setattr(pipeline, "DRAFT_ENCODING_S", 1e9)  # as when every text is in the cache
+    monkeypatch.setattr(pipeline, "DRAFT_ROWS", 50)
+    maps = []
+    run = pipeline.build_run(catalog, infer_schema(catalog), config={"steps": 2}, draft=True,
+                             on_map=lambda frame, info: maps.append((frame, info)), analysis=True)
+    (draft, info), (final, _) = maps
+    assert info["kind"] == "draft" and len(draft) == info["rows"] == 50
+    assert f"a random 50 of the {len(catalog):,} products" in info["note"]
+    assert set(draft["product_id"]) < set(run.product_ids) and draft["product_id"].is_unique
+    assert len(final) == len(catalog)
+    assert list(pipeline.draft_rows(len(catalog), 50)) == list(pipeline.draft_rows(len(catalog), 50)), "seeded"
+    assert list(pipeline.draft_rows(40, 50)) == list(range(40))
+
+
 def test_no_draft_for_a_quick_run(catalog):
     kinds = []
     pipeline.build_run(catalog, infer_schema(catalog), config={"steps": 4}, draft=True,
