@@ -373,6 +373,34 @@ def cmd_clusters(args) -> int:
     return 0
 
 
+def cmd_embed(args) -> int:
+    from product_repr import placing
+    from product_repr.data.tables import read_table
+    from product_repr.runs import load_run
+
+    run = load_run(args.run)
+    new = read_table(args.table)
+    placing.check_columns(run, new, name=args.table)  # before the run's table is read and encoded
+    rows, _ = _catalog_rows(args, run, required=False)
+    run_X = run.feature_space.transform(rows) if rows is not None else None
+    placed = placing.place(run, new, k=args.k, run_X=run_X, name=args.table)
+    for note in placed.notes:
+        print(f"note: {note}", file=sys.stderr)
+    frame = placed.frame
+    summary = f"{len(frame)} new products placed among the run's {len(run.product_ids):,}"
+    if "already_in_catalog" in frame:
+        summary += f"; {int(frame['already_in_catalog'].sum())} look already in the catalog"
+    elif rows is None:
+        summary += " (the run's table is not here: no catalog matches; pass --data FILE)"
+    print(summary, file=sys.stderr)
+    if args.out:
+        _emit(placed.table(), args.out, "products")
+    else:
+        shown = [c for c in frame.columns if not c.startswith(("neighbour_", "similarity_"))]
+        _emit(frame[shown].round(4), None, "products")
+    return 0
+
+
 def app_path() -> Path | None:
     """The dashboard's ``app.py``: beside the ``product_repr`` folder in a checkout (an editable install)."""
     import product_repr
@@ -500,6 +528,10 @@ EXAMPLES = {
     "clusters": [
         ("{prog} clusters runs/demo", "the clusters of the run's map with their names"),
         ("{prog} clusters runs/demo --out clusters.csv --assignment products.csv", "both as CSV"),
+    ],
+    "embed": [
+        ("{prog} embed runs/demo new.csv --out new.parquet", "embeddings, nearest run products, errors"),
+        ("{prog} embed runs/demo new.csv --k 10", "a summary on screen, ten neighbours each"),
     ],
     "dashboard": [
         ("{prog} dashboard", "serve on Streamlit's port, 8501"),
@@ -657,6 +689,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-other-data", action="store_true",
                    help="use a table that is not the run's (its products matched by id)")
     p.set_defaults(func=cmd_clusters)
+
+    from product_repr import placing
+
+    p = command("embed", "place new products in a saved run: embeddings, nearest products, errors",
+                "Encode the products of a new table with a saved run's feature space and encoder (no training): "
+                "each one's embedding, its nearest products among the run's, its reconstruction error on the run's "
+                "scale with the share of the run's products that the model rebuilds better (a high percentile: unlike "
+                "what the run was trained on), and, when the run's table is here, whether it is already in the "
+                "catalog. The new table needs every column the run encodes; unseen category values are read as "
+                "(other) and named.")
+    p.add_argument("run", help="run directory")
+    p.add_argument("table", help="the new products (CSV, TSV, Excel, Parquet, JSON)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write .parquet (or CSV) with the embedding as e0 .. e{d-1}; default: print a summary")
+    p.add_argument("--k", type=int, default=placing.K, help="nearest run products listed per new product")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="the run's table, for catalog matches (default: the one run.json records)")
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="use a table that is not the run's (its products matched by id)")
+    p.set_defaults(func=cmd_embed)
 
     p = command("dashboard", "start the Streamlit dashboard (streamlit run app.py)",
                 "Start the dashboard of this checkout with `python -m streamlit run app.py`. It serves the run "
