@@ -1,9 +1,11 @@
-"""Runs: this session's runs, downloads of the active run, and run directories made by the CLI."""
+"""Runs: this session's runs, downloads of the active run, new products placed in it, and run directories made
+by the CLI."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from pages import _placing as placing_view
 from pages import _triage as triage
 from pages._shell import error_boundary
 from pages._state import active_run, add_run, run_alignment, run_label, state
@@ -77,6 +79,9 @@ if run is not None:
                        help="weights, feature state, history, embeddings, map, neighbours, errors, anomaly scores, "
                             "duplicate pairs, your marks (marks.csv) and run.json; "
                             "unzip into a runs folder to open it here or use it with the CLI")
+
+
+    placing_view.draw(run, run_rows(run))
 
 
 # --- open a run directory made by the CLI ------------------------------------------------------------------

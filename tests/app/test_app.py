@@ -150,6 +150,36 @@ def test_runs_page_offers_every_download_of_the_active_run(trained):
     assert {"Embeddings (CSV)", "Embeddings (Parquet)", "Run directory (zip)"} <= labels, labels
 
 
+def test_runs_page_places_new_products_and_refuses_a_file_without_the_runs_columns(trained):
+    from pages import _placing
+
+    catalog, run = trained
+    new = catalog.df.head(6).copy()
+    new["product_id"] = [f"NEW{i}" for i in range(len(new))]
+    new.loc[new.index[0], "price"] = float(catalog.df["price"].max()) * 1000
+    at = app_with(catalog, {run.name: run}).run()
+    at.switch_page("pages/runs.py").run()
+    at.file_uploader(key="runs.place_file").set_value(
+        ("bad.csv", new.drop(columns=["brand"]).to_csv(index=False).encode(), "text/csv")).run()
+    at.button(key="runs.place").click().run()
+    assert not at.exception
+    assert any("bad.csv lacks 1 column" in e and "'brand'" in e for e in errors_of(at)), errors_of(at)
+    at.file_uploader(key="runs.place_file").set_value(
+        ("new.csv", new.to_csv(index=False).encode(), "text/csv")).run()
+    at.button(key="runs.place").click().run()
+    assert_clean(at, "after placing new products")
+    shown = at.dataframe[-1].value
+    assert list(shown["product"]) == [f"NEW{i}" for i in range(6)]
+    assert shown.loc[0, "worst column"] == "price" and shown.loc[0, "error percentile"] > 95
+    assert shown["already in the catalog"].iloc[1:].all() and not shown.loc[0, "already in the catalog"]
+    assert list(shown["nearest in the run"].iloc[1:]) == [str(p) for p in catalog.df["product_id"].iloc[1:6]]
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Placed products (CSV)", "Placed products (Parquet)"} <= labels, labels
+    at.switch_page("pages/map.py").run()
+    at.switch_page("pages/runs.py").run()
+    assert _placing.RESULT_KEY in at.session_state and at.dataframe[-1].value.shape[0] == 6, "kept after leaving"
+
+
 # --- data page ----------------------------------------------------------------------------------------------
 
 
