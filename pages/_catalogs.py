@@ -90,12 +90,13 @@ def load_demo(rows: int | None = None, seed: int = 0) -> CatalogState:
                         truth=_truth_dict(getattr(catalog, "truth", None)))
 
 
-def load_upload(file: Any, *, max_rows: int = MAX_ROWS) -> CatalogState:
-    """Read an uploaded file (anything with ``.name`` and ``.read``) into a catalog; no label chosen.
+def load_upload(file: Any, *, max_rows: int = MAX_ROWS, sample: bool = False) -> CatalogState:
+    """Read an uploaded file (anything with ``.name`` and ``.read``) into a catalog; no label chosen. With
+    ``sample`` a file longer than ``max_rows`` gives a seeded random sample of its rows, not the first ones.
 
     Raises ProductReprError (TableError, SchemaError) with the reason and the way out.
     """
     from product_repr.data.tables import read_table
 
-    df = read_table(file, max_rows=max_rows)
+    df = read_table(file, max_rows=max_rows, sample=sample)
     return make_catalog(df, str(getattr(file, "name", "upload")))

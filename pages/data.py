@@ -76,9 +76,21 @@ df = cat.df
 sha = cat.sha256[:12]
 st.subheader(cat.name)
 st.caption(f"{len(df):,} rows × {len(df.columns)} columns · format {df.attrs.get('format', 'generated')}")
-if df.attrs.get("capped"):
-    st.warning(f"Only the first {len(df):,} rows were read (the dashboard's limit). Train on the whole file "
-               "with `python -m product_repr train FILE --out runs/NAME`, then open it on the Runs page.")
+if df.attrs.get("sampled"):
+    st.warning(f"A random sample of {len(df):,} of the file's {df.attrs.get('rows_total') or 0:,} rows was read "
+               "(the dashboard's limit). Train on the whole file with `python -m product_repr train FILE --out "
+               "runs/NAME`, then open it on the Runs page.")
+elif df.attrs.get("capped"):
+    st.warning(f"Only the first {len(df):,} rows were read (the dashboard's limit). Read a random sample of them "
+               "instead, or train on the whole file with `python -m product_repr train FILE --out runs/NAME`, then "
+               "open it on the Runs page.")
+    if upload is not None and upload.name == cat.name and st.button(
+            f"Read a random {len(df):,} rows instead", key="data.sample", icon=":material/shuffle:",
+            help="reads the whole file once and keeps a seeded random sample of rows, in file order"):
+        with error_boundary(f"sampling {upload.name}"):
+            with st.spinner(f"Reading all of {upload.name}…"):
+                app.catalog = load_upload(upload, max_rows=MAX_ROWS, sample=True)
+            st.rerun()
 for note in df.attrs.get("notes", []) or []:
     st.caption(f"ℹ️ {note}")
 

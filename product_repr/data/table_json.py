@@ -9,6 +9,7 @@ string, mixed items) is a ``TableError`` that names the item and the way out.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pandas as pd
@@ -21,8 +22,15 @@ def read_json_text(text: str, name: str, fmt: str, max_rows: int | None, notes: 
     """Parse ``text`` as JSON (``fmt="json"``) or JSON Lines (``"jsonl"``).
 
     Returns (table, capped, format actually read); appends remarks to ``notes``.
-    Raises TableError naming the line/item that is wrong.
+    Raises TableError naming the line/item that is wrong, or saying the nesting is too deep.
     """
+    try:
+        return _read_json_text(text, name, fmt, max_rows, notes)
+    except RecursionError as err:  # parsing or flattening objects nested thousands deep
+        raise TableError(_too_deep(name)) from err
+
+
+def _read_json_text(text: str, name: str, fmt: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool, str]:
     if fmt == "json":
         try:
             data = json.loads(text)
@@ -41,6 +49,11 @@ def read_json_text(text: str, name: str, fmt: str, max_rows: int | None, notes: 
         capped = max_rows is not None and len(records) > max_rows
         return _records_frame(records[:max_rows] if capped else records, name), capped, "json"
     return read_json_lines(text, name, max_rows, notes)
+
+
+def _too_deep(name: str) -> str:
+    return (f"'{name}' is nested too deeply (more than {sys.getrecursionlimit():,} levels of objects or lists "
+            "inside each other); write one flat record per product, or export the table as CSV")
 
 
 def read_json_lines(text: str, name: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool, str]:

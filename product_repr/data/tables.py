@@ -43,9 +43,14 @@ _LEADING_ZERO = re.compile(r"^[+-]?0\d")
 #: file name endings read_table is made for (the format is read from the content first, so these are what an
 #: upload box should offer, not a limit): delimited text, Parquet, JSON / JSON Lines, Excel, and any of them .gz
 SUFFIXES = ("csv", "tsv", "txt", "parquet", "pq", "json", "jsonl", "ndjson", "xlsx", "gz")
+#: the most bytes a compressed file (.gz, the zip inside .xlsx) may unpack to: a 200 MB upload of a "zip bomb"
+#: must not fill the server's memory
+MAX_UNPACKED_BYTES = 2_000_000_000
+_CHUNK = 1 << 20
 
 
-def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = None) -> pd.DataFrame:
+def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = None,
+               sample: bool = False) -> pd.DataFrame:
     """Read a product table from a path or an uploaded file.
 
     ``source`` is a path (str or ``Path``) or a binary file-like object with a
@@ -62,7 +67,10 @@ def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = 
     ``"parquet"``, ``"json"``, ``"jsonl"``, ``"xlsx"``), ``compression``
     (``"gzip"`` or None), ``capped`` (True when ``max_rows`` cut the table
     short), ``rows_read`` and ``notes`` (list of plain-language remarks, e.g.
-    renamed columns).
+    renamed columns). With ``sample`` a table longer than ``max_rows`` is read
+    whole and a seeded random ``max_rows`` of its rows are kept, in file order,
+    instead of the first ones (``attrs["sampled"]`` True, ``rows_total`` the
+    file's rows).
 
     Raises ``TableError`` when the file is missing, empty, not a table, damaged,
     or wider than ``MAX_COLUMNS`` columns.
@@ -71,10 +79,17 @@ def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = 
         raise TableError(f"max_rows must be a whole number of at least 1 or None (got {max_rows!r})")
     name, stream, owned = _open(source)
     try:
-        df, fmt, compression, notes, capped = _read_stream(stream, name, max_rows)
+        df, fmt, compression, notes, capped = _read_stream(stream, name, None if sample else max_rows)
     finally:
         if owned:
             stream.close()
+    total = None
+    if sample and max_rows is not None and len(df) > max_rows:
+        total = len(df)
+        keep = np.sort(np.random.default_rng(0).choice(total, size=max_rows, replace=False))
+        df = df.iloc[keep].reset_index(drop=True)
+        capped = True
+        notes.append(f"a random sample of {max_rows:,} of its {total:,} rows (seed 0), in file order")
     df = _finish(df, name, notes)
     df.attrs.update(
         {
@@ -82,6 +97,8 @@ def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = 
             "format": fmt,
             "compression": compression,
             "capped": bool(capped),
+            "sampled": total is not None,
+            "rows_total": total,
             "rows_read": int(len(df)),
             "notes": notes,
         }
@@ -146,8 +163,8 @@ def _read_stream(
     if head[:2] == b"\x1f\x8b":
         compression = "gzip"
         inner_name = re.sub(r"\.gz$", "", name, flags=re.IGNORECASE)
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
         try:
+            stream = _unpack_gzip(stream, name)
             head = _peek(stream)
         except (OSError, EOFError, zlib.error) as err:
             raise TableError(f"'{name}' is a damaged gzip file ({err}); compress the table again") from err
@@ -186,6 +203,23 @@ def _read_stream(
     return df, fmt, compression, notes, capped
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB"
+
+
+def _unpack_gzip(stream: IO[bytes], name: str) -> IO[bytes]:
+    """The decompressed bytes of a gzip stream, in memory; TableError past :data:`MAX_UNPACKED_BYTES`."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=stream, mode="rb") as unpacked:
+        while chunk := unpacked.read(_CHUNK):
+            out.write(chunk)
+            if out.tell() > MAX_UNPACKED_BYTES:
+                raise TableError(f"'{name}' unpacks to more than {_mb(MAX_UNPACKED_BYTES)}, the most this tool reads; "
+                                 "split the table into smaller files, or keep fewer rows or columns")
+    out.seek(0)
+    return out
+
+
 def _read_all_text(stream: IO[bytes], name: str, encoding: str, notes: list[str]) -> str:
     text, note = decode_text(stream.read(), encoding)
     if note:
@@ -207,8 +241,11 @@ def _read_delimited(
     if note:
         notes.append(note)
     if len(header) > MAX_COLUMNS:
+        endless = len(head) >= SAMPLE_BYTES and "\n" not in head_text and "\r" not in head_text
+        count = (f"at least {len(header):,} columns (its header goes on past the first {SAMPLE_BYTES // 1024} KB)"
+                 if endless else f"{len(header):,} columns")
         raise TableError(
-            f"'{name}' has {len(header):,} columns, more than the {MAX_COLUMNS:,} this tool reads; "
+            f"'{name}' has {count}, more than the {MAX_COLUMNS:,} this tool reads; "
             "keep the product attributes you need and save them as a new file"
         )
     # Types are inferred by pandas' C parser (fast); only columns whose sample holds codes with leading zeros
@@ -334,8 +371,63 @@ def _read_parquet(stream: IO[bytes], name: str, max_rows: int | None, notes: lis
     return df, max_rows is not None and total > max_rows
 
 
-def _read_excel(stream: IO[bytes], name: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool]:
+def _check_workbook(stream: IO[bytes], name: str) -> bool:
+    """Refuse a workbook that would unpack past :data:`MAX_UNPACKED_BYTES` (the sizes its zip declares, which
+    reading enforces); True when a worksheet holds formulas. Rewinds ``stream``."""
     try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+            size = sum(m.file_size for m in members)
+            if size > MAX_UNPACKED_BYTES:
+                raise TableError(f"'{name}' would unpack to {_mb(size)}, more than the {_mb(MAX_UNPACKED_BYTES)} this "
+                                 "tool reads; save fewer rows, or save the sheet as CSV")
+            formulas = False
+            for m in members:
+                if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml"):
+                    with archive.open(m) as sheet:
+                        while chunk := sheet.read(_CHUNK):
+                            if b"<f>" in chunk or b"<f " in chunk:
+                                formulas = True
+                                break
+                    break  # the first sheet is the one read
+    except zipfile.BadZipFile:
+        formulas = False  # pandas names the damage below
+    stream.seek(0)
+    return formulas
+
+
+def _formula_note(stream: IO[bytes], name: str, max_rows: int | None) -> str | None:
+    """A note on the formula cells of the first sheet that have no saved value (read as missing)."""
+    from openpyxl import load_workbook
+
+    stream.seek(0)
+    formulas = load_workbook(stream, read_only=True, data_only=False)
+    stream.seek(0)
+    values = load_workbook(stream, read_only=True, data_only=True)
+    blank, first = 0, None
+    limit = None if max_rows is None else max_rows + 2
+    rows = zip(formulas.worksheets[0].iter_rows(max_row=limit), values.worksheets[0].iter_rows(max_row=limit))
+    for f_row, v_row in rows:
+        for f_cell, v_cell in zip(f_row, v_row):
+            if isinstance(f_cell.value, str) and f_cell.value.startswith("=") and v_cell.value is None:
+                blank += 1
+                first = first or f"{f_cell.coordinate} {f_cell.value[:40]}"
+    formulas.close()
+    values.close()
+    if not blank:
+        return None
+    return (f"'{name}' has {blank:,} formula cell{'s' if blank != 1 else ''} without saved values ({first}): "
+            "read as missing, never as formulas; open the file in Excel and save it to store their values")
+
+
+def _read_excel(stream: IO[bytes], name: str, max_rows: int | None, notes: list[str]) -> tuple[pd.DataFrame, bool]:
+    formulas = _check_workbook(stream, name)
+    try:
+        if formulas:
+            note = _formula_note(stream, name, max_rows)
+            if note:
+                notes.append(note)
+            stream.seek(0)
         book = pd.ExcelFile(stream, engine="openpyxl")
         if len(book.sheet_names) > 1:
             notes.append(f"read the first sheet '{book.sheet_names[0]}' of {len(book.sheet_names)}")

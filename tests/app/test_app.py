@@ -255,6 +255,20 @@ def test_a_real_catalog_uploads_labels_and_trains(shared_dataset):
     assert len(run.product_ids) == len(catalog.df) and run.metrics, "a real catalog should train and be scored"
 
 
+def test_an_upload_over_the_row_limit_offers_a_random_sample(monkeypatch):
+    monkeypatch.setattr(_catalogs, "MAX_ROWS", 50)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.file_uploader(key="data.upload").set_value(("shop.csv", catalog_csv(120), "text/csv")).run()
+    assert any("Only the first 50 rows were read" in w.value for w in at.warning), [w.value for w in at.warning]
+    first = at.session_state[_state.STATE_KEY].catalog.df
+    at.button(key="data.sample").click().run()
+    assert_clean(at, "after sampling")
+    sampled = at.session_state[_state.STATE_KEY].catalog.df
+    assert len(sampled) == 50 and sampled.attrs["sampled"] and sampled.attrs["rows_total"] == 120
+    assert list(sampled["sku"]) != list(first["sku"]), "another set of rows than the first 50"
+    assert any("A random sample of 50 of the file's 120 rows" in w.value for w in at.warning)
+
+
 def test_broken_upload_keeps_the_previous_catalog_and_runs(trained):
     catalog, run = trained
     at = app_with(catalog, {run.name: run}).run()

@@ -48,6 +48,109 @@ def _wide(cols: int, rows: int = 30) -> bytes:
     return pd.DataFrame(rng.random((rows, cols)), columns=[f"c{i}" for i in range(cols)]).to_csv(index=False).encode()
 
 
+def _gzip_bomb() -> bytes:
+    """A gzip file of ~40 kB that unpacks to 40 MB (more than the limit the test sets)."""
+    return gzip.compress(b"a,b\n" + b"0" * 40_000_000, compresslevel=9)
+
+
+def _xlsx_bomb() -> bytes:
+    """A zip named .xlsx whose worksheet unpacks to 40 MB."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", b"<" + b" " * 40_000_000 + b">")
+    return buf.getvalue()
+
+
+def _xlsx(rows: list[list]) -> bytes:
+    """An .xlsx written by openpyxl: formula cells hold no saved values, as in a file never opened in Excel."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def _parquet_of(table) -> bytes:
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def _nested_parquet() -> bytes:
+    import pyarrow as pa
+
+    return _parquet_of(pa.table({
+        "title": ["kettle", "mug", "lamp", "desk"],
+        "dims": pa.array([{"w": 1.0, "h": 2.0}, {"w": 3.0, "h": None}, None, {"w": 5.0, "h": 6.0}]),
+        "tags": pa.array([["a", "b"], [], None, ["c"]]),
+    }))
+
+
+def _dictionary_parquet() -> bytes:
+    import pyarrow as pa
+
+    brands = pa.array(["acme", "zen", "acme", "orb"] * 10).dictionary_encode()
+    return _parquet_of(pa.table({"title": [f"item {i}" for i in range(40)], "brand": brands,
+                                 "price": [float(i) for i in range(40)]}))
+
+
+def _same_big_string(df: pd.DataFrame) -> None:
+    assert df.shape == (60, 3) and df["blob"].str.len().min() == 100_000
+    schema = infer_schema(df)
+    assert schema.role("blob") is Role.IGNORE and "constant" in schema.reason("blob"), schema.reason("blob")
+
+
+def _formulas(df: pd.DataFrame) -> None:
+    assert df["title"].isna().tolist() == [False, True, False], "a formula is never read as its text"
+    notes = " ".join(df.attrs["notes"])
+    assert "2 formula cells without saved values (A3 =HYPERLINK" in notes and "read as missing" in notes, notes
+
+
+def _names_kept(df: pd.DataFrame) -> None:
+    assert list(df.columns) == ["名前 🛒", "السعر", "<script>alert(1)</script>", "עברית"], list(df.columns)
+    schema = infer_schema(df)
+    assert schema.role("السعر") is Role.NUMERIC
+
+
+def _script_titles(df: pd.DataFrame) -> None:
+    assert df["title"].iloc[0] == "<script>alert('x')</script>", "markup is kept as text, not stripped or run"
+    assert df["title"].iloc[1] == '<img src=x onerror="alert(1)">'
+
+
+def _nested_parquet_ok(df: pd.DataFrame) -> None:
+    assert {"title", "dims.w", "dims.h", "tags"} <= set(df.columns), list(df.columns)
+    assert df["dims.w"].tolist()[:2] == [1.0, 3.0]
+    assert df["tags"].tolist()[0] == '["a", "b"]', "a list cell is read as its JSON text"
+
+
+def _dictionary_ok(df: pd.DataFrame) -> None:
+    schema = infer_schema(df)
+    assert schema.role("brand") is Role.CATEGORICAL and df["brand"].tolist()[:2] == ["acme", "zen"]
+
+
+def _mixed(df: pd.DataFrame) -> None:
+    schema = infer_schema(df)
+    assert schema.role("price") is Role.NUMERIC, schema.reason("price")
+    values = as_numbers(df["price"], schema.parse("price"))
+    assert values[0] == 12 and values[3] == 3.5 and np.isnan(values[1]), values
+
+
+def _dates(df: pd.DataFrame) -> None:
+    schema = infer_schema(df)
+    assert schema.role("added") is Role.NUMERIC and schema.parse("added") == "datetime", schema.reason("added")
+    values = as_numbers(df["added"], schema.parse("added"))
+    assert np.isfinite(values).all(), values
+    day = 86_400
+    assert values[0] == values[8] == values[12] and abs(values[16] - values[0]) < day, "the same day in each format"
+
+
 # Each case: file name, its bytes, and either an error pattern (str) or a check of the loaded table.
 Check = Callable[[pd.DataFrame], None]
 
@@ -142,7 +245,45 @@ CASES: dict[str, tuple[str, bytes, str | Check]] = {
     ".gz that is not gzip (garbage)": ("junk.csv.gz", _garbage(), r"'junk.csv.gz' looks like binary data"),
     "gzip cut short": ("cut.csv.gz", gzip.compress(_wide(50, rows=400))[:2000], r"'cut.csv.gz' is a damaged gzip file"),
     "zip archive": ("t.zip", _zip_not_workbook(), r"'t.zip' is a ZIP archive, not a table; extract the table"),
+    "gzip bomb": ("bomb.csv.gz", _gzip_bomb(),
+                  r"'bomb.csv.gz' unpacks to more than 10 MB, the most this tool reads; split the table"),
+    "xlsx bomb": ("bomb.xlsx", _xlsx_bomb(),
+                  r"'bomb.xlsx' would unpack to 40 MB, more than the 10 MB this tool reads"),
+    "column of identical 100 kB strings": (
+        "blob.csv", pd.DataFrame({"title": [f"item {i}" for i in range(60)], "price": range(60),
+                                  "blob": ["x" * 100_000] * 60}).to_csv(index=False).encode(), _same_big_string),
+    "Excel formulas": ("formulas.xlsx", _xlsx([["title", "price"], ["kettle", 2], ['=HYPERLINK("http://evil","x")', 3],
+                                               ["lamp", "=SUM(B2:B3)"]]), _formulas),
+    "emoji, right-to-left and markup in column names": (
+        "names.csv", "名前 🛒,السعر,<script>alert(1)</script>,עברית\nkettle,12,a,x\nmug,3,b,y\nlamp,4,c,z\n".encode(),
+        _names_kept),
+    "markup in titles": ("markup.csv", b"title,price\n<script>alert('x')</script>,1\n"
+                                       b"\"<img src=x onerror=\"\"alert(1)\"\">\",2\nlamp,3\n", _script_titles),
+    "a million-column header": ("header1m.csv", b",".join(b"c%d" % i for i in range(1_000_000)) + b"\n1\n",
+                                r"'header1m.csv' has at least [\d,]+ columns \(its header goes on past the first \d+ KB\), more than the 5,000 "
+                                r"this tool reads"),
+    "deeply nested JSON": ("deep.json", b"[" + b'{"a": ' * 100_000 + b"1" + b"}" * 100_000 + b"]",
+                           r"'deep.json' is nested too deeply \(more than"),
+    "Parquet with struct and list columns": ("nested.parquet", _nested_parquet(), _nested_parquet_ok),
+    "Parquet with a dictionary column": ("dict.parquet", _dictionary_parquet(), _dictionary_ok),
+    "mixed types in one column": ("mixed.csv", ("title,price\na,12\nb,n/a\nc,twelve\nd,3.5\n" + "".join(
+        f"p{i},{i * 1.25 + 2}\n" for i in range(60))).encode(), _mixed),
+    "dates in five formats": ("dates.csv", ("title,added\n" + "".join(
+        f"p{i},{d}\n" for i, d in enumerate(["2024-01-05", "2024-02-11", "2024-03-17", "2023-12-01",
+                                            "05/01/2024", "11/02/2024", "17/03/2024", "01/12/2023",
+                                            '"Jan 5, 2024"', '"Feb 11, 2024"', '"Mar 17, 2024"', '"Dec 1, 2023"',
+                                            "5 Jan 2024", "11 Feb 2024", "17 Mar 2024", "1 Dec 2023",
+                                            "2024-01-05T10:30:00", "2024-02-11T08:00:00", "2024-03-17T12:00:00",
+                                            "2023-12-01T00:00:00"]))).encode(), _dates),
 }
+
+
+@pytest.fixture(autouse=True)
+def unpack_limit(monkeypatch):
+    """A 10 MB unpacking limit, so the bombs above stay small and quick to build."""
+    from product_repr.data import tables
+
+    monkeypatch.setattr(tables, "MAX_UNPACKED_BYTES", 10_000_000)
 
 
 @pytest.mark.timeout(60)
@@ -190,3 +331,19 @@ def test_hostile_file_end_to_end_features_finite(tmp_path, case):
         assert str(err), "an error must say what is wrong"
         return
     assert X.shape[0] == len(df) and np.isfinite(X).all(), f"{case}: {np.isnan(X).sum()} NaN in X"
+
+
+def test_a_table_over_the_row_limit_is_cut_and_says_so_or_sampled_on_request(tmp_path):
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"title": [f"item {i}" for i in range(1000)], "price": range(1000)}).to_csv(path, index=False)
+    first = read_table(path, max_rows=100)
+    assert len(first) == 100 and first.attrs["capped"] and not first.attrs["sampled"]
+    assert first["price"].tolist() == list(range(100))
+    sampled = read_table(path, max_rows=100, sample=True)
+    assert len(sampled) == 100 and sampled.attrs["capped"] and sampled.attrs["sampled"]
+    assert sampled.attrs["rows_total"] == 1000
+    prices = sampled["price"].tolist()
+    assert prices == sorted(prices) and prices[-1] > 500, "a spread of the whole file, in file order"
+    assert any("a random sample of 100 of its 1,000 rows" in n for n in sampled.attrs["notes"])
+    assert read_table(path, max_rows=100, sample=True)["price"].tolist() == prices, "seeded"
+    assert len(read_table(path, max_rows=5000, sample=True)) == 1000
