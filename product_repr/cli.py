@@ -153,13 +153,13 @@ def _find_table(run_dir: str, run, data: str | None):
     import pandas as pd
 
     from product_repr.data.tables import read_table
+    from product_repr.runs import table_path
 
     recorded = run.info.get("data") or {}
     source = recorded.get("source")
-    table_file = recorded.get("table_file")
-    if data is None and table_file and (Path(run_dir) / table_file).is_file():
-        path = Path(run_dir) / table_file
-        return pd.read_parquet(path), str(path)  # written by the dashboard from the very frame it trained on
+    saved = table_path(run_dir, run.info)
+    if data is None and saved is not None:
+        return pd.read_parquet(saved), str(saved)  # written by the dashboard from the very frame it trained on
     path = data or (source if source and Path(source).is_file() else None)
     if path is None:
         return None

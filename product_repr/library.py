@@ -23,6 +23,7 @@ from product_repr.runs import save_run
 RUNS_ENV = "PRODUCT_REPR_RUNS"
 #: where a dashboard save puts the table a run was trained on, inside the run directory (named in run.json)
 TABLE_FILE = "table.parquet"
+MAX_NAME = 100  # characters of a run folder's name (file systems allow 255 bytes)
 
 
 def runs_folder() -> Path:
@@ -52,15 +53,16 @@ def list_run_dirs(folder: str | Path, *, depth: int = 2) -> list[Path]:
 
 def safe_name(name: str) -> str:
     """A file-system-safe version of a run name: letters, digits, ``-``, ``_`` and ``.``."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:MAX_NAME].strip("-.")
     return cleaned or "run"
 
 
 def saved_table(directory: str | Path, run: Any) -> Any:
     """The table a dashboard save put beside ``run`` in ``directory`` (:data:`TABLE_FILE`), else None."""
-    name = ((run.info or {}).get("data") or {}).get("table_file")
-    path = Path(directory) / name if name else None
-    if path is None or not path.is_file():
+    from product_repr.runs import table_path
+
+    path = table_path(directory, run.info)
+    if path is None:
         return None
     table = pd.read_parquet(path)
     return table if len(table) == len(run.product_ids) else None
@@ -87,8 +89,9 @@ def evaluate_hint(path: str | Path) -> str:
     info = json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))
     data = info.get("data") or {}
     command = f"python -m product_repr evaluate {shlex.quote(str(Path(path).resolve()))}"
-    has_table = (bool(data.get("table_file")) and (Path(path) / data["table_file"]).is_file()) or _on_disk(
-        data.get("source"))
+    from product_repr.runs import table_path
+
+    has_table = table_path(path, info) is not None or _on_disk(data.get("source"))
     has_label = bool(data.get("label") or (info.get("metrics") or {}).get("label"))
     if has_table and has_label:
         return f"`{command}` works on it."

@@ -180,6 +180,9 @@ def load_run(directory: str | Path) -> Run:
         feature_space = FeatureSpace.load(d)
     except ProductReprError as err:
         raise RunError(f"{d / 'features.json'} / features.npz cannot be loaded: {err}") from err
+    except Exception as err:  # a damaged npz/zip: name it rather than crash
+        raise RunError(f"{d / 'features.json'} / features.npz is corrupt or unreadable ({type(err).__name__}: "
+                       f"{err}); save the run again") from err
 
     history = _read(d / "history.csv", pd.read_csv, "training history")
     tensors = _read(d / "model.safetensors", lambda p: load_file(str(p)), "model weights")
@@ -196,10 +199,15 @@ def load_run(directory: str | Path) -> Run:
     cols = [f"e{j}" for j in range(int(info.get("embedding_dim", emb.shape[1] - 1)))]
     if "product_id" not in emb.columns or any(c not in emb.columns for c in cols):
         raise RunError(f"{d / 'embeddings.parquet'} lacks product_id or e0..e{len(cols) - 1}; save the run again")
+    ids = np.array([str(i) for i in emb["product_id"]], dtype=object)
+    embeddings = emb[cols].to_numpy(dtype=np.float32)
+    _check_embeddings(d, embeddings, ids, learner, info)
     frames = {}
     for what in OPTIONAL_FRAMES:
         path = d / f"{what}.parquet"
         frames[what] = _read(path, pd.read_parquet, what) if path.exists() else None
+        if frames[what] is not None:
+            _check_frame(path, what, frames[what], ids)
 
     try:
         schema = Schema.from_dict(info["schema"]) if info.get("schema") else feature_space.schema
@@ -210,8 +218,8 @@ def load_run(directory: str | Path) -> Run:
         learner=learner,
         feature_space=feature_space,
         schema=schema,
-        product_ids=np.array([str(i) for i in emb["product_id"]], dtype=object),
-        embeddings=emb[cols].to_numpy(dtype=np.float32),
+        product_ids=ids,
+        embeddings=embeddings,
         history=history,
         info=info,
         projection=frames["projection"],
@@ -223,6 +231,61 @@ def load_run(directory: str | Path) -> Run:
         marks=_read(d / MARKS_FILE, lambda p: pd.read_csv(p, dtype=str, keep_default_na=False), "marks")
         if (d / MARKS_FILE).exists() else None,
     )
+
+
+#: per optional frame: its columns that name products, and whether it has one row per product in run order
+_FRAME_IDS = {"projection": (("product_id",), True), "reconstruction": (("product_id",), True),
+              "anomalies": (("product_id",), True), "neighbours": (("product_id", "neighbour_id"), False),
+              "duplicates": (("product_a", "product_b"), False)}
+
+
+def _check_embeddings(d: Path, Z: np.ndarray, ids: np.ndarray, learner, info: dict) -> None:
+    """Refuse embeddings that a tampered or damaged run directory would pass on: another number of products
+    than run.json records, non-finite values, repeated ids, or a width the model does not make."""
+    path = d / "embeddings.parquet"
+    rows = (info.get("data") or {}).get("rows")
+    if isinstance(rows, int) and rows != len(Z):
+        raise RunError(f"{path} has {len(Z):,} products but run.json records {rows:,}; save the run again")
+    if not np.isfinite(Z).all():
+        raise RunError(f"{path} holds {int((~np.isfinite(Z)).sum()):,} values that are not finite numbers; "
+                       "save the run again")
+    if len(set(ids)) != len(ids):
+        raise RunError(f"{path} lists a product id twice; save the run again")
+    dim = getattr(getattr(learner, "config", None), "embedding_dim", Z.shape[1])
+    if Z.shape[1] != dim:
+        raise RunError(f"{path} has {Z.shape[1]} dimensions but the model makes {dim}; save the run again")
+
+
+def _check_frame(path: Path, what: str, frame: pd.DataFrame, ids: np.ndarray) -> None:
+    """Refuse an optional frame that does not belong to the run's products (RunError naming the file)."""
+    columns, one_per_product = _FRAME_IDS[what]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise RunError(f"{path} lacks the column {missing[0]!r}; save the run again")
+    if one_per_product:
+        if len(frame) != len(ids) or not (frame["product_id"].astype(str).to_numpy() == ids).all():
+            raise RunError(f"{path} does not list the run's {len(ids):,} products in their order ({len(frame):,} "
+                           "rows); it belongs to another run. Save the run again")
+    else:
+        known = set(ids)
+        for c in columns:
+            stray = next((v for v in frame[c].astype(str) if v not in known), None)
+            if stray is not None:
+                raise RunError(f"{path} names product {stray[:40]!r}, which is not in the run; save the run again")
+    numbers = frame.select_dtypes("number")
+    if len(numbers.columns) and not np.isfinite(numbers.to_numpy(dtype=np.float64)).all():
+        bad = next(c for c in numbers.columns if not np.isfinite(numbers[c].to_numpy(dtype=np.float64)).all())
+        raise RunError(f"{path} holds values that are not finite numbers in {bad!r}; save the run again")
+
+
+def table_path(directory: str | Path, info: dict) -> Path | None:
+    """The table a dashboard save put in run directory ``directory`` (run.json's ``data.table_file``) when it
+    is there: a plain file name inside the directory, never a path leading out of it (a crafted run.json)."""
+    name = ((info or {}).get("data") or {}).get("table_file")
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        return None
+    path = Path(directory) / name
+    return path if path.is_file() else None
 
 
 @dataclass(frozen=True)

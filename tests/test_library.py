@@ -93,3 +93,10 @@ def test_runs_page_save_button_never_overwrites_and_keeps_the_marks(dashboard_ru
 
     assert findings.marks_from_frame(load_run(tmp_path / "kept").marks) == marks, "the marks go with the run"
     assert run.marks is None, "the session's run itself is left as it was"
+
+
+@pytest.mark.parametrize("crafted", ["../../etc/passwd", "/etc/passwd", "..", "a\x00b", "x" * 5000, "名前/../..", ""])
+def test_a_crafted_run_name_stays_a_plain_folder_name(crafted):
+    name = library.safe_name(crafted)
+    assert name and len(name) <= library.MAX_NAME and "/" not in name and "\x00" not in name
+    assert name not in (".", "..") and not name.startswith(".")

@@ -63,7 +63,8 @@ def test_round_trip_gives_identical_embeddings(tmp_path, name):
 
 
 def test_optional_frames_saved_and_stale_ones_removed(tmp_path):
-    proj = pd.DataFrame({"product_id": ["a"], "x": [0.0], "y": [1.0]})
+    ids = catalog()["sku"].tolist()
+    proj = pd.DataFrame({"product_id": ids, "x": np.arange(len(ids), dtype=float), "y": 1.0})
     run, _ = make_run(projection=proj)
     save_run(run, tmp_path)
     pd.testing.assert_frame_equal(load_run(tmp_path).projection, proj)
@@ -74,7 +75,9 @@ def test_optional_frames_saved_and_stale_ones_removed(tmp_path):
 
 
 def test_anomalies_duplicates_and_marks_come_back_and_stale_marks_are_removed(tmp_path):
-    scored = pd.DataFrame({"product_id": ["P000", "P001"], "score": [12.5, 0.0], "price": [12.5, 0.0]})
+    ids = catalog()["sku"].tolist()
+    scored = pd.DataFrame({"product_id": ids, "score": [12.5] + [0.0] * (len(ids) - 1),
+                           "price": [12.5] + [0.0] * (len(ids) - 1)})
     pairs = pd.DataFrame({"product_a": ["P000"], "product_b": ["P001"], "similarity": np.float32([0.97]),
                           "embedding_similarity": np.float32([0.99])})
     marks = pd.DataFrame({"kind": ["product", "pair"], "product_a": ["P000", "P000"], "product_b": ["", "P001"],
@@ -223,3 +226,53 @@ def test_saving_into_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunError, match="is a file, not a folder"):
         save_run(run, tmp_path / "file")
+
+
+def _rewrite_parquet(path, change) -> None:
+    change(pd.read_parquet(path)).to_parquet(path, index=False)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda d: (d / "features.npz").write_bytes(b"PK\x03\x04 not a zip"), r"features\.npz is corrupt or unreadable"),
+    (lambda d: _rewrite_parquet(d / "embeddings.parquet", lambda f: f.iloc[:10]),
+     r"embeddings\.parquet has 10 products but run\.json records 80"),
+    (lambda d: _rewrite_parquet(d / "embeddings.parquet", lambda f: f.assign(e0=np.nan)),
+     r"embeddings\.parquet holds 80 values that are not finite"),
+    (lambda d: _rewrite_parquet(d / "embeddings.parquet", lambda f: f.assign(product_id="P000")),
+     r"embeddings\.parquet lists a product id twice"),
+    (lambda d: _rewrite_parquet(d / "projection.parquet", lambda f: f.iloc[::-1]),
+     r"projection\.parquet does not list the run's 80 products in their order"),
+    (lambda d: _rewrite_parquet(d / "projection.parquet", lambda f: f.assign(x=np.inf)),
+     r"projection\.parquet holds values that are not finite numbers in 'x'"),
+    (lambda d: _rewrite_parquet(d / "neighbours.parquet", lambda f: f.assign(neighbour_id="../../etc")),
+     r"neighbours\.parquet names product '\.\./\.\./etc', which is not in the run"),
+    (lambda d: _rewrite_parquet(d / "reconstruction.parquet", lambda f: f.drop(columns=["product_id"])),
+     r"reconstruction\.parquet lacks the column 'product_id'"),
+], ids=["npz garbage", "embeddings cut", "embeddings NaN", "ids repeated", "projection reordered",
+        "projection inf", "neighbours of another run", "reconstruction without ids"])
+def test_a_tampered_run_directory_is_refused_naming_the_file(tmp_path, tamper, message):
+    from product_repr.analysis import neighbours, reconstruction
+
+    run, X = make_run()
+    ids, sims = neighbours.all_neighbours(run.embeddings, 3)
+    run.neighbours = neighbours.neighbours_frame(run.product_ids, ids, sims)
+    run.projection = pd.DataFrame({"product_id": run.product_ids, "x": run.embeddings[:, 0], "y": run.embeddings[:, 1]})
+    errors = reconstruction.errors(X, run.learner.reconstruct(X), run.feature_space.spans)
+    errors.insert(0, "product_id", run.product_ids)
+    run.reconstruction = errors
+    save_run(run, tmp_path)
+    load_run(tmp_path)  # untouched, it loads
+    tamper(tmp_path)
+    with pytest.raises(RunError, match=message):
+        load_run(tmp_path)
+
+
+def test_a_table_file_outside_the_run_directory_is_never_read(tmp_path):
+    from product_repr.runs import table_path
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "secret.parquet").write_bytes(b"x")
+    (tmp_path / "run" / "table.parquet").write_bytes(b"x")
+    for crafted in ("../secret.parquet", str(tmp_path / "secret.parquet"), "..", "", None, 7, "a\x00b"):
+        assert table_path(tmp_path / "run", {"data": {"table_file": crafted}}) is None, crafted
+    assert table_path(tmp_path / "run", {"data": {"table_file": "table.parquet"}}) == tmp_path / "run" / "table.parquet"
