@@ -151,6 +151,15 @@ def _dates(df: pd.DataFrame) -> None:
     assert values[0] == values[8] == values[12] and abs(values[16] - values[0]) < day, "the same day in each format"
 
 
+def _blank_names(df: pd.DataFrame) -> None:
+    assert len(df.columns) == 3 and df.columns[2] == "price" and all(str(c).strip() for c in df.columns), list(df.columns)
+
+
+def _long_name(df: pd.DataFrame) -> None:
+    assert df.shape == (2, 2) and list(df.columns)[1] == "price"
+    assert infer_schema(df).role("price") is Role.NUMERIC
+
+
 # Each case: file name, its bytes, and either an error pattern (str) or a check of the loaded table.
 Check = Callable[[pd.DataFrame], None]
 
@@ -268,6 +277,8 @@ CASES: dict[str, tuple[str, bytes, str | Check]] = {
     "Parquet with a dictionary column": ("dict.parquet", _dictionary_parquet(), _dictionary_ok),
     "mixed types in one column": ("mixed.csv", ("title,price\na,12\nb,n/a\nc,twelve\nd,3.5\n" + "".join(
         f"p{i},{i * 1.25 + 2}\n" for i in range(60))).encode(), _mixed),
+    "blank column names": ("blank_names.csv", b",,price\nkettle,acme,3\nmug,zen,4\nlamp,orb,5\n", _blank_names),
+    "a 10,000-character column name": ("long_name.csv", b"x" * 10_000 + b",price\na,1\nb,2\n", _long_name),
     "dates in five formats": ("dates.csv", ("title,added\n" + "".join(
         f"p{i},{d}\n" for i, d in enumerate(["2024-01-05", "2024-02-11", "2024-03-17", "2023-12-01",
                                             "05/01/2024", "11/02/2024", "17/03/2024", "01/12/2023",
