@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _runview as runview
+from pages import _runview as runview, _views as views
 from pages._runview import RunView
 from product_repr.analysis import report, search
 
 SPACE_NAMES = {"text": "the text vectors", "learned": "the learned embedding"}
+FIND_K = 25  # products starred on the map for a "Find on the map" query
 
 
 def section(view: RunView, k: int) -> None:
@@ -39,3 +40,27 @@ def section(view: RunView, k: int) -> None:
     columns = [c for c in [view.title, *view.keys] if c is not None]
     st.dataframe(report.neighbour_table(ids, sims, [str(p) for p in run.product_ids], view.rows, columns),
                  hide_index=True, width="stretch", key="neighbours.meaning_results")
+
+
+def find_on_map(view: RunView, fig, coords) -> str:
+    """The Map page's "Find on the map" box: the :data:`FIND_K` products nearest in meaning to the words typed
+    (the text vectors, as the search on the Neighbours page) starred on ``fig``. Returns a caption fragment."""
+    run = view.run
+    text = st.text_input("Find on the map", key="map.find",
+                         placeholder="e.g. wireless earbuds: the products nearest in meaning are starred",
+                         help="The words are encoded like the products' text columns; the "
+                              f"{FIND_K} products whose texts are nearest in meaning are starred, wherever the "
+                              "model put them.")
+    if not text.strip():
+        return ""
+    if not search.text_spans(run.feature_space):
+        st.info("This run encodes no text column, so there is nothing to find by meaning.")
+        return ""
+    X = runview.raw_features(view)
+    if X is None:
+        st.info("Finding by meaning needs the catalog this run was trained on: load it on the **Data** page.")
+        return ""
+    rows, _ = search.search(run, text, X, k=FIND_K, space="text")
+    query = " ".join(text.split())[:60]
+    views.highlight(fig, coords, [str(p) for p in run.product_ids], rows, name=f"★ {query}")
+    return f" · ★ the {len(rows)} products nearest in meaning to “{query}”"

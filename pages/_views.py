@@ -5,6 +5,7 @@ a plotly figure, so they are tested without Streamlit.
 """
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -97,6 +98,28 @@ def scatter_figure(coords: np.ndarray, ids: Sequence[str], *, colour: np.ndarray
         # no locked aspect: UMAP's axes carry no units, and a locked aspect leaves most of a wide plot empty
         fig.update_yaxes(showticklabels=False, title=None, zeroline=False)
     return fig
+
+
+def highlight(fig: go.Figure, coords: np.ndarray, ids: Sequence[str], rows: Sequence[int], name: str) -> go.Figure:
+    """Add the products at positions ``rows`` of the map as one more trace of large outlined stars named
+    ``name``; their ``customdata`` starts with the product id, so selecting them works as for any point."""
+    coords = np.asarray(coords, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.int64)
+    picked = np.asarray(ids, dtype=object)[rows].astype(str)
+    common = dict(mode="markers", name=name, customdata=picked.reshape(-1, 1), showlegend=True,
+                  hovertemplate="<b>%{customdata[0]}</b><extra>" + _escape(name) + "</extra>",
+                  marker=dict(symbol="star" if coords.shape[1] == 2 else "diamond", size=15, color="#ffd400",
+                              line=dict(color="#111111", width=1.5)))
+    if coords.shape[1] == 3:
+        fig.add_trace(go.Scatter3d(x=coords[rows, 0], y=coords[rows, 1], z=coords[rows, 2], **common))
+    else:
+        fig.add_trace(go.Scattergl(x=coords[rows, 0], y=coords[rows, 1], **common))
+    return fig
+
+
+def _escape(text: str) -> str:
+    """``text`` safe inside a plotly hover template (its own markup and %{...} fields are not read)."""
+    return html.escape(str(text)).replace("%", "&#37;").replace("{", "&#123;")
 
 
 def selected_product_ids(event: Any) -> list[str]:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages import _cache as cache, _clusters as clusters, _runview as runview, _views as views
+from pages import _cache as cache, _clusters as clusters, _runview as runview, _search as search_view, _views as views
 from pages._colours import ERROR_SCALE
 from pages._live import running_job, watch_job
 from pages._shell import error_boundary
@@ -137,6 +137,7 @@ with error_boundary():
                                continuous=continuous, hover=runview.hover_frame(view), colorscale=scale)
     if colour_by == CLUSTER:
         clusters.annotate(fig, coords, *found)
+    found_note = search_view.find_on_map(view, fig, coords)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map.chart",
                             width="stretch")
     caption = f"{len(run.product_ids):,} products · {describe(settings)}"
@@ -149,7 +150,7 @@ with error_boundary():
     if colour_by == AGREEMENT:
         caption += (f" · colour: share of a product's {AGREEMENT_K} nearest neighbours that are also its neighbours "
                     "in the raw features (1 = the model keeps the raw neighbourhood, 0 = it found new look-alikes)")
-    st.caption(caption + (f" · {note}" if note else ""))
+    st.caption(caption + found_note + (f" · {note}" if note else ""))
 
     selected = views.selected_product_ids(event)
     if selected:

@@ -180,6 +180,24 @@ def test_neighbours_says_why_a_product_and_its_neighbour_are_alike(trained):
     assert list(other.columns)[3:] != list(pair.columns)[3:], "the table names the other neighbour"
 
 
+def test_map_stars_the_products_found_by_meaning_and_they_stay_selectable(trained):
+    from pages._search import FIND_K
+
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
+    (before,) = charts(at)
+    title = catalog.df["title"].iloc[3]
+    at.text_input(key="map.find").input(title).run()
+    assert not at.exception, [e.message for e in at.exception]
+    (fig,) = charts(at)
+    assert len(fig["data"]) == len(before["data"]) + 1
+    star = fig["data"][-1]
+    assert star["marker"]["symbol"] == "star" and star["name"].startswith("★")
+    starred = [row[0] for row in star["customdata"]]
+    assert len(starred) == FIND_K and str(catalog.df["product_id"].iloc[3]) in starred[:3]
+    assert any("products nearest in meaning to" in c.value for c in at.caption)
+
+
 def test_neighbours_search_by_meaning_lists_the_nearest_products(trained):
     catalog, runs = trained
     at = open_page(app_with(catalog, runs, "denoising-test"), "pages/neighbours.py")
