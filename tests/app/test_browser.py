@@ -96,19 +96,25 @@ def catalog_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser(server):
+    """One Chromium for the module (Playwright's sync API allows one running instance per thread)."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1600})
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        pg.goto(server)
-        yield pg
-        context.close()
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(server)
+    yield pg
+    context.close()
 
 
 def idle(page, timeout_s: float = 60) -> None:
@@ -298,66 +304,62 @@ def _healthy(url: str, seen: list, stop) -> None:
         stop.wait(1.0)
 
 
-def test_five_sessions_train_at_once_and_each_sees_only_its_own(server, tmp_path):
+def test_five_sessions_train_at_once_and_each_sees_only_its_own(server, browser, tmp_path):
     """Five browser sessions upload five catalogs and train at the same time: all finish, each sees only its own
     catalog and run, no page runs the markup in a title, and the server answers its health check throughout."""
     import threading
-
-    from playwright.sync_api import sync_playwright
 
     health: list[bool] = []
     stop = threading.Event()
     watcher = threading.Thread(target=_healthy, args=(server, health, stop), daemon=True)
     watcher.start()
     dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pages = []
-        try:
-            for i in range(SESSIONS):
-                context = browser.new_context(viewport={"width": 1400, "height": 1400})
-                pg = context.new_page()
-                pg.set_default_timeout(60_000)
-                pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-                pg.goto(server)
-                pg.get_by_role("heading", name="Data").first.wait_for()
-                idle(pg)
-                pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-                    str(_session_catalog(tmp_path, i)))
-                pg.get_by_role("heading", name=f"shop{i}.csv").first.wait_for()
-                idle(pg)
-                go(pg, "Train")
-                pg.get_by_role("spinbutton", name="steps").fill(SESSION_STEPS)
-                pg.get_by_role("textbox", name="Run name").fill(f"tab{i}")
-                pg.keyboard.press("Tab")
-                idle(pg)
-                pages.append(pg)
-            for pg in pages:  # all five click Train within a few seconds of each other
-                pg.get_by_role("button", name="Train", exact=True).click()
-            for i, pg in enumerate(pages):
-                pg.wait_for_function(SIDEBAR_SHOWS, arg=f"tab{i}", timeout=TRAIN_S * 1000)
-                idle(pg)
-                no_exception(pg, f"session {i} after training")
-            for i, pg in enumerate(pages):
-                go(pg, "Runs")
-                text = pg.locator('[data-testid="stMain"]').inner_text()
-                bar = pg.locator('[data-testid="stSidebar"]').inner_text()
-                others = [f"tab{j}" for j in range(SESSIONS) if j != i]
-                assert f"tab{i}" in text and not any(o in text or o in bar for o in others), \
-                    f"session {i} sees another session's run"
-                assert f"shop{i}.csv" in bar and not any(f"shop{j}.csv" in bar for j in range(SESSIONS) if j != i)
-                no_exception(pg, f"session {i} Runs")
-            for title in ("Map", "Neighbours", "Reconstruction", "Duplicates"):  # where titles are shown
-                go(pages[0], title)
-                no_exception(pages[0], f"session 0 {title}")
-            shoot(pages[0], "sessions-0-duplicates")
-        except BaseException:
-            for i, pg in enumerate(pages):
-                shoot(pg, f"sessions-failure-{i}")
-            raise
-        finally:
-            stop.set()
-            browser.close()
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1400}) for _ in range(SESSIONS)]
+    pages = []
+    try:
+        for i, context in enumerate(contexts):
+            pg = context.new_page()
+            pg.set_default_timeout(60_000)
+            pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            pg.goto(server)
+            pg.get_by_role("heading", name="Data").first.wait_for()
+            idle(pg)
+            pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(_session_catalog(tmp_path, i)))
+            pg.get_by_role("heading", name=f"shop{i}.csv").first.wait_for()
+            idle(pg)
+            go(pg, "Train")
+            pg.get_by_role("spinbutton", name="steps").fill(SESSION_STEPS)
+            pg.get_by_role("textbox", name="Run name").fill(f"tab{i}")
+            pg.keyboard.press("Tab")
+            idle(pg)
+            pages.append(pg)
+        for pg in pages:  # all five click Train within a few seconds of each other
+            pg.get_by_role("button", name="Train", exact=True).click()
+        for i, pg in enumerate(pages):
+            pg.wait_for_function(SIDEBAR_SHOWS, arg=f"tab{i}", timeout=TRAIN_S * 1000)
+            idle(pg)
+            no_exception(pg, f"session {i} after training")
+        for i, pg in enumerate(pages):
+            go(pg, "Runs")
+            text = pg.locator('[data-testid="stMain"]').inner_text()
+            bar = pg.locator('[data-testid="stSidebar"]').inner_text()
+            others = [f"tab{j}" for j in range(SESSIONS) if j != i]
+            assert f"tab{i}" in text and not any(o in text or o in bar for o in others), \
+                f"session {i} sees another session's run"
+            assert f"shop{i}.csv" in bar and not any(f"shop{j}.csv" in bar for j in range(SESSIONS) if j != i)
+            no_exception(pg, f"session {i} Runs")
+        for title in ("Map", "Neighbours", "Reconstruction", "Duplicates"):  # where titles are shown
+            go(pages[0], title)
+            no_exception(pages[0], f"session 0 {title}")
+        shoot(pages[0], "sessions-0-duplicates")
+    except BaseException:
+        for i, pg in enumerate(pages):
+            shoot(pg, f"sessions-failure-{i}")
+        raise
+    finally:
+        stop.set()
+        for context in contexts:
+            context.close()
     watcher.join(timeout=10)
     assert not dialogs, f"markup in a title ran as script: {dialogs}"
     assert health and all(health), f"the health check failed {health.count(False)} of {len(health)} times"
