@@ -58,3 +58,18 @@ def error_boundary(what: str = "") -> Iterator[None]:
         log.exception("unexpected error%s", f" while {what}" if what else "")
         st.error(f"Something went wrong{' while ' + what if what else ''} (details in the server log). "
                  "Try again, or reload the page to start over.")
+
+
+def session_alive():
+    """A callable saying whether this browser session is still connected (Streamlit's session manager), for
+    work that outlives the script run that started it; None where no server runs (AppTest, bare mode)."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:  # pragma: no cover - a future Streamlit that moves these
+        return None
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id)

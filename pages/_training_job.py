@@ -11,6 +11,11 @@ a time and the smallest waiting job goes next (``position`` says how many jobs a
 ``map`` holds the newest map the pipeline published: a draft of the input features first (when the run is
 expected to take a while), then the run's own map before its metrics are computed.
 
+A job whose browser session has gone (the tab closed) for :data:`ABANDON_AFTER_S` seconds stops at its next
+check or stage and gives the CPU back: nobody is left to see its run. ``alive`` says whether that session is
+still connected (the Train page passes Streamlit's own view of it); a brief disconnect that Streamlit resumes
+does not stop the job.
+
 No Streamlit here: the thread touches only this object, so it never needs a ScriptRunContext.
 """
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -27,6 +33,13 @@ from product_repr.compute import SERVER_GATE, WorkGate
 from product_repr.errors import ProductReprError
 
 log = logging.getLogger("product_repr.app")
+
+#: seconds a job's session must stay gone before the job is stopped (a reconnect within it resumes the session)
+ABANDON_AFTER_S = 30.0
+
+
+class Abandoned(Exception):
+    """Raised in the training thread when the job's session has gone: unwinds build_run, freeing the gate."""
 
 
 @dataclass
@@ -62,16 +75,34 @@ class TrainingJob:
     map_info: dict = field(default_factory=dict)  # {"kind": "draft" | "final", "note": ...}
     map_seconds: dict = field(default_factory=dict)  # kind -> seconds from start to that map
     replay: Any = None  # analysis.snapshots.Replay: the map forming, a layout per training check
+    alive: Callable[[], bool] | None = None  # whether the session that started the job is still connected
+    abandoned: bool = False
+    gone_since: float | None = None
 
     # -- called from the training thread --------------------------------------------------------------
+    def _check_alive(self) -> None:
+        """Raise :class:`Abandoned` once the job's session has been gone for ABANDON_AFTER_S seconds."""
+        if self.alive is None:
+            return
+        if self.alive():
+            self.gone_since = None
+            return
+        now = time.monotonic()
+        self.gone_since = self.gone_since if self.gone_since is not None else now
+        if now - self.gone_since >= ABANDON_AFTER_S:
+            self.abandoned = True
+            raise Abandoned(self.name)
+
     def _progress(self, report) -> bool:
         self.reports.append(report)
+        self._check_alive()
         if self.stop.is_set():
             self.stopped = True
             return True
         return False
 
     def _on_stage(self, message: str) -> None:
+        self._check_alive()
         self.stage = message
 
     def _on_snapshot(self, replay) -> None:
@@ -95,6 +126,11 @@ class TrainingJob:
                 source=self.source, features=self.features, on_snapshot=self._on_snapshot,
             )
             self.stage = "Stopped early — kept the best weights so far" if self.stopped else "Done"
+        except Abandoned:
+            log.info("training %s stopped: its browser session closed %.0f s ago", self.name, ABANDON_AFTER_S)
+            self.error = "Stopped: the browser tab that started this training was closed."
+            self.stage = "Stopped (session closed)"
+            self.table = self.table.iloc[:0]  # nothing left to show it to: let go of the catalog copy
         except ProductReprError as err:
             self.error = str(err)
             self.stage = "Failed"

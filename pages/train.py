@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages import _live as live, _replay as replay
 from pages._run_summary import draw_progress, loss_chart, summary
-from pages._shell import ROOT, error_boundary
+from pages._shell import ROOT, error_boundary, session_alive
 from pages._state import JOB_KEY, LAST_RUN_KEY, collect_job, require_catalog, state
 from pages._training_job import TrainingJob
 from pages._widgets import current_values, draw_field, text_encoding
@@ -96,7 +96,8 @@ if clicked and not busy:
     job = TrainingJob(name=name or f"{learner}-{count}", learner=learner, config=config, table=cat.df,
                       schema=cat.schema, exclude=list(cat.exclude), label=cat.label,
                       source=cat.df.attrs.get("source", cat.name), features=features,
-                      owner=f"{name or f'{learner}-{count}'}@{st.session_state.setdefault('train.session', uuid.uuid4().hex[:8])}")
+                      owner=f"{name or f'{learner}-{count}'}@{st.session_state.setdefault('train.session', uuid.uuid4().hex[:8])}",
+                      alive=session_alive())
     st.session_state[JOB_KEY] = job
     job.start()
     st.rerun()  # draw the Stop button for the running job

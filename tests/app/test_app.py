@@ -336,6 +336,43 @@ def test_stop_ends_training_after_the_current_epoch_and_keeps_a_complete_run(one
     assert run.projection is not None and run.metrics, "a stopped run is still analysed (map, metrics)"
 
 
+def test_a_job_whose_tab_closed_stops_and_frees_the_cpu_for_the_next(monkeypatch, one_torch_thread):
+    from pages import _training_job
+    from product_repr.compute import WorkGate
+
+    monkeypatch.setattr(_training_job, "ABANDON_AFTER_S", 0.0)
+    catalog = _catalogs.load_demo(rows=200, seed=1)
+    gate = WorkGate()
+    calls = []
+
+    def gone() -> bool:
+        calls.append(1)
+        return False
+
+    left = TrainingJob(name="left", learner="denoising", config={**TINY, "epochs": 50}, table=catalog.df,
+                       schema=catalog.schema, exclude=catalog.exclude, label=catalog.label, gate=gate, alive=gone)
+    left.execute()
+    assert left.abandoned and left.run is None and "tab that started this training was closed" in left.error
+    assert len(calls) == 1 and not left.reports, "stopped at its first stage, before any training"
+    assert gate.queue() == [] and len(left.table) == 0, "the CPU and the catalog copy are let go"
+    after = TrainingJob(name="after", learner="denoising", config=TINY, table=catalog.df, schema=catalog.schema,
+                        exclude=catalog.exclude, label=catalog.label, gate=gate, alive=lambda: True)
+    after.execute()
+    assert after.error is None and after.run is not None
+
+
+def test_a_brief_disconnect_does_not_stop_a_job(monkeypatch, one_torch_thread):
+    from pages import _training_job
+
+    monkeypatch.setattr(_training_job, "ABANDON_AFTER_S", 3600.0)
+    catalog = _catalogs.load_demo(rows=200, seed=1)
+    answers = iter([False, False] + [True] * 10_000)  # gone for two checks, then back
+    job = TrainingJob(name="blip", learner="denoising", config=TINY, table=catalog.df, schema=catalog.schema,
+                      exclude=catalog.exclude, label=catalog.label, gate=None, alive=lambda: next(answers))
+    job.execute()
+    assert job.error is None and job.run is not None and not job.abandoned and job.gone_since is None
+
+
 def test_training_error_is_reported_not_raised():
     catalog = _catalogs.load_demo(rows=200, seed=1)
     job = TrainingJob(name="bad", learner="denoising", config={"epochs": 2, "nonsense": 1}, table=catalog.df,
