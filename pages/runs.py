@@ -7,9 +7,10 @@ import streamlit as st
 
 from pages import _placing as placing_view
 from pages import _triage as triage
-from pages._shell import error_boundary
+from pages._shell import error_boundary, log
 from pages._state import active_run, add_run, run_alignment, run_label, state
 from product_repr import export, library
+from product_repr.errors import ProductReprError
 
 st.title("Runs")
 app = state()
@@ -38,6 +39,21 @@ def runs_overview() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def adopt(opened, where: str, table: pd.DataFrame | None) -> None:
+    """Make a run opened from ``where`` (a folder or a zip) this session's active run, say so, and rerun so
+    the sidebar shows it."""
+    opened.info = dict(opened.info or {})
+    opened.info.setdefault("opened_from", where)
+    label = (opened.info.get("data") or {}).get("label") or (opened.metrics or {}).get("label")
+    name = add_run(opened, label=label, table=table)
+    message = f"Opened {where} as run '{name}' — it is now the active run."
+    alignment, why = run_alignment(opened)
+    if alignment is None or alignment.note:
+        message += f" {why or alignment.note}"
+    st.session_state["runs.flash"] = message
+    st.rerun()
+
+
 def run_rows(run) -> pd.DataFrame | None:
     """The catalog rows of ``run`` in its product order, or None when no loaded catalog is the run's."""
     alignment, _ = run_alignment(run)
@@ -49,7 +65,7 @@ st.subheader("This session's runs")
 if app.runs:
     st.dataframe(runs_overview(), hide_index=True, width="stretch")
     st.caption("Switch the active run in the sidebar. Runs live in this browser tab's session only: download "
-               "or save them to keep them.")
+               "a run's zip (and open it again below, here or on another server) or save it to keep it.")
 else:
     st.caption("No runs yet: train one on the Train page, or open a saved run below.")
 
@@ -86,6 +102,27 @@ if run is not None:
 
 # --- open a run directory made by the CLI ------------------------------------------------------------------
 st.subheader("Open a saved run")
+zipped = st.file_uploader("Open a run zip", type=["zip"], key="runs.zip_upload",
+                          help="A run downloaded with \"Run directory (zip)\", here or on another server: it becomes "
+                               "a run of this session. Every file is checked; nothing in it is run.")
+if zipped is not None and st.session_state.get("runs.zip_opened") != zipped.file_id:
+    st.session_state["runs.zip_opened"] = zipped.file_id  # once per file, not on every rerun
+    st.session_state.pop("runs.zip_error", None)
+    try:
+        with st.spinner(f"Checking and opening {zipped.name}…"):
+            opened, saved = library.open_run_zip(zipped.getvalue(), name=zipped.name)
+    except ProductReprError as err:
+        st.session_state["runs.zip_error"] = str(err)
+    except Exception:  # noqa: BLE001 - never a traceback in the UI
+        log.exception("opening run zip %s failed", zipped.name)
+        st.session_state["runs.zip_error"] = (f"Could not open {zipped.name} (details in the server log); upload "
+                                              "the zip the Runs page downloads")
+    else:
+        adopt(opened, zipped.name, saved)
+if zipped is not None and st.session_state.get("runs.zip_error"):
+    st.error(st.session_state["runs.zip_error"])
+    if state().runs:
+        st.caption("This session's runs are unchanged.")
 folder = library.runs_folder()
 st.markdown(f"Run directories made by `python -m product_repr train … --out {folder}/NAME` (or unzipped downloads) "
             f"in the server folder `{folder.resolve()}` (set `${library.RUNS_ENV}` to use another one).")
@@ -103,16 +140,7 @@ else:
 
             with st.spinner(f"Loading {pick}…"):
                 opened = load_run(labels[pick])
-            opened.info = dict(opened.info or {})
-            opened.info.setdefault("opened_from", str(labels[pick]))
-            label = (opened.info.get("data") or {}).get("label") or (opened.metrics or {}).get("label")
-            name = add_run(opened, label=label, table=library.saved_table(labels[pick], opened))
-            message = f"Opened {pick} as run '{name}' — it is now the active run."
-            alignment, why = run_alignment(opened)
-            if alignment is None or alignment.note:
-                message += f" {why or alignment.note}"
-            st.session_state["runs.flash"] = message
-            st.rerun()  # so the sidebar shows the opened run as active
+            adopt(opened, str(labels[pick]), library.saved_table(labels[pick], opened))
 
 if run is not None:
     with st.expander("Save the active run into the runs folder"):

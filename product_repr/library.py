@@ -119,3 +119,65 @@ def save_into(run: Any, folder: str | Path, name: str, *, table: Any = None) -> 
     if keep_table:
         table.to_parquet(path / TABLE_FILE, index=False)
     return path
+
+
+#: the most bytes an uploaded run zip may unpack to (its files are read into memory once checked)
+MAX_ZIP_BYTES = 2_000_000_000
+
+
+def run_file_names() -> frozenset[str]:
+    """The file names a run directory may hold (``runs.save_run``, a dashboard save's table): what a run zip
+    may contain; anything else in a zip is left unread."""
+    from product_repr.runs import MARKS_FILE, OPTIONAL_FRAMES
+
+    return frozenset({"run.json", "model.safetensors", "features.json", "features.npz", "history.csv",
+                      "embeddings.parquet", MARKS_FILE, TABLE_FILE, *(f"{f}.parquet" for f in OPTIONAL_FRAMES)})
+
+
+def open_run_zip(data: bytes, *, name: str = "the zip") -> tuple[Any, Any]:
+    """A run from a zip of its directory (the Runs page's "Run directory (zip)" download): ``(run, table)``,
+    ``table`` the rows it was trained on when the zip holds them (else None).
+
+    Only the run's own file names are read, each from the one folder that holds ``run.json``, and each is
+    written under a fresh temporary folder by its bare name, so no path inside the zip can reach outside it.
+    The files then pass every check of ``runs.load_run``; nothing is unpickled. Raises RunError for a file that
+    is not a zip, a zip without exactly one run, or one that would unpack to more than :data:`MAX_ZIP_BYTES`.
+    """
+    import io
+    import tempfile
+    import zipfile
+
+    from product_repr.errors import RunError
+    from product_repr.runs import load_run
+
+    way_out = "upload the zip the Runs page's \"Run directory (zip)\" button downloads"
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as err:
+        raise RunError(f"{name} is not a zip archive ({err}); {way_out}") from err
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        runs = [m for m in members if m.filename.replace("\\", "/").rsplit("/", 1)[-1] == "run.json"]
+        if len(runs) != 1:
+            raise RunError(f"{name} holds {'no run' if not runs else f'{len(runs)} runs'} (a run is a folder with a "
+                           f"run.json); {way_out}, one run per zip")
+        folder = runs[0].filename.replace("\\", "/").rpartition("/")[0]
+        allowed = run_file_names()
+        picked = {}
+        for m in members:
+            path = m.filename.replace("\\", "/")
+            parent, _, base = path.rpartition("/")
+            if parent == folder and base in allowed:
+                picked[base] = m
+        size = sum(m.file_size for m in picked.values())
+        if size > MAX_ZIP_BYTES:
+            raise RunError(f"{name} would unpack to {size / 1e6:,.0f} MB, more than the {MAX_ZIP_BYTES / 1e6:,.0f} MB "
+                           "a run may take here; open it with the command line instead")
+        with tempfile.TemporaryDirectory(prefix="run-zip-") as tmp:
+            for base, member in picked.items():
+                try:
+                    (Path(tmp) / base).write_bytes(archive.read(member))
+                except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+                    raise RunError(f"{name}: {member.filename} is damaged ({err}); download the run again") from err
+            run = load_run(tmp)
+            return run, saved_table(tmp, run)

@@ -100,3 +100,97 @@ def test_a_crafted_run_name_stays_a_plain_folder_name(crafted):
     name = library.safe_name(crafted)
     assert name and len(name) <= library.MAX_NAME and "/" not in name and "\x00" not in name
     assert name not in (".", "..") and not name.startswith(".")
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _entries(data: bytes) -> dict[str, bytes]:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {m.filename: archive.read(m) for m in archive.infolist()}
+
+
+def test_a_downloaded_run_zip_opens_again_with_its_table(dashboard_run, tmp_path):
+    import numpy as np
+
+    from product_repr import export
+
+    run = dashboard_run.run
+    opened, table = library.open_run_zip(export.run_zip(run))
+    np.testing.assert_array_equal(opened.embeddings, run.embeddings)
+    assert opened.name == run.name and table is None, "the download holds no table"
+    saved = library.save_into(run, tmp_path, "zipped", table=dashboard_run.table)
+    again, table = library.open_run_zip(export.zip_directory(saved))
+    assert table is not None and table["title"].tolist() == dashboard_run.table["title"].tolist()
+
+
+def test_a_run_zip_cannot_write_outside_its_folder_or_smuggle_files(dashboard_run, tmp_path, monkeypatch):
+    import tempfile
+
+    from product_repr import export
+
+    entries = _entries(export.run_zip(dashboard_run.run))
+    folder = next(n for n in entries if n.endswith("run.json")).rpartition("/")[0]
+    evil = {**entries, f"{folder}/../../escaped.txt": b"x", f"{folder}/payload.pkl": b"\x80\x04N.",
+            "/abs/run.parquet": b"x", "__MACOSX/._run.json": b"junk"}
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    opened, _ = library.open_run_zip(_zip(evil))
+    assert opened.name == dashboard_run.run.name
+    assert not list(tmp_path.parent.rglob("escaped.txt")), "a ../ path wrote outside the temporary folder"
+    assert not list(tmp_path.rglob("payload.pkl")) and not list(tmp_path.iterdir()), \
+        "only the run's own files are written, and the temporary folder is gone"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda e: b"not a zip at all", r"bad\.zip is not a zip archive"),
+    (lambda e: _zip({"readme.txt": b"hello"}), r"bad\.zip holds no run"),
+    (lambda e: _zip({**e, **{f"second/{k.rpartition('/')[2]}": v for k, v in e.items()}}), r"holds 2 runs"),
+    (lambda e: _zip({k: (b"\x00garbage" if k.endswith("model.safetensors") else v) for k, v in e.items()}),
+     r"model\.safetensors is corrupt or unreadable"),
+    (lambda e: _zip({k: v for k, v in e.items() if not k.endswith("features.npz")}), r"features\.npz is missing"),
+], ids=["not a zip", "no run", "two runs", "damaged weights", "a file missing"])
+def test_a_bad_run_zip_is_refused_naming_the_problem(dashboard_run, make, message):
+    from product_repr import export
+    from product_repr.errors import RunError
+
+    with pytest.raises(RunError, match=message):
+        library.open_run_zip(make(_entries(export.run_zip(dashboard_run.run))), name="bad.zip")
+
+
+def test_a_run_zip_that_unpacks_too_far_is_refused(dashboard_run, monkeypatch):
+    from product_repr import export
+    from product_repr.errors import RunError
+
+    monkeypatch.setattr(library, "MAX_ZIP_BYTES", 1000)
+    with pytest.raises(RunError, match=r"would unpack to .* MB, more than the 0 MB a run may take here"):
+        library.open_run_zip(export.run_zip(dashboard_run.run))
+
+
+def test_runs_page_opens_an_uploaded_run_zip_and_keeps_the_session_after_a_bad_one(dashboard_run):
+    from product_repr import export
+
+    run, catalog = dashboard_run.run, dashboard_run.catalog
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state[_state.STATE_KEY] = _state.AppState(catalog=catalog)
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    at.file_uploader(key="runs.zip_upload").set_value(("broken.zip", b"PK\x03\x04 nope", "application/zip")).run()
+    assert not at.exception
+    assert any("broken.zip is not a zip archive" in e.value for e in at.error), [e.value for e in at.error]
+    assert not at.session_state[_state.STATE_KEY].runs
+    at.file_uploader(key="runs.zip_upload").set_value(("dash.zip", export.run_zip(run), "application/zip")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    app = at.session_state[_state.STATE_KEY]
+    assert list(app.runs) == [run.name] and app.active == run.name
+    assert any("Opened dash.zip as run" in s.value for s in at.success)
