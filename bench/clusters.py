@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from bench.quality import CATALOGS, DATASETS, load_catalog, sample_rows
+from bench.quality import CATALOGS, DATASETS, MAIN_CATALOGS, load_catalog, sample_rows
 
 
 def evaluate(name: str, rows: int, seed: int) -> dict:
@@ -59,7 +59,7 @@ def evaluate(name: str, rows: int, seed: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--catalogs", nargs="*", default=list(CATALOGS))
+    parser.add_argument("--catalogs", nargs="*", default=list(MAIN_CATALOGS))
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

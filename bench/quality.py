@@ -23,6 +23,7 @@ Run ``python3 bench/quality.py --help``. Results are cached per (catalog, method
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -48,9 +49,12 @@ K = 10
 RAW_MAX_LEVELS = 200
 RAW_TEXT_DIM = 64
 PCA_DIM = 32
-BASELINES = ("raw", "pca32", "tfidf_text", "tfidf_strings", "ours_x")
+BASELINES = ("raw", "pca32", "tfidf_text", "tfidf_strings", "sentence", "sentence_raw", "ours_x")
 TITLES = {"raw": "raw", "pca32": "PCA-32", "tfidf_text": "TF-IDF text", "tfidf_strings": "TF-IDF strings",
-          "ours_x": "ours-X"}
+          "sentence": "MiniLM of text", "sentence_raw": "MiniLM + raw", "ours_x": "ours-X"}
+#: a catalog's variants (``name:variant``): the tables a catalog stands for when a user's has no text, or only text
+VARIANTS = {"no-text": "text columns dropped: numbers and categories only",
+            "text-only": "text columns only"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Catalog:
     exclude: tuple[str, ...]  # taxonomy twins and ids (the label is excluded too, always)
     drop_labels: tuple[str, ...] = ()  # label values whose rows are dropped before sampling
     dtype: dict = field(default_factory=dict)
+    variant: str = ""  # "" (every column), or a key of VARIANTS
 
     @property
     def excluded(self) -> tuple[str, ...]:
@@ -83,6 +88,17 @@ CATALOGS: dict[str, Catalog] = {c.name: c for c in (
              "garment_group_no", "garment_group_name", "product_code"),
             dtype={"article_id": str}),
 )}
+
+
+MAIN_CATALOGS = tuple(CATALOGS)
+for _base in MAIN_CATALOGS:
+    for _variant in VARIANTS:
+        _name = f"{_base}:{_variant}"
+        CATALOGS[_name] = dataclasses.replace(CATALOGS[_base], name=_name, variant=_variant)
+
+
+class NoInput(Exception):
+    """A catalog variant that leaves no column to learn from (e.g. a text-only catalog without its text)."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -111,8 +127,20 @@ def sample_rows(df: pd.DataFrame, label: str, rows: int, *, seed: int = 0,
 
 
 def input_frame(df: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """``df`` without the label and its twins: the only columns any method may look at."""
-    return df.drop(columns=[c for c in catalog.excluded if c in df.columns])
+    """``df`` without the label and its twins: the only columns any method may look at; for a variant, only
+    its kind of columns (by the inferred roles; the id column stays). Raises NoInput when none is left."""
+    from product_repr.data.schema import Role, infer_schema
+
+    out = df.drop(columns=[c for c in catalog.excluded if c in df.columns])
+    if not catalog.variant:
+        return out
+    schema = infer_schema(out)
+    text = set(schema.names(Role.TEXT))
+    keep = [c for c in out.columns if (c in text) == (catalog.variant == "text-only") or schema.role(c) is Role.ID]
+    used = [c for c in keep if schema.role(c) in (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT)]
+    if not used:
+        raise NoInput(f"{catalog.name}: no column is left to learn from ({VARIANTS[catalog.variant]})")
+    return out[keep]
 
 
 def label_values(df: pd.DataFrame, label: str) -> np.ndarray:
@@ -180,6 +208,21 @@ def raw_features(df: pd.DataFrame, schema, *, max_levels: int = RAW_MAX_LEVELS, 
     if not blocks:
         return np.zeros((len(df), 1), dtype=np.float32)
     return np.hstack(blocks).astype(np.float32)
+
+
+def sentence_vectors(texts: list[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2 of each text (the weights the product ships; the encoding cache applies): (n, 384)."""
+    from product_repr.features import sentence
+
+    return np.asarray(sentence.encode(texts, sentence.DEFAULT_MODEL), dtype=np.float32)
+
+
+def beside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a`` and ``b`` side by side, each scaled to a total variance of 1, so each counts the same."""
+    def unit(m: np.ndarray) -> np.ndarray:
+        m = np.asarray(m, dtype=np.float64)
+        return m / np.sqrt(max(float(m.var(axis=0).sum()), 1e-12))
+    return np.hstack([unit(a), unit(b)]).astype(np.float32)
 
 
 def sparse_neighbours(M: sp.csr_matrix, k: int = K, *, block: int = 1024) -> np.ndarray:
@@ -386,6 +429,38 @@ def goal_table(results: dict, catalogs: list[str], learner_names: list[str], see
     return "\n".join(lines)
 
 
+#: the baselines a practitioner would pick instead of training (issue 13), in the order the table shows them
+PRACTITIONER = ("raw", "pca32", "tfidf_text", "tfidf_strings", "sentence", "sentence_raw")
+
+
+def practitioner_table(results: dict, catalogs: list[str], learner: str, seeds: list[int], rows: int,
+                       settings_key: str) -> str:
+    """kNN@10 of ``learner`` (mean over ``seeds``) beside the practitioner's baselines on each table, with its
+    margin over the best of them and whether it is below raw features or the best single baseline."""
+    def value(c: str, m: str, ss: list[int], key: str) -> float | None:
+        vals = [results.get(cache_key(c, m, s, rows, key), {}).get("knn@10") for s in ss]
+        vals = [v for v in vals if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+    head = ["table", *(TITLES[m] for m in PRACTITIONER), f"{learner} (seeds {' '.join(map(str, seeds))})",
+            "best baseline", "margin", "below raw or the best baseline?"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for c in catalogs:
+        base = {m: value(c, m, [0], "default") for m in PRACTITIONER}
+        ours = value(c, learner, seeds, settings_key)
+        if ours is None and all(v is None for v in base.values()):
+            continue
+        known = {m: v for m, v in base.items() if v is not None}
+        best = max(known, key=known.get) if known else None
+        margin = None if ours is None or best is None else ours - known[best]
+        below = "—" if ours is None else ("**yes**" if margin is not None and margin < 0 else "no")
+        cells = [c, *(fmt([base[m]]) for m in PRACTITIONER), fmt([ours]),
+                 f"{TITLES[best]} {known[best]:.3f}" if best else "–",
+                 "–" if margin is None else f"{margin:+.3f}", below]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _best_marks(cells: list[str]) -> list[str]:
     nums = [float(c.split()[0]) if c[0].isdigit() else -1.0 for c in cells]
     top = max(nums)
@@ -471,8 +546,9 @@ def prepare(catalog: Catalog, rows: int, settings: Settings, datasets: Path,
 
 
 def measure(prep: Prepared, method: str, seed: int, *, settings: Settings, fit_seconds: float,
-            log: Callable[[str], None] = print) -> dict:
-    """Build one method's vectors for ``prep`` and score them: the cache entry (kNN@10, probe, timings)."""
+            log: Callable[[str], None] = print) -> dict | None:
+    """Build one method's vectors for ``prep`` and score them: the cache entry (kNN@10, probe, timings);
+    None for a baseline the table does not have (a text baseline without text columns)."""
     from product_repr.analysis import evaluation
 
     t = time.perf_counter()
@@ -486,7 +562,18 @@ def measure(prep: Prepared, method: str, seed: int, *, settings: Settings, fit_s
             cols = prep.base_schema.names("text")
         else:
             cols = [c for c in string_columns(prep.inputs) if c != prep.base_schema.id_column]
-        Z = tfidf(documents(prep.inputs, cols))
+        texts = documents(prep.inputs, cols) if cols else []
+        if not any(t.strip() for t in texts):
+            return None  # no text to weigh: this baseline does not exist for the table
+        Z = tfidf(texts)
+        extra["columns"] = cols
+    elif method in ("sentence", "sentence_raw"):
+        cols = prep.base_schema.names("text")
+        if not cols:
+            return None  # no text to encode: this baseline does not exist for the table
+        Z = sentence_vectors(documents(prep.inputs, cols))
+        if method == "sentence_raw":
+            Z = beside(Z, raw_features(prep.inputs.drop(columns=cols), prep.base_schema))
         extra["columns"] = cols
     elif method == "ours_x":
         Z = prep.X
@@ -603,7 +690,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--catalogs", nargs="+", default=list(CATALOGS), choices=list(CATALOGS))
+    p.add_argument("--catalogs", nargs="+", default=list(MAIN_CATALOGS), choices=list(CATALOGS),
+                   help="catalogs; NAME:no-text and NAME:text-only are NAME with only those kinds of columns")
     p.add_argument("--learners", nargs="*", default=list(learners.REGISTRY), help="learner names; none = baselines only")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--rows", type=int, default=8000)
@@ -658,14 +746,25 @@ def main(argv: list[str] | None = None) -> int:
             log(f"time budget spent: {len(todo) - i + 1} measurements left undone")
             break
         if name not in prepared:
-            prepared[name] = prepare(CATALOGS[name], args.rows, settings, args.datasets, log)
+            try:
+                prepared[name] = prepare(CATALOGS[name], args.rows, settings, args.datasets, log)
+            except NoInput as why:
+                log(f"skipped: {why}")
+                prepared[name] = None
+        if prepared[name] is None:
+            continue
         log(f"[{i}/{len(todo)}] {name} {method} seed {seed}")
         entry = measure(prepared[name], method, seed, settings=settings, fit_seconds=min(args.fit_seconds, left),
                         log=log)
+        if entry is None:
+            continue
         entry["code"] = code
         results[cache_key(name, method, seed, args.rows, key)] = entry
         save_results(results)
     methods = [*BASELINES, *args.learners]
+    if args.learners:
+        print(practitioner_table(results, args.catalogs, _default_learner() if _default_learner() in args.learners
+                                 else args.learners[0], args.seeds, args.rows, settings.key()) + "\n")
     outs = [None] if [str(o) for o in args.out] == ["-"] else args.out
     for out in outs:
         text = write_report(out, results=results, catalogs=args.catalogs, methods=methods, seeds=args.seeds,

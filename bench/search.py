@@ -15,7 +15,7 @@ import argparse
 
 import numpy as np
 
-from bench.quality import CATALOGS, DATASETS, documents, load_catalog, sample_rows, tfidf
+from bench.quality import CATALOGS, DATASETS, MAIN_CATALOGS, documents, load_catalog, sample_rows, tfidf
 
 K = 10
 
@@ -47,7 +47,7 @@ def evaluate(name: str, rows: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--catalogs", nargs="*", default=list(CATALOGS))
+    parser.add_argument("--catalogs", nargs="*", default=list(MAIN_CATALOGS))
     parser.add_argument("--rows", type=int, default=4000)
     args = parser.parse_args(argv)
     methods = ("learned", "text", "TF-IDF keywords")

@@ -74,7 +74,29 @@ def test_label_and_twins_never_reach_any_input():
     assert leaky.shape[1] > raw.shape[1], "the twins should add columns when they are not excluded"
 
 
-@pytest.mark.parametrize("name", sorted(quality.CATALOGS))
+@pytest.mark.parametrize("name", sorted(quality.MAIN_CATALOGS))
+@pytest.mark.parametrize("variant", sorted(quality.VARIANTS))
+def test_a_catalog_variant_keeps_only_its_kind_of_columns(name, variant, shared_dataset):
+    from product_repr.data.schema import Role
+
+    catalog = quality.CATALOGS[f"{name}:{variant}"]
+    head = pd.read_csv(shared_dataset(catalog.path), nrows=400, dtype=catalog.dtype or None)
+    df = quality.sample_rows(head, catalog.label, 200, drop_labels=catalog.drop_labels)
+    full = quality.input_frame(df, quality.CATALOGS[name])
+    text = set(infer_schema(full).names(Role.TEXT))
+    try:
+        inputs = quality.input_frame(df, catalog)
+    except quality.NoInput:
+        schema = infer_schema(full)
+        assert variant == "no-text" and not schema.names(Role.NUMERIC) and not schema.names(Role.CATEGORICAL), \
+            "only a catalog with nothing but text has no no-text variant"
+        return
+    kept = set(inputs.columns) - {infer_schema(full).id_column}
+    assert kept and (kept <= text if variant == "text-only" else not kept & text), sorted(kept)
+    assert not set(catalog.excluded) & set(inputs.columns)
+
+
+@pytest.mark.parametrize("name", sorted(quality.MAIN_CATALOGS))
 def test_real_catalog_inputs_exclude_the_taxonomy(name, shared_dataset):
     catalog = quality.CATALOGS[name]
     path = shared_dataset(catalog.path)
