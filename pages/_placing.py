@@ -5,7 +5,6 @@ Not a page. The result is kept per run under a key no widget owns, so it survive
 from __future__ import annotations
 
 import io
-import logging
 
 import pandas as pd
 import streamlit as st
@@ -13,10 +12,10 @@ import streamlit as st
 from pages._catalogs import MAX_ROWS, MAX_UPLOAD_MB
 from pages._shell import error_boundary
 from product_repr import export, library, placing
+from product_repr.compute import SERVER_GATE
 from product_repr.data.tables import SUFFIXES
 from product_repr.data.titles import title_column
 
-log = logging.getLogger("product_repr.app")
 RESULT_KEY = "placing.result"  # {run name: (file name, Placed, titles of the new products or None)}
 
 
@@ -31,8 +30,10 @@ def _place(run, upload, run_rows: pd.DataFrame | None) -> None:
         with st.spinner(f"Reading {upload.name} and placing its products in run {run.name}…"):
             new = read_table(upload, max_rows=MAX_ROWS)
             placing.check_columns(run, new, name=upload.name)
-            run_X = run.feature_space.transform(run_rows) if run_rows is not None else None
-            placed = placing.place(run, new, run_X=run_X, name=upload.name)
+            work = len(new) + (0 if run_rows is None else len(run_rows))
+            with SERVER_GATE.turn(SERVER_GATE.ticket(f"place@{run.name}", work)):  # heavy: one job at a time
+                run_X = run.feature_space.transform(run_rows) if run_rows is not None else None
+                placed = placing.place(run, new, run_X=run_X, name=upload.name)
         title = title_column(new, run.schema)
         titles = new[title].astype(str).tolist() if title else None
         _results()[run.name] = (upload.name, placed, titles)

@@ -381,7 +381,11 @@ def cmd_embed(args) -> int:
     run = load_run(args.run)
     new = read_table(args.table)
     placing.check_columns(run, new, name=args.table)  # before the run's table is read and encoded
-    rows, _ = _catalog_rows(args, run, required=False)
+    try:
+        rows, _ = _catalog_rows(args, run, required=False)
+    except ProductReprError as err:  # the run's table is only for catalog matches: go on without them
+        print(f"note: no catalog matches: {err}", file=sys.stderr)
+        rows = None
     run_X = run.feature_space.transform(rows) if rows is not None else None
     placed = placing.place(run, new, k=args.k, run_X=run_X, name=args.table)
     for note in placed.notes:
@@ -390,7 +394,7 @@ def cmd_embed(args) -> int:
     summary = f"{len(frame)} new products placed among the run's {len(run.product_ids):,}"
     if "already_in_catalog" in frame:
         summary += f"; {int(frame['already_in_catalog'].sum())} look already in the catalog"
-    elif rows is None:
+    elif rows is None and args.data is None:
         summary += " (the run's table is not here: no catalog matches; pass --data FILE)"
     print(summary, file=sys.stderr)
     if args.out:

@@ -98,3 +98,17 @@ def test_cli_embed_writes_parquet_and_refuses_missing_columns(trained, capsys):
     assert main(["embed", str(root / "run"), str(bad_path)]) == 2
     err = capsys.readouterr().err
     assert "lacks 2 columns" in err and "'price'" in err and "'colour'" in err and "Traceback" not in err
+
+
+def test_cli_embed_goes_on_without_catalog_matches_when_the_runs_table_is_another(trained, capsys):
+    table, _, root = trained
+    other = table.head(30).copy()
+    other["price"] = other["price"] * 2  # not the run's table
+    other_path = root / "other.csv"
+    other.to_csv(other_path, index=False)
+    new_path = root / "new2.csv"
+    table.head(3).to_csv(new_path, index=False)
+    assert main(["embed", str(root / "run"), str(new_path), "--data", str(other_path)]) == 0
+    captured = capsys.readouterr()
+    assert "note: no catalog matches:" in captured.err and "--allow-other-data" in captured.err
+    assert "3 new products placed among the run's 500" in captured.err and "already_in_catalog" not in captured.out
