@@ -1,4 +1,5 @@
-"""The Neighbours page's search by meaning: a free-text query, the products nearest to it.
+"""The Neighbours page's search by meaning (a free-text query, the products nearest to it) and the stars it
+and a clicked product put on the Map.
 
 Not a page. The search is ``product_repr.analysis.search`` (the run's own text encoding).
 """
@@ -6,12 +7,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _runview as runview, _views as views
+from pages import _cache as cache, _runview as runview, _views as views
 from pages._runview import RunView
 from product_repr.analysis import report, search
 
 SPACE_NAMES = {"text": "the text vectors", "learned": "the learned embedding"}
 FIND_K = 25  # products starred on the map for a "Find on the map" query
+STAR_K = 10  # neighbours starred around one clicked product
 
 
 def section(view: RunView, k: int) -> None:
@@ -64,3 +66,20 @@ def find_on_map(view: RunView, fig, coords) -> str:
     query = " ".join(text.split())[:60]
     views.highlight(fig, coords, [str(p) for p in run.product_ids], rows, name=f"★ {query}")
     return f" · ★ the {len(rows)} products nearest in meaning to “{query}”"
+
+
+def star_neighbours(view: RunView, fig, coords, selected: list[str]) -> str:
+    """When exactly one product is selected on the map, star its :data:`STAR_K` nearest neighbours in the
+    learned space on ``fig`` (where the model put them may be far from it on a 2D map). Returns a caption
+    fragment."""
+    if len(selected) != 1:
+        return ""
+    run = view.run
+    position = {str(p): i for i, p in enumerate(run.product_ids)}
+    if selected[0] not in position or len(run.product_ids) < 2:
+        return ""
+    ids, _ = cache.learned_neighbours(run, STAR_K)
+    rows = ids[position[selected[0]]]
+    views.highlight(fig, coords, [str(p) for p in run.product_ids], rows, name=f"★ nearest to {selected[0]}")
+    return (f" · ★ the {len(rows)} products nearest to {selected[0]} in the learned space (the Neighbours page says "
+            "why they are alike)")

@@ -81,9 +81,17 @@ def require_catalog() -> CatalogState:
     return catalog
 
 
+#: runs a session keeps at once: with the upload's row limit this bounds a session's memory (docs/RELIABILITY.md)
+MAX_RUNS = 12
+CLOSED_KEY = "runs.closed"  # the newest "closed the oldest run" message, shown on the Runs page
+
+
 def add_run(run: "Run", *, table: pd.DataFrame | None = None, label: str | None = None,
             activate: bool = True) -> str:
-    """Keep ``run`` in the session under a unique name (``name``, ``name (2)``…) and return that name."""
+    """Keep ``run`` in the session under a unique name (``name``, ``name (2)``…) and return that name.
+
+    A session keeps at most :data:`MAX_RUNS` runs: beyond that the oldest one that is not active is closed,
+    and a toast says which (download it first to keep it)."""
     app = state()
     name, n = run.name, 2
     while name in app.runs:
@@ -95,7 +103,27 @@ def add_run(run: "Run", *, table: pd.DataFrame | None = None, label: str | None 
     app.labels[name] = label
     if activate:
         app.active = name
+    while len(app.runs) > MAX_RUNS:
+        oldest = next(r for r in app.runs if r not in (name, app.active))
+        close_run(oldest)
+        message = (f"Closed run {oldest!r}: a session keeps at most {MAX_RUNS} runs. Download a run (Runs page) "
+                   "to keep it.")
+        st.toast(message, icon=":material/info:")
+        st.session_state[CLOSED_KEY] = message  # the Runs page says it too, after a rerun has cleared the toast
     return name
+
+
+def close_run(name: str) -> None:
+    """Forget run ``name`` and everything the session keeps about it (table, label, marks, placed products)."""
+    app = state()
+    app.runs.pop(name, None)
+    app.tables.pop(name, None)
+    app.labels.pop(name, None)
+    app.marks.pop(name, None)
+    app.aligned = {k: v for k, v in app.aligned.items() if k[0] != name}
+    st.session_state.get("placing.result", {}).pop(name, None)
+    if app.active == name:
+        app.active = next(reversed(app.runs), None)
 
 
 def collect_job() -> str | None:

@@ -21,6 +21,7 @@ No Streamlit here: the thread touches only this object, so it never needs a Scri
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,8 +35,9 @@ from product_repr.errors import ProductReprError
 
 log = logging.getLogger("product_repr.app")
 
-#: seconds a job's session must stay gone before the job is stopped (a reconnect within it resumes the session)
-ABANDON_AFTER_S = 30.0
+#: seconds a job's session must stay gone before the job is stopped (a reconnect within it resumes the session);
+#: ``$PRODUCT_REPR_ABANDON_S`` sets another value for the server process
+ABANDON_AFTER_S = float(os.environ.get("PRODUCT_REPR_ABANDON_S") or 30.0)
 
 
 class Abandoned(Exception):
@@ -127,7 +129,7 @@ class TrainingJob:
             )
             self.stage = "Stopped early — kept the best weights so far" if self.stopped else "Done"
         except Abandoned:
-            log.info("training %s stopped: its browser session closed %.0f s ago", self.name, ABANDON_AFTER_S)
+            log.warning("training %s stopped: its browser session closed %.0f s ago", self.name, ABANDON_AFTER_S)
             self.error = "Stopped: the browser tab that started this training was closed."
             self.stage = "Stopped (session closed)"
             self.table = self.table.iloc[:0]  # nothing left to show it to: let go of the catalog copy

@@ -138,6 +138,8 @@ with error_boundary():
     if colour_by == CLUSTER:
         clusters.annotate(fig, coords, *found)
     found_note = search_view.find_on_map(view, fig, coords)
+    found_note += search_view.star_neighbours(view, fig, coords,  # the selection of the previous run, if one point
+                                              views.selected_product_ids(st.session_state.get("map.chart")))
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map.chart",
                             width="stretch")
     caption = f"{len(run.product_ids):,} products · {describe(settings)}"

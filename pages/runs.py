@@ -8,7 +8,7 @@ import streamlit as st
 from pages import _placing as placing_view
 from pages import _triage as triage
 from pages._shell import error_boundary, log
-from pages._state import active_run, add_run, run_alignment, run_label, state
+from pages._state import CLOSED_KEY, active_run, add_run, run_alignment, run_label, state
 from product_repr import export, library
 from product_repr.errors import ProductReprError
 
@@ -62,6 +62,8 @@ def run_rows(run) -> pd.DataFrame | None:
 
 # --- this session's runs -----------------------------------------------------------------------------------
 st.subheader("This session's runs")
+if st.session_state.get(CLOSED_KEY):
+    st.info(st.session_state.pop(CLOSED_KEY), icon=":material/info:")
 if app.runs:
     st.dataframe(runs_overview(), hide_index=True, width="stretch")
     st.caption("Switch the active run in the sidebar. Runs live in this browser tab's session only: download "

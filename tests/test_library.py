@@ -194,3 +194,24 @@ def test_runs_page_opens_an_uploaded_run_zip_and_keeps_the_session_after_a_bad_o
     app = at.session_state[_state.STATE_KEY]
     assert list(app.runs) == [run.name] and app.active == run.name
     assert any("Opened dash.zip as run" in s.value for s in at.success)
+
+
+def test_a_session_keeps_at_most_max_runs_and_says_which_it_closed(dashboard_run):
+    import dataclasses
+
+    from product_repr import export
+
+    run, catalog = dashboard_run.run, dashboard_run.catalog
+    runs = {f"old {i}": dataclasses.replace(run, name=f"old {i}") for i in range(_state.MAX_RUNS)}
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state[_state.STATE_KEY] = _state.AppState(catalog=catalog, runs=runs, active="old 3",
+                                                         labels={n: None for n in runs})
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    at.file_uploader(key="runs.zip_upload").set_value(("new.zip", export.run_zip(run), "application/zip")).run()
+    assert not at.exception
+    app = at.session_state[_state.STATE_KEY]
+    assert len(app.runs) == _state.MAX_RUNS and "old 0" not in app.runs and app.active == run.name
+    assert "old 3" in app.runs and "old 0" not in app.labels
+    assert any("Closed run 'old 0': a session keeps at most 12 runs" in i.value for i in at.info), \
+        [i.value for i in at.info]

@@ -198,6 +198,26 @@ def test_map_stars_the_products_found_by_meaning_and_they_stay_selectable(traine
     assert any("products nearest in meaning to" in c.value for c in at.caption)
 
 
+def test_one_selected_product_gets_its_nearest_neighbours_starred(trained):
+    from pages._search import STAR_K
+
+    catalog, runs = trained
+    run = runs["denoising-test"]
+    at = app_with(catalog, runs, "denoising-test")
+    pid = str(run.product_ids[5])
+    at.session_state["map.chart"] = {"selection": {"points": [{"customdata": [pid]}], "point_indices": [5],
+                                                   "box": [], "lasso": []}}
+    at = open_page(at, "pages/map.py")
+    assert not at.exception, [e.message for e in at.exception]
+    (fig,) = charts(at)
+    star = fig["data"][-1]
+    assert star["name"] == f"★ nearest to {pid}"
+    starred = [row[0] for row in star["customdata"]]
+    want = run.neighbours[run.neighbours["product_id"] == pid].sort_values("rank")["neighbour_id"].head(STAR_K)
+    assert starred == [str(p) for p in want], "the stars are the run's own nearest neighbours, in order"
+    assert any(f"nearest to {pid} in the learned space" in c.value for c in at.caption)
+
+
 def test_neighbours_search_by_meaning_lists_the_nearest_products(trained):
     catalog, runs = trained
     at = open_page(app_with(catalog, runs, "denoising-test"), "pages/neighbours.py")

@@ -29,6 +29,9 @@ STEPS = "200"  # typed into the Train page: enough for a map, quick on a shared 
 START_S = 90  # server start-up
 TRAIN_S = 240  # training + analysis; the first UMAP fit compiles numba (~25 s) if the warm-up has not finished
 
+ABANDON_S = 2  # the server stops a training this long after its tab closed (30 s by default)
+SERVER_LOG: dict = {}  # the server's log file, for what only the server can tell
+
 pytestmark = pytest.mark.browser
 
 
@@ -59,7 +62,8 @@ def server(tmp_path_factory):
     _require_browser()
     port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ, PRODUCT_REPR_DEMO_ROWS="200")
+    env = dict(os.environ, PRODUCT_REPR_DEMO_ROWS="200", PRODUCT_REPR_ABANDON_S=str(ABANDON_S))
+    SERVER_LOG["path"] = log_path
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -363,3 +367,35 @@ def test_five_sessions_train_at_once_and_each_sees_only_its_own(server, browser,
     watcher.join(timeout=10)
     assert not dialogs, f"markup in a title ran as script: {dialogs}"
     assert health and all(health), f"the health check failed {health.count(False)} of {len(health)} times"
+
+
+def test_a_closed_tab_stops_its_training_and_frees_the_cpu(server, browser, tmp_path):
+    """A tab that closes while its training runs: the server stops that training soon after (ABANDON_S here)
+    and says so in its log, instead of spending the shared CPU on a run nobody will see."""
+    from product_repr.data import demo
+
+    path, _ = demo.write_catalog(tmp_path / "left.csv", rows=3000, seed=11)
+    context = browser.new_context(viewport={"width": 1400, "height": 1400})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(server)
+    pg.get_by_role("heading", name="Data").first.wait_for()
+    idle(pg)
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    pg.get_by_role("heading", name="left.csv").first.wait_for()
+    idle(pg)
+    go(pg, "Train")
+    pg.get_by_role("spinbutton", name="steps").fill("1000")
+    pg.get_by_role("textbox", name="Run name").fill("left-behind")
+    pg.keyboard.press("Tab")
+    idle(pg)
+    pg.get_by_role("button", name="Train", exact=True).click()
+    pg.get_by_role("heading", name="Run left-behind").first.wait_for(timeout=30_000)  # the job has started
+    context.close()
+    closed = time.monotonic()
+    log = SERVER_LOG["path"]
+    line = "training left-behind stopped: its browser session closed"
+    while line not in log.read_text(errors="replace"):
+        assert time.monotonic() - closed < 120, f"the training went on after its tab closed; log:\n{log.read_text()[-2000:]}"
+        time.sleep(0.5)
+    print(f"stopped {time.monotonic() - closed:.1f} s after the tab closed (grace {ABANDON_S} s)")
