@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parent
 
 log = logging.getLogger("product_repr.app")
 
+
+@st.cache_resource(show_spinner=False)
+def _server_log() -> logging.Logger:
+    """The app's log lines (info and up: warm-up, stopped trainings, failures) on the server's stderr, once per
+    process; without a handler Python would print warnings and errors only."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
 # (file, title, icon) in menu order; pages whose file is not there (yet) are left out so the app always runs.
 PAGES = [
     ("pages/data.py", "Data", ":material/table:"),
@@ -102,6 +115,7 @@ def _cpu_threads() -> int:
 
 def main() -> None:
     st.set_page_config(page_title="product_repr", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
+    _server_log()
     _cpu_threads()
     _warm_up_thread()
     pages = [

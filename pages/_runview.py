@@ -139,3 +139,26 @@ def reconstructed(view: RunView) -> np.ndarray | None:
         return None
     X = raw_features(view)
     return None if X is None else cache.reconstructed(view.run, X)
+
+
+ALL_PRODUCTS = "(all products)"
+
+
+def map_filter(view: RunView) -> tuple[np.ndarray | None, str]:
+    """The Map page's "Show only" control: a categorical column of the catalog and some of its values.
+    Returns (a boolean mask over the run's products, or None for all of them; a caption fragment)."""
+    if view.rows is None or not view.categorical:
+        return None, ""
+    left, right = st.columns([1, 2])
+    column = left.selectbox("Show only", [ALL_PRODUCTS, *view.categorical], key="map.filter_column",
+                            help="Draw only the products with some values of a column; the others are hidden.")
+    if column == ALL_PRODUCTS:
+        return None, ""
+    values = view.rows[column].astype("string").fillna("(missing)")
+    levels = values.value_counts().index.tolist()
+    chosen = right.multiselect(f"{column} is", levels, key="map.filter_values", placeholder="pick one or more values")
+    if not chosen:
+        return None, ""
+    mask = values.isin(chosen).to_numpy()
+    return mask, f" · showing the {int(mask.sum()):,} products whose {column} is {', '.join(map(str, chosen[:3]))}" + (
+        "…" if len(chosen) > 3 else "")

@@ -23,11 +23,11 @@ def _hover(ids: np.ndarray, hover: pd.DataFrame | None, colour_name: str | None,
     if hover is not None:
         for c in hover.columns:
             values = hover[c].astype("string").fillna("").str.slice(0, 80).to_numpy(dtype=object)
-            lines.append(f"{c}: %{{customdata[{len(columns)}]}}")
+            lines.append(f"{_escape(c)}: %{{customdata[{len(columns)}]}}")  # a column name is text, never markup
             columns.append(values)
     if colour is not None and colour_name is not None and (hover is None or colour_name not in hover.columns):
         shown = np.array([f"{v:.4g}" for v in colour], dtype=object) if continuous else colour.astype(str)
-        lines.append(f"{colour_name}: %{{customdata[{len(columns)}]}}")
+        lines.append(f"{_escape(colour_name)}: %{{customdata[{len(columns)}]}}")
         columns.append(shown)
     return np.column_stack(columns), "<br>".join(lines) + "<extra></extra>"
 

@@ -133,8 +133,13 @@ with error_boundary():
     elif colour_by != NONE:
         colour, continuous = runview.column_colours(view, colour_by)
 
-    fig = views.scatter_figure(coords, run.product_ids, colour=colour, colour_name=None if colour_by == NONE else colour_by,
-                               continuous=continuous, hover=runview.hover_frame(view), colorscale=scale)
+    shown, shown_note = runview.map_filter(view)
+    rows = np.arange(len(coords)) if shown is None else np.flatnonzero(shown)
+    hover = runview.hover_frame(view)
+    fig = views.scatter_figure(coords[rows], np.asarray(run.product_ids)[rows],
+                               colour=None if colour is None else np.asarray(colour)[rows],
+                               colour_name=None if colour_by == NONE else colour_by, continuous=continuous,
+                               hover=None if hover is None else hover.iloc[rows], colorscale=scale)
     if colour_by == CLUSTER:
         clusters.annotate(fig, coords, *found)
     found_note = search_view.find_on_map(view, fig, coords)
@@ -152,7 +157,7 @@ with error_boundary():
     if colour_by == AGREEMENT:
         caption += (f" · colour: share of a product's {AGREEMENT_K} nearest neighbours that are also its neighbours "
                     "in the raw features (1 = the model keeps the raw neighbourhood, 0 = it found new look-alikes)")
-    st.caption(caption + found_note + (f" · {note}" if note else ""))
+    st.caption(caption + shown_note + found_note + (f" · {note}" if note else ""))
 
     selected = views.selected_product_ids(event)
     if selected:

@@ -198,6 +198,31 @@ def test_map_stars_the_products_found_by_meaning_and_they_stay_selectable(traine
     assert any("products nearest in meaning to" in c.value for c in at.caption)
 
 
+def test_map_shows_only_the_products_with_the_chosen_values(trained):
+    catalog, runs = trained
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
+    at.selectbox(key="map.filter_column").select("category").run()
+    level = catalog.df["category"].value_counts().index[0]
+    at.multiselect(key="map.filter_values").select(level).run()
+    assert not at.exception, [e.message for e in at.exception]
+    (fig,) = charts(at)
+    shown = {row[0] for trace in fig["data"] for row in trace["customdata"]}
+    want = set(catalog.df.loc[catalog.df["category"] == level, "product_id"].astype(str))
+    assert shown == want, "exactly the products of the chosen category are drawn"
+    assert any(f"showing the {len(want):,} products whose category is {level}" in c.value for c in at.caption)
+
+
+def test_hover_shows_a_column_name_as_text_not_markup():
+    import pandas as pd
+
+    from pages._views import scatter_figure
+
+    hover = pd.DataFrame({"<b>name</b> %{x}": ["a", "b"]})
+    fig = scatter_figure(np.zeros((2, 2)), ["p1", "p2"], hover=hover)
+    template = fig.data[0].hovertemplate
+    assert "&lt;b&gt;name&lt;/b&gt; &#37;&#123;x}" in template and "<b>name</b>" not in template
+
+
 def test_one_selected_product_gets_its_nearest_neighbours_starred(trained):
     from pages._search import STAR_K
 
