@@ -134,13 +134,20 @@ st.markdown(
   kNN precision (how often a product's 10 nearest neighbours share its label) with the raw features and
   PCA: a useful embedding beats PCA.
 - **Map** — clusters that match categories you know, and points that sit far from every cluster. Colour by
-  reconstruction error: odd products glow. UMAP keeps local neighbourhoods, not global distances, so do not
-  read too much into the space between clusters.
+  anomaly score: odd products glow. UMAP keeps local neighbourhoods, not global distances, so do not
+  read too much into the space between clusters. Click one product and its nearest neighbours in the learned
+  space are starred: they are not always the points next to it on a 2D map. *Find on the map* stars the
+  products nearest in meaning to a few words, so you can see whether a kind of product is one region or many.
 - **Neighbours** — do a product's nearest neighbours look like it? Compare with the raw feature space:
-  a good embedding finds look-alikes that differ in wording but agree in meaning.
+  a good embedding finds look-alikes that differ in wording but agree in meaning; *Why are they alike?*
+  splits their similarity into the columns that make it.
 - **Reconstruction** — the most unusual products and the columns that make them unusual: data errors
-  (a price with three extra zeros), rare combinations, or genuinely special products.
-- **Compare** — the same catalog under two learners: metrics side by side and the products whose
-  neighbourhoods changed most.
+  (a price with three extra zeros), rare combinations, or genuinely special products. The score asks how
+  rare each column's surprise is when the model predicts it from the product's other columns.
+- **Duplicates** — pairs whose columns nearly all match: the same product listed twice, or a variant.
+- **Compare** — the same catalog under two learners: metrics side by side, the two maps aligned, and the
+  products whose neighbourhoods changed most.
+- **Runs** — a trained model is reusable: place a file of new products in it (no training) to see where they
+  land, how unusual each is and whether it is already in the catalog.
 """
 )
