@@ -9,6 +9,7 @@ import io
 import pandas as pd
 import streamlit as st
 
+from pages import _runview as runview
 from pages._catalogs import MAX_ROWS, MAX_UPLOAD_MB
 from pages._shell import error_boundary
 from product_repr import export, library, placing
@@ -32,7 +33,7 @@ def _place(run, upload, run_rows: pd.DataFrame | None) -> None:
             placing.check_columns(run, new, name=upload.name)
             work = len(new) + (0 if run_rows is None else len(run_rows))
             with SERVER_GATE.turn(SERVER_GATE.ticket(f"place@{run.name}", work)):  # heavy: one job at a time
-                run_X = run.feature_space.transform(run_rows) if run_rows is not None else None
+                run_X = runview.raw_features(runview.run_view(run))  # the pages' cached X of the run's catalog
                 placed = placing.place(run, new, run_X=run_X, name=upload.name)
         title = title_column(new, run.schema)
         titles = new[title].astype(str).tolist() if title else None

@@ -554,6 +554,13 @@ def _epilog(command: str | None, prog: str) -> str:
     return f"{title}:\n" + "\n".join(lines)
 
 
+def _run_table_options(p: argparse.ArgumentParser, data_help: str = "the table (default: the one run.json records)") -> None:
+    """``--data FILE`` and ``--allow-other-data``: where the run's catalog is, for the commands that read it."""
+    p.add_argument("--data", default=None, metavar="FILE", help=data_help)
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="use a table that is not the run's (its products matched by id)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from product_repr import __version__, learners
     from product_repr.data import demo
@@ -657,9 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flag the products whose columns are, summed, at least this many typical spreads beyond "
                         "their usual surprise")
     p.add_argument("--out", default=None, metavar="FILE", help="write CSV (or .parquet) instead of printing")
-    p.add_argument("--data", default=None, metavar="FILE", help="the table (default: the one run.json records)")
-    p.add_argument("--allow-other-data", action="store_true",
-                   help="use a table that is not the run's (its products matched by id)")
+    _run_table_options(p)
     p.add_argument("--truth", default=None, metavar="FILE.truth.json",
                    help="a demo catalog's planted truth: say how many planted anomalies the list finds")
     p.set_defaults(func=cmd_anomalies)
@@ -672,9 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run directory")
     p.add_argument("--threshold", type=float, default=duplicates.THRESHOLD, help="least similarity listed")
     p.add_argument("--out", default=None, metavar="FILE", help="write CSV (or .parquet) instead of printing")
-    p.add_argument("--data", default=None, metavar="FILE", help="the table (default: the one run.json records)")
-    p.add_argument("--allow-other-data", action="store_true",
-                   help="use a table that is not the run's (its products matched by id)")
+    _run_table_options(p)
     p.add_argument("--truth", default=None, metavar="FILE.truth.json",
                    help="a demo catalog's planted truth: say how many planted pairs the list finds")
     p.set_defaults(func=cmd_duplicates)
@@ -689,9 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="FILE", help="write the cluster table as CSV (or .parquet)")
     p.add_argument("--assignment", default=None, metavar="FILE",
                    help="also write each product's cluster (product_id, cluster, label)")
-    p.add_argument("--data", default=None, metavar="FILE", help="the table (default: the one run.json records)")
-    p.add_argument("--allow-other-data", action="store_true",
-                   help="use a table that is not the run's (its products matched by id)")
+    _run_table_options(p)
     p.set_defaults(func=cmd_clusters)
 
     from product_repr import placing
@@ -708,10 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="FILE",
                    help="write .parquet (or CSV) with the embedding as e0 .. e{d-1}; default: print a summary")
     p.add_argument("--k", type=int, default=placing.K, help="nearest run products listed per new product")
-    p.add_argument("--data", default=None, metavar="FILE",
-                   help="the run's table, for catalog matches (default: the one run.json records)")
-    p.add_argument("--allow-other-data", action="store_true",
-                   help="use a table that is not the run's (its products matched by id)")
+    _run_table_options(p, "the run's table, for catalog matches (default: the one run.json records)")
     p.set_defaults(func=cmd_embed)
 
     p = command("dashboard", "start the Streamlit dashboard (streamlit run app.py)",
