@@ -83,11 +83,13 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from product_repr import pipeline
+    from product_repr import distributed, pipeline
     from product_repr.runs import check_free, save_run
     from product_repr.data.schema import infer_schema
     from product_repr.data.tables import read_table
 
+    if distributed.launched():
+        return _train_distributed(args)
     df = read_table(args.data, max_rows=args.max_rows)
     if not args.quiet:
         for note in df.attrs.get("notes", []):
@@ -96,12 +98,7 @@ def cmd_train(args) -> int:
     roles = _parse_roles(args.role)
     if roles:
         schema = schema.with_roles(roles)
-    overrides = _parse_set(args.set)
-    for key, value in (("embedding_dim", args.dim), ("steps", args.steps), ("epochs", args.epochs),
-                       ("seed", args.seed)):
-        if value is not None:
-            overrides[key] = value
-    config = pipeline.make_config(args.learner, overrides)
+    config = pipeline.make_config(args.learner, _train_overrides(args))
     name = args.name or (Path(args.out).name if args.out else None)
     if name is not None:  # the run's folder is known: refuse an occupied one before training, not after
         check_free(Path(args.out) if args.out else Path("runs") / name, overwrite=args.overwrite)
@@ -144,6 +141,62 @@ def cmd_train(args) -> int:
         "metrics": run.metrics,
     }
     print(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+def _train_overrides(args) -> dict:
+    overrides = _parse_set(args.set)
+    for key, value in (("embedding_dim", args.dim), ("steps", args.steps), ("epochs", args.epochs),
+                       ("seed", args.seed)):
+        if value is not None:
+            overrides[key] = value
+    return overrides
+
+
+def _train_distributed(args) -> int:
+    """``train`` as one of the processes ``torchrun`` started: rank 0 writes the run and prints its summary."""
+    from product_repr import distributed
+    from product_repr.learners.group import world
+    from product_repr.runs import check_free, save_run
+
+    t0 = time.perf_counter()
+    name = args.name or (Path(args.out).name if args.out else None)
+    with distributed.process_group(args.device):
+        rank, size = world()
+        quiet = args.quiet or rank != 0
+        bar = None if quiet else ProgressBar()
+
+        def stage(message: str) -> None:
+            if not quiet:
+                print(f"· {message}", file=sys.stderr)
+
+        def check() -> None:
+            if name is not None:
+                check_free(Path(args.out) if args.out else Path("runs") / name, overwrite=args.overwrite)
+
+        try:
+            run = distributed.train_table(
+                args.data, learner=args.learner, config=_train_overrides(args), exclude=args.exclude,
+                label=args.label, keep_twins=args.keep_twins, roles=_parse_roles(args.role),
+                features=_parse_set(args.feature), max_rows=args.max_rows, device=args.device, name=name,
+                progress=bar, on_stage=stage, check=check)
+        finally:
+            if bar is not None:
+                bar.close()
+    if run is None:
+        return 0
+    out = Path(args.out) if args.out else Path("runs") / run.name
+    save_run(run, out, overwrite=args.overwrite)
+    print(json.dumps({
+        "run": str(out),
+        "learner": args.learner,
+        "processes": size,
+        "rows": int(run.info["data"]["rows"]),
+        "embedding_dim": int(run.embeddings.shape[1]),
+        "steps_trained": int(run.history["step"].iloc[-1]) if len(run.history) else 0,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "metrics": run.metrics,
+    }, indent=2, default=float))
     return 0
 
 
@@ -728,9 +781,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.streamlit_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from product_repr import distributed
     from product_repr.compute import use_cpu_threads
 
-    use_cpu_threads()  # once, at the entry point
+    # once, at the entry point; processes started together by torchrun share the cores
+    use_cpu_threads(distributed.threads_per_process() if distributed.launched() else None)
     try:
         return args.func(args)
     except ProductReprError as err:

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -116,6 +116,90 @@ def excluded_columns(schema: Schema, exclude: Iterable[str], label: str | None) 
     return out
 
 
+@dataclass(frozen=True)
+class InputPlan:
+    """What a run is trained on, decided before any work: the learner's validated ``config``, the columns
+    kept out of the input (``dropped``: the user's, the label and, unless kept, its named ``twins``) and the
+    FeatureSpace settings (``features``)."""
+
+    learner: str
+    config: Any
+    dropped: list
+    twins: list
+    keep_twins: bool
+    label: str | None
+    features: dict
+
+
+def plan_inputs(df: pd.DataFrame, schema: Schema, *, learner: str, config: Any = None, exclude: Iterable[str] = (),
+                label: str | None = None, keep_twins: bool = False, features: Mapping[str, Any] | None = None,
+                stage: Stage | None = None) -> InputPlan:
+    """Check the settings of :func:`build_run` against ``df`` and decide its input columns (see there).
+    Raises ProductReprError subclasses naming what is wrong."""
+    stage = stage or (lambda message: None)
+    if label is not None and label not in df.columns:
+        raise SchemaError(f"label column {label!r} is not in the table; columns are {', '.join(map(str, df.columns))}")
+    cfg = make_config(learner, config)
+    dropped = excluded_columns(schema, exclude, label)
+    twins = [t for t in named_twins(df, label, schema=schema) if t in schema and t not in dropped]
+    if twins and not keep_twins:
+        stage(f"Excluding {', '.join(twins)} from the input: named after the label {label!r} and pinning it "
+              f"down, {'it' if len(twins) == 1 else 'they'} would give the answer away")
+        dropped += twins
+    feature_settings = dict(features or {})
+    unknown = set(feature_settings) - FEATURE_SETTINGS
+    if unknown:
+        raise ConfigError(
+            f"unknown feature setting(s) {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FEATURE_SETTINGS))}"
+        )
+    return InputPlan(learner, cfg, dropped, twins, keep_twins, label, feature_settings)
+
+
+def assemble_run(df: pd.DataFrame, schema: Schema, plan: InputPlan, *, model, feature_space: FeatureSpace,
+                 embeddings: np.ndarray, timings: dict, name: str | None = None, source: str | None = None):
+    """The :class:`~product_repr.runs.Run` of a trained ``model`` on ``df`` (no analysis yet), with its run.json
+    record."""
+    from product_repr.runs import Run
+
+    created = datetime.now(timezone.utc)
+    run_name = name or f"{plan.learner}-{created.strftime('%Y%m%d-%H%M%S')}"
+    keep_twins, twins = plan.keep_twins, plan.twins
+    info = {
+        "version": __version__,
+        "created": created.isoformat(timespec="seconds"),
+        "learner": plan.learner,
+        "config": asdict(plan.config),
+        "features": {**plan.features, "text_encoder_used": feature_space.text_encoder_},
+        "data": {
+            "source": source or df.attrs.get("source"),
+            "sha256": table_sha256(df),
+            "rows": int(len(df)),
+            "capped": bool(df.attrs.get("capped", False)),  # read with max_rows: the first `rows` rows of source
+            "columns": [str(c) for c in df.columns],
+            "excluded": plan.dropped,
+            "twins_excluded": [] if keep_twins else twins,
+            "twins_kept": twins if keep_twins else [],
+            "label": plan.label,
+            "columns_sha256": column_sha256(df),
+        },
+        "timings": timings,
+    }
+    return Run(
+        name=run_name,
+        learner=model,
+        feature_space=feature_space,
+        schema=schema,
+        product_ids=product_ids(df, schema),
+        embeddings=embeddings,
+        history=pd.DataFrame(model.history_),
+        info=info,
+        projection=None,
+        neighbours=None,
+        reconstruction=None,
+        metrics={},
+    )
+
+
 def build_run(
     df: pd.DataFrame,
     schema: Schema,
@@ -162,25 +246,12 @@ def build_run(
     Raises ProductReprError subclasses for bad data or settings.
     """
     from product_repr import learners
-    from product_repr.runs import Run
     from product_repr.learners.training import planned_steps
 
     stage = on_stage or (lambda message: None)
-    if label is not None and label not in df.columns:
-        raise SchemaError(f"label column {label!r} is not in the table; columns are {', '.join(map(str, df.columns))}")
-    cfg = make_config(learner, config)
-    dropped = excluded_columns(schema, exclude, label)
-    twins = [t for t in named_twins(df, label, schema=schema) if t in schema and t not in dropped]
-    if twins and not keep_twins:
-        stage(f"Excluding {', '.join(twins)} from the input: named after the label {label!r} and pinning it "
-              f"down, {'it' if len(twins) == 1 else 'they'} would give the answer away")
-        dropped += twins
-    feature_settings = dict(features or {})
-    unknown = set(feature_settings) - FEATURE_SETTINGS
-    if unknown:
-        raise ConfigError(
-            f"unknown feature setting(s) {', '.join(sorted(unknown))}; choose from {', '.join(sorted(FEATURE_SETTINGS))}"
-        )
+    plan = plan_inputs(df, schema, learner=learner, config=config, exclude=exclude, label=label,
+                       keep_twins=keep_twins, features=features, stage=stage)
+    cfg, dropped, feature_settings = plan.config, plan.dropped, plan.features
     feature_space = FeatureSpace(schema, exclude=dropped, **feature_settings)
     timings: dict[str, float] = {}
     n = len(df)
@@ -235,44 +306,8 @@ def build_run(
         timings["train_s"] = time.perf_counter() - t0
         Z = model.encode(X)
 
-    ids = product_ids(df, schema)
-    created = datetime.now(timezone.utc)
-    run_name = name or f"{learner}-{created.strftime('%Y%m%d-%H%M%S')}"
-    info = {
-        "version": __version__,
-        "created": created.isoformat(timespec="seconds"),
-        "learner": learner,
-        "config": asdict(cfg),
-        "features": {**feature_settings, "text_encoder_used": feature_space.text_encoder_},
-        "data": {
-            "source": source or df.attrs.get("source"),
-            "sha256": table_sha256(df),
-            "rows": int(len(df)),
-            "capped": bool(df.attrs.get("capped", False)),  # read with max_rows: the first `rows` rows of source
-            "columns": [str(c) for c in df.columns],
-            "excluded": dropped,
-            "twins_excluded": [] if keep_twins else twins,
-            "twins_kept": twins if keep_twins else [],
-            "label": label,
-            "columns_sha256": column_sha256(df),
-        },
-        "timings": timings,
-    }
-    history = pd.DataFrame(model.history_)
-    run = Run(
-        name=run_name,
-        learner=model,
-        feature_space=feature_space,
-        schema=schema,
-        product_ids=ids,
-        embeddings=Z,
-        history=history,
-        info=info,
-        projection=None,
-        neighbours=None,
-        reconstruction=None,
-        metrics={},
-    )
+    run = assemble_run(df, schema, plan, model=model, feature_space=feature_space, embeddings=Z, timings=timings,
+                       name=name, source=source)
     if analysis:
         pace.work = n
         analyse(run, df, X, label=label, k=k, on_stage=stage, on_map=on_map, pace=pace)

@@ -19,6 +19,7 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
+from collections.abc import Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from product_repr.data.table_formats import (
 )
 from product_repr.data.table_json import read_json_text
 
-__all__ = ["read_table", "unique_names", "MAX_COLUMNS"]
+__all__ = ["read_table", "read_rows", "unique_names", "MAX_COLUMNS"]
 
 #: A number written with a leading zero ("0108775015") is a code, not an amount.
 _LEADING_ZERO = re.compile(r"^[+-]?0\d")
@@ -104,6 +105,55 @@ def read_table(source: str | os.PathLike | IO[bytes], *, max_rows: int | None = 
         }
     )
     return df
+
+
+def read_rows(path: str | os.PathLike, start: int, stop: int, *, text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows ``start:stop`` of the table at ``path``, as :func:`read_table` reads them from the whole file: one
+    process's shard of a table that several train on (``product_repr.distributed``).
+
+    A Parquet file reads only the row groups that hold those rows; any other format is read whole and cut, so
+    give a big table as Parquet. ``text_columns`` are the columns the whole table holds as text: a shard keeps
+    them as text even when its own rows of them all look like numbers.
+
+    Raises ``TableError`` as :func:`read_table` does, and when ``start:stop`` is not a range of the table's rows.
+    """
+    name, stream, _ = _open(path)
+    try:
+        if sniff_format(stream.read(SAMPLE_BYTES), name) != "parquet":
+            stream.close()
+            df = read_table(path)
+            total = len(df)
+            if not 0 <= start <= stop <= total:
+                raise TableError(f"rows {start:,}:{stop:,} are not in '{name}', which has {total:,} rows")
+            return df.iloc[start:stop].reset_index(drop=True)
+        stream.seek(0)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(stream)
+            total = pf.metadata.num_rows
+            if not 0 <= start <= stop <= total:
+                raise TableError(f"rows {start:,}:{stop:,} are not in '{name}', which has {total:,} rows")
+            groups, first, offset = [], None, 0
+            for g in range(pf.metadata.num_row_groups):
+                rows = pf.metadata.row_group(g).num_rows
+                if offset < stop and offset + rows > start:
+                    groups.append(g)
+                    first = offset if first is None else first
+                offset += rows
+            table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+            table = table.slice(start - (first or 0), stop - start)
+            while any(pa.types.is_struct(f.type) for f in table.schema):
+                table = table.flatten()
+            df = table.to_pandas()
+        except TableError:
+            raise
+        except (pa.ArrowException, ValueError, OSError, TypeError, KeyError, IndexError) as err:
+            raise TableError(f"'{name}' is a damaged or unsupported Parquet file ({err}); write it again") from err
+    finally:
+        stream.close()
+    return _finish(df, name, [], keep=frozenset(text_columns))
 
 
 # --------------------------------------------------------------------------- opening
@@ -505,7 +555,7 @@ def _clean_strings(s: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
-def _finish(df: pd.DataFrame, name: str, notes: list[str]) -> pd.DataFrame:
+def _finish(df: pd.DataFrame, name: str, notes: list[str], keep: frozenset = frozenset()) -> pd.DataFrame:
     if df.shape[1] > MAX_COLUMNS:
         raise TableError(
             f"'{name}' has {df.shape[1]:,} columns, more than the {MAX_COLUMNS:,} this tool reads; "
@@ -519,7 +569,7 @@ def _finish(df: pd.DataFrame, name: str, notes: list[str]) -> pd.DataFrame:
     df.columns = unique_names([_name_text(c) for c in df.columns], notes)
     for pos in range(df.shape[1]):
         s = df.iloc[:, pos]
-        if s.dtype == object:
+        if s.dtype == object and df.columns[pos] not in keep:
             df.isetitem(pos, _object_column(s))
     return df
 

@@ -120,6 +120,7 @@ class Learner:
 
         Raises FeatureError (bad X), ConfigError (spans/settings), TrainingError (loss became NaN).
         """
+        from product_repr.learners.group import reduce, world
         from product_repr.learners.training import resolve_device, train
 
         X = as_matrix(X)
@@ -132,7 +133,11 @@ class Learner:
         resolve_device(device)  # a bad device fails before any work
         self.spans_ = spans
         self.input_dim_ = X.shape[1]
-        self.span_weights_ = span_weights(X, spans, self.config.column_weighting)
+        weights = span_weights(X, spans, self.config.column_weighting)
+        if world()[1] > 1:  # one set of weights in every process of a group: the row-weighted mean of its shards'
+            rows, *sums = reduce([len(X)] + [float(w) * len(X) for w in weights])
+            weights = (np.asarray(sums) / rows).astype(np.float32)
+        self.span_weights_ = weights
         self._setup(spans)
         partners = self._partners(X)
         # every random number comes from generators seeded by config.seed, never torch's global one, so

@@ -117,10 +117,23 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, *, temperature: float = 1.0) -> 
     """
     n = z1.shape[0]
     u = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
-    sim = u @ u.T / temperature
-    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=sim.device), float("-inf"))
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(sim.device)
+    keys, at = _batch_rows(u)
+    sim = u @ keys.T.to(u.dtype) / temperature
+    own = torch.arange(2 * n, device=sim.device)
+    sim[own, at + own] = float("-inf")
+    target = (at + torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])).to(sim.device)
     return F.cross_entropy(sim, target)
+
+
+def _batch_rows(u: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The rows of the whole step's batch and where ``u``'s own rows start in them: in a training step of a
+    process group, the rows of every process (so the other processes' rows are negatives too, as they would
+    be in one process); otherwise ``u`` itself."""
+    if not torch.is_grad_enabled():
+        return u, 0
+    from product_repr.learners.group import gather_rows
+
+    return gather_rows(u)
 
 
 def margin_contrastive(z1: torch.Tensor, z2: torch.Tensor, *, margin: float = 0.5) -> torch.Tensor:
@@ -130,11 +143,15 @@ def margin_contrastive(z1: torch.Tensor, z2: torch.Tensor, *, margin: float = 0.
     z1, z2: (N, k).
     """
     n = z1.shape[0]
-    c = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T  # (N, N)
-    pos = 1.0 - c.diagonal()
-    if n < 2:
+    a = F.normalize(z1, dim=1)
+    b, at = _batch_rows(F.normalize(z2, dim=1))
+    c = a @ b.T.to(a.dtype)  # (N, all N of the step)
+    own = torch.arange(n, device=c.device)
+    pos = 1.0 - c[own, at + own]
+    if c.shape[1] < 2:
         return pos.mean()
-    off = ~torch.eye(n, dtype=torch.bool, device=c.device)
+    off = torch.ones_like(c, dtype=torch.bool)
+    off[own, at + own] = False
     neg = F.relu(c[off] - margin)
     return pos.mean() + neg.mean()
 

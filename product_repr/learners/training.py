@@ -20,6 +20,13 @@ A run is sized by steps, not epochs: a 50k catalog does not need five times the 
 Learners whose positive pairs are a row and one of its nearest neighbours pass ``partners`` (each row's
 neighbour rows); every batch then also draws one partner per row, and the loss gets their features as
 ``positives``.
+
+Inside a ``torch.distributed`` process group (``product_repr.distributed``, launched by ``torchrun``) each
+process trains on its own shard of the rows through ``DistributedDataParallel``: gradients are averaged
+over the processes at every step, a step takes ``batch_size / world_size`` rows on each (the same rows per
+step in all as one process takes), the number of steps comes from the rows of all shards, and every decision
+(the losses of a check, early stopping, a stop asked for, the time budget) is made on values reduced over the
+processes, so they all take the same steps and keep the same weights.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ from product_repr.compute import autocast
 from product_repr.errors import ConfigError, TrainingError
 from product_repr.features.space import Span
 from product_repr.learners.encoder import bind_generator
+from product_repr.learners.group import reduce, world
 
 #: loss_fn(model, xb, generator) -> (scalar loss, {task name: scalar loss}) for one batch; with ``partners``
 #: given to :func:`train` it is called as loss_fn(model, xb, generator, positives=xp)
@@ -46,6 +54,7 @@ VAL_SEED_OFFSET = 7919  # validation corruption uses its own, fixed stream so ep
 
 
 CHECKS = 20  # validation checks (and progress reports) per run
+RANK_SEED_OFFSET = 104_729  # in a process group, rank r draws its batches and corruption from seed + r * this
 WARMUP_SHARE = 0.05  # onecycle: share of the steps spent warming the learning rate up
 
 
@@ -102,6 +111,19 @@ def resolve_device(device: str = "auto") -> torch.device:
     raise ConfigError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
 
 
+class _LossModule(nn.Module):
+    """The learner's modules with its loss as ``forward``: what DistributedDataParallel wraps, since a loss
+    function calls the encoder, decoder and heads itself."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, xb: torch.Tensor, generator: torch.Generator, **kwargs):
+        return self.loss_fn(self.model, xb, generator, **kwargs)
+
+
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded split of ``range(n)`` into (train, val) index tensors; val is empty when too few rows."""
     n_val = int(round(n * val_fraction))
@@ -130,11 +152,17 @@ def _mean_loss(model: nn.Module, X: torch.Tensor, rows: torch.Tensor, loss_fn: L
     total, tasks = 0.0, {}
     with torch.no_grad():
         for idx in rows.tensor_split(batches):
+            if not len(idx):  # a shard without validation rows adds nothing to the sums
+                continue
             loss, parts = _batch_loss(model, X, idx, loss_fn, generator, partners, precision)
             total += float(loss) * len(idx)
             for k, v in parts.items():
                 tasks[k] = tasks.get(k, 0.0) + float(v) * len(idx)
     n = len(rows)
+    if world()[1] > 1:  # the mean over every process's validation rows
+        keys = sorted(tasks)
+        n, total, *sums = reduce([n, total] + [tasks[k] for k in keys])
+        tasks = dict(zip(keys, sums))
     return total / n, {k: v / n for k, v in tasks.items()}
 
 
@@ -171,28 +199,45 @@ def train(
         TrainingError: fewer than 2 rows, or the loss became NaN/inf.
         ConfigError: device "cuda" without a GPU.
     """
+    rank, size = world()
     dev = resolve_device(device)
+    if size > 1 and dev.type == "cuda":
+        dev = torch.device("cuda", torch.cuda.current_device())  # this process's GPU (set by its launcher)
     X = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, torch.Tensor) else X.float()
     n = X.shape[0]
-    if n < 2:
-        raise TrainingError(f"training needs at least 2 rows, got {n}; load more products")
+    if min(reduce([n], "min")) < 2:
+        raise TrainingError(f"training needs at least 2 rows{' in every shard' if size > 1 else ''}, got {n}; "
+                            "load more products")
     if partners is not None:
         partners = torch.as_tensor(np.asarray(partners, dtype=np.int64))
         if partners.ndim != 2 or partners.shape[0] != n or partners.shape[1] < 1:
             raise ConfigError(f"partners must be (n, k) = ({n}, k >= 1) row indices, got shape {tuple(partners.shape)}")
-    train_idx, val_idx = split_rows(n, config.val_fraction, config.seed)
+    seed = config.seed + rank * RANK_SEED_OFFSET  # rank 0 draws what a single process draws
+    train_idx, val_idx = split_rows(n, config.val_fraction, seed)
     X = X.to(dev)
     n_train, n_val = len(train_idx), len(val_idx)
-    batch = min(config.batch_size, n_train)
+    all_train, all_val = (int(v) for v in reduce([n_train, n_val]))
+    # a step takes the rows one process would take, split over the processes
+    batch = min(max(1, math.ceil(min(config.batch_size, all_train) / size)), n_train)
     n_batches = math.ceil(n_train / batch)
-    val_batches = max(1, math.ceil(n_val / batch))
-    total = planned_steps(n_train, config)
+    val_batches = max(1, math.ceil(n_val / min(config.batch_size, all_train)))  # batches as one process has
+    total = planned_steps(all_train, config)
     check_every = max(1, math.ceil(total / CHECKS))
 
     model.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed)  # batch order, partners, corruption and dropout masks
+    gen = torch.Generator().manual_seed(seed)  # batch order, partners, corruption and dropout masks
+    step_loss = loss_fn
+    if size > 1:  # gradients averaged over the processes at every backward pass
+        from torch.nn.parallel import DistributedDataParallel
+
+        wrapped = DistributedDataParallel(_LossModule(model, loss_fn),
+                                          device_ids=[dev.index] if dev.type == "cuda" else None,
+                                          find_unused_parameters=False)  # learners build only the heads they use
+
+        def step_loss(_model, xb, generator, **kwargs):
+            return wrapped(xb, generator, **kwargs)
 
     history: list[dict] = []
     best_loss, best_step, best_state, since_best = math.inf, 0, None, 0
@@ -211,7 +256,7 @@ def train(
             lr = learning_rate(step, total, config.learning_rate, config.schedule)
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss, parts = _batch_loss(model, X, idx, loss_fn, gen, partners, config.precision)
+            loss, parts = _batch_loss(model, X, idx, step_loss, gen, partners, config.precision)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
@@ -225,16 +270,18 @@ def train(
                 continue
 
             # -- a validation check: losses, best weights, progress, early stop, time budget --
-            train_loss = float(running) / steps_since  # one device sync per check
+            keys = sorted(task_running)
+            train_loss, *task_values = (v / size for v in reduce(  # one device sync per check
+                [float(running) / steps_since] + [float(task_running[k]) / steps_since for k in keys]))
             if not math.isfinite(train_loss):
                 raise TrainingError(
                     f"loss became {train_loss} at step {step}; lower the learning rate (now {config.learning_rate}) "
                     "or check the input for extreme values"
                 )
-            task_losses = {k: float(v) / steps_since for k, v in task_running.items()}
+            task_losses = dict(zip(keys, task_values))
             running, task_running, steps_since = torch.zeros((), device=dev), {}, 0
             val_loss = None
-            if n_val:
+            if all_val:
                 model.eval()
                 val_gen = torch.Generator().manual_seed(config.seed + VAL_SEED_OFFSET)
                 val_loss, _ = _mean_loss(model, X, val_idx, loss_fn, val_batches, val_gen, partners,
@@ -264,12 +311,13 @@ def train(
             if progress is not None:
                 stop = bool(progress(TrainingReport(step, total, epoch, train_loss, val_loss, task_losses, seconds,
                                                     best_step, elapsed)))
+            stop = bool(reduce([stop], "max")[0])  # one process asked to stop: all stop
             if stop or since_best >= config.patience:
                 break
             if config.max_seconds and step < total:
                 # shrink the run so it ends within the time budget; the schedule follows the new length
                 per_step = elapsed / step
-                fit = step + max(0, int((config.max_seconds - elapsed) / per_step))
+                fit = int(reduce([step + max(0, int((config.max_seconds - elapsed) / per_step))], "min")[0])
                 if fit < total:
                     total = max(step + 1, fit)
                     check_every = max(1, math.ceil(total / CHECKS))
