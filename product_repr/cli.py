@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from product_repr import library
-from product_repr.errors import ProductReprError
+from product_repr.errors import ConfigError, ProductReprError
 
 
 def _parse_set(values: Sequence[str]) -> dict:
@@ -431,6 +431,8 @@ def cmd_embed(args) -> int:
     from product_repr.data.tables import read_table
     from product_repr.runs import load_run
 
+    if args.ray is not None:
+        return _embed_on_ray(args)
     run = load_run(args.run)
     new = read_table(args.table)
     placing.check_columns(run, new, name=args.table)  # before the run's table is read and encoded
@@ -455,6 +457,21 @@ def cmd_embed(args) -> int:
     else:
         shown = [c for c in frame.columns if not c.startswith(("neighbour_", "similarity_"))]
         _emit(frame[shown].round(4), None, "products")
+    return 0
+
+
+def _embed_on_ray(args) -> int:
+    from product_repr import raydata
+
+    if not args.out:
+        raise ConfigError("--ray writes a folder of Parquet files: give it with --out DIR")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    t0 = time.perf_counter()
+    rows = raydata.embed(args.run, args.table, args.out, k=args.k, workers=args.workers,
+                         address=None if args.ray == "local" else args.ray)
+    print(f"{rows:,} new products placed on Ray ({args.workers} actors) in {time.perf_counter() - t0:.1f} s: "
+          f"{args.out}", file=sys.stderr)
     return 0
 
 
@@ -589,6 +606,7 @@ EXAMPLES = {
     "embed": [
         ("{prog} embed runs/demo new.csv --out new.parquet", "embeddings, nearest run products, errors"),
         ("{prog} embed runs/demo new.csv --k 10", "a summary on screen, ten neighbours each"),
+        ("{prog} embed runs/demo new.parquet --ray --workers 2 --out placed/", "batch by batch on a local Ray"),
     ],
     "dashboard": [
         ("{prog} dashboard", "serve on Streamlit's port, 8501"),
@@ -763,6 +781,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write .parquet (or CSV) with the embedding as e0 .. e{d-1}; default: print a summary")
     p.add_argument("--k", type=int, default=placing.K, help="nearest run products listed per new product")
     _run_table_options(p, "the run's table, for catalog matches (default: the one run.json records)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="place them with Ray Data, batch by batch in --workers actors, and write a folder of Parquet "
+                        "files to --out; without ADDRESS on a local Ray, 'auto' joins this machine's cluster "
+                        "(needs pip install 'product-repr[ray]'; TABLE Parquet or CSV with the run's id column; no "
+                        "catalog matches)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="with --ray: actors, one CPU each")
     p.set_defaults(func=cmd_embed)
 
     p = command("dashboard", "start the Streamlit dashboard (streamlit run app.py)",

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "product_repr"
 LAYERS = ["base", "data", "features", "analysis", "learners", "runs", "pipeline", "cli"]
-TOP_MODULES = {"errors": "base", "compute": "base", "runs": "runs", "export": "runs", "library": "runs", "findings": "runs", "placing": "runs",
+TOP_MODULES = {"errors": "base", "compute": "base", "runs": "runs", "export": "runs", "library": "runs", "findings": "runs", "placing": "runs", "raydata": "runs",
                "pipeline": "pipeline", "distributed": "pipeline",
                "cli": "cli", "__main__": "cli"}
 PAGE_IMPORTS = {"streamlit", "plotly", "pandas", "numpy", "product_repr", "pages"}
