@@ -146,11 +146,23 @@ def _load(name: str):
             from sentence_transformers import SentenceTransformer
 
             with _quiet_transformers():
-                model = SentenceTransformer(str(package.get_model_path()), device="cpu", local_files_only=True)
+                model = SentenceTransformer(str(package.get_model_path()), device=_device(), local_files_only=True)
             model.max_seq_length = info.max_tokens
             model.eval()
         _models[name] = model
         return model
+
+
+def _device() -> str:
+    """Where the transformer encodes: this process's CUDA GPU when there is one, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _bf16() -> bool:
+    """Encode in bfloat16: on a CPU that computes it natively (on a GPU the model runs in float32)."""
+    return _device() == "cpu" and compute.bf16_native()
 
 
 def _digest(texts: list[str]) -> str:
@@ -169,7 +181,7 @@ def _encode_with(name: str, texts: list[str]) -> np.ndarray:
         return np.asarray(vectors, dtype=np.float32)  # the model normalises (config "normalize": true)
     import torch
 
-    fast = torch.autocast("cpu", dtype=torch.bfloat16) if compute.bf16_native() else contextlib.nullcontext()
+    fast = torch.autocast("cpu", dtype=torch.bfloat16) if _bf16() else contextlib.nullcontext()
     with torch.inference_mode(), fast:
         vectors = model.encode(texts, batch_size=BATCH, convert_to_numpy=True,
                                normalize_embeddings=True, show_progress_bar=False)
@@ -178,7 +190,7 @@ def _encode_with(name: str, texts: list[str]) -> np.ndarray:
 
 
 def _precision(info: SentenceModel) -> str:
-    return "static" if info.kind == "static" else ("bf16" if compute.bf16_native() else "fp32")
+    return "static" if info.kind == "static" else ("bf16" if _bf16() else "fp32")
 
 
 def _text_key(text: str) -> bytes:
