@@ -5,7 +5,7 @@ one machine or, with ``--nnodes``, on several); each runs the CLI's ``train``, w
 environment (``RANK``, ``WORLD_SIZE``) and calls :func:`train_table` instead of the single-process pipeline:
 
 1. rank 0 reads the table, infers the schema, decides the input columns and fits the feature space (on a
-   seeded random :data:`FIT_ROWS` of the rows when there are more), and sends the fitted space to the others;
+   seeded random :data:`product_repr.pipeline.FIT_ROWS` of the rows when there are more), and sends the fitted space to the others;
 2. every process encodes its own contiguous shard of the rows (a Parquet file is read only for those rows);
 3. every process trains the same learner on its shard through ``DistributedDataParallel``
    (``learners.training``): gradients averaged at every step, the same steps and weights in all;
@@ -26,9 +26,6 @@ from typing import Any
 import numpy as np
 
 from product_repr.errors import ProductReprError, TableError
-
-#: the feature space is fitted on at most this many rows (a seeded random sample of larger tables)
-FIT_ROWS = 200_000
 
 
 def launched() -> bool:
@@ -146,9 +143,9 @@ def train_table(
             if len(df) < 2 * size:
                 raise TableError(f"{len(df)} rows cannot be shared by {size} processes (each needs 2); "
                                  "train it in one process")
-            say(f"Fitting the feature space on {min(len(df), FIT_ROWS):,} of {len(df):,} rows")
+            say(f"Fitting the feature space on {min(len(df), pipeline.FIT_ROWS):,} of {len(df):,} rows")
             space = FeatureSpace(schema, exclude=plan.dropped, **plan.features)
-            space.fit(df.iloc[pipeline.draft_rows(len(df), FIT_ROWS)])
+            space.fit(df.iloc[pipeline.draft_rows(len(df), pipeline.FIT_ROWS)])
             text = [str(c) for c in df.columns if df[c].dtype == object or str(df[c].dtype).startswith("str")]
             sent = [{"rows": len(df), "space": space.to_dict(), "config": plan.config, "text_columns": text}]
         except ProductReprError as err:
@@ -190,6 +187,6 @@ def train_table(
                                 name=name, source=str(path))
     run.info["distributed"] = {"processes": size, "backend": dist.get_backend(),
                                "shard_rows": [b - a for a, b in (shard(len(df), r, size) for r in range(size))],
-                               "fit_rows": int(min(len(df), FIT_ROWS))}
+                               "fit_rows": int(min(len(df), pipeline.FIT_ROWS))}
     pipeline.analyse(run, df, X, label=label, k=k, on_stage=say)
     return run

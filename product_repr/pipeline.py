@@ -175,6 +175,7 @@ def assemble_run(df: pd.DataFrame, schema: Schema, plan: InputPlan, *, model, fe
             "sha256": table_sha256(df),
             "rows": int(len(df)),
             "capped": bool(df.attrs.get("capped", False)),  # read with max_rows: the first `rows` rows of source
+            "fit_rows": int(min(len(df), FIT_ROWS)),  # the rows the feature space learned its encodings from
             "columns": [str(c) for c in df.columns],
             "excluded": plan.dropped,
             "twins_excluded": [] if keep_twins else twins,
@@ -278,7 +279,11 @@ def build_run(
     _pre_encode(df, feature_space, pace, stage)
     with pace.hold():
         stage("Encoding features")
-        X = feature_space.fit_transform(df)  # encodes each text column once, not twice
+        if n > FIT_ROWS:  # a big table: the encodings are learned from a sample, then every row is encoded
+            stage(f"Fitting the features on a random {FIT_ROWS:,} of the {n:,} rows")
+            X = feature_space.fit(df.iloc[draft_rows(n, FIT_ROWS)]).transform(df)
+        else:
+            X = feature_space.fit_transform(df)  # encodes each text column once, not twice
         timings["features_s"] = time.perf_counter() - t0
         if (draft and on_map is not None and not drafted
                 and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
@@ -314,6 +319,9 @@ def build_run(
     return run
 
 
+#: the feature space is fitted on at most this many rows (a seeded random sample of a bigger table; its
+#: medians, levels, TF-IDF vocabulary and SVD need no more), then encodes every row
+FIT_ROWS = 200_000
 #: a run expected to take longer than this to its map first shows a draft map (build_run's ``draft``)
 DRAFT_AFTER_S = 4.0
 #: ... and when the sentence encoder alone is expected to take longer than this, the draft comes before it
@@ -476,8 +484,9 @@ def analyse(
         t0 = time.perf_counter()
         k_eff = max(1, min(k, n - 1)) if n > 1 else 0
         if k_eff:
-            ids, sims = neighbours.all_neighbours(Z, k_eff)
+            ids, sims, search = neighbours.search_all(Z, k_eff)  # approximate, with its recall, on big tables
             run.neighbours = neighbours.neighbours_frame(run.product_ids, ids, sims)
+            run.info["neighbours"] = search
         timings["neighbours_s"] = time.perf_counter() - t0
 
         stage("Projecting to 2D")

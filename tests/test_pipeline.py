@@ -33,6 +33,38 @@ def test_build_run_fills_every_analysis(catalog):
     assert len(run.reconstruction) == len(catalog)
     assert run.metrics["knn_precision@10"]["model"] > run.metrics["chance"], "embedding no better than chance"
     assert run.info["data"]["rows"] == len(catalog) and len(run.info["data"]["sha256"]) == 64
+    assert run.info["neighbours"] == {"method": "exact"}
+
+
+def test_a_big_run_finds_its_neighbours_approximately_and_records_the_recall(catalog, monkeypatch, tmp_path):
+    from product_repr.analysis import neighbours
+    from product_repr.runs import load_run, save_run
+
+    monkeypatch.setattr(neighbours, "EXACT_ROWS", 100)  # the 500-row catalog counts as big
+    monkeypatch.setattr(neighbours, "RECALL_SAMPLE", 200)
+    run = pipeline.build_run(catalog, infer_schema(catalog), learner="autoencoder", config={"epochs": 2},
+                             features={"text_encoder": "tfidf"})
+    search = run.info["neighbours"]
+    assert search["method"] == "approximate (faiss IVF)" and search["sample"] == 200
+    assert search["recall"] >= neighbours.TARGET_RECALL or search["nprobe"] == search["nlist"]
+    exact, _ = neighbours.all_neighbours(run.embeddings, 10, exact=True)
+    stored = run.neighbours.groupby("product_id", sort=False)["neighbour_id"].apply(list)
+    index = {p: i for i, p in enumerate(run.product_ids)}
+    found = np.mean([len(set(index[q] for q in stored[p]) & set(exact[i])) / 10 for i, p in enumerate(run.product_ids)])
+    assert found >= 0.9
+    save_run(run, tmp_path / "big")
+    assert load_run(tmp_path / "big").info["neighbours"] == search  # run.json says how they were found
+
+
+def test_a_big_table_fits_its_features_on_a_sample_and_encodes_every_row(catalog, monkeypatch):
+    monkeypatch.setattr(pipeline, "FIT_ROWS", 200)
+    stages = []
+    run = pipeline.build_run(catalog, infer_schema(catalog), learner="autoencoder", config={"epochs": 1},
+                             features={"text_encoder": "tfidf"}, analysis=False, on_stage=stages.append)
+    assert "Fitting the features on a random 200 of the 500 rows" in stages
+    assert run.info["data"]["fit_rows"] == 200 and run.embeddings.shape[0] == len(catalog)
+    sample = catalog.iloc[pipeline.draft_rows(len(catalog), 200)]
+    assert run.feature_space.numeric_stats("price")["median"] == pytest.approx(sample["price"].median())
 
 
 def test_contrastive_run_has_no_reconstruction(catalog):

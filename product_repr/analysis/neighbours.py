@@ -1,7 +1,10 @@
-"""Exact cosine nearest neighbours: for all products at once, and for one product.
+"""Cosine nearest neighbours: for all products at once, and for one product.
 
 Vectors are L2-normalised to float32 and searched with faiss ``IndexFlatIP``
-(exact inner product, i.e. cosine similarity). A zero vector stays zero, so its
+(exact inner product, i.e. cosine similarity). Above :data:`EXACT_ROWS` rows the
+all-products search is approximate (:func:`search_all`: faiss IVF, its probes raised
+until the recall@k measured against the exact search on a sample reaches
+:data:`TARGET_RECALL`), since the exact one grows with the square of the rows. A zero vector stays zero, so its
 similarity to everything is 0 — never NaN. When a product is excluded from its
 own list it is dropped *by id*, not by position: with exact duplicates the
 duplicate may tie with (or beat, by rounding) the product itself.
@@ -23,6 +26,13 @@ except ImportError:  # pragma: no cover - exercised only where faiss is absent
     faiss = None
 
 _BLOCK = 4096  # rows per block in the numpy fallback: bounds memory to _BLOCK * n floats
+
+#: above this many rows the all-products search is approximate (search_all)
+EXACT_ROWS = 200_000
+#: the approximate search's recall@k against the exact one on a sample is raised at least to this
+TARGET_RECALL = 0.97
+#: rows whose exact neighbours measure the approximate search's recall
+RECALL_SAMPLE = 1_000
 
 
 def normalise(Z: np.ndarray) -> np.ndarray:
@@ -167,8 +177,10 @@ class NeighbourIndex:
         return _self_first(rows, ids, sims, self_sims)
 
 
-def all_neighbours(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cosine top-``k`` neighbours of every row of ``Z`` (shape (n, d)).
+def all_neighbours(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True,
+                   exact: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine top-``k`` neighbours of every row of ``Z`` (shape (n, d)): exact up to :data:`EXACT_ROWS`
+    rows (or as ``exact`` says), above that approximate with a measured recall (:func:`search_all`).
 
     Returns ``(ids, sims)``: int64 (n, k) row indices and float32 (n, k) cosine
     similarities, each row sorted descending. With ``exclude_self`` a row never
@@ -177,15 +189,70 @@ def all_neighbours(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True) -> 
 
     Raises ConfigError if ``Z`` is not 2-D or ``k`` does not fit the number of rows.
     """
+    ids, sims, _ = search_all(Z, k, exclude_self=exclude_self, exact=exact)
+    return ids, sims
+
+
+def search_all(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True, exact: bool | None = None,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """:func:`all_neighbours` with how they were found: ``(ids, sims, info)``, ``info`` JSON-safe with
+    ``method`` ("exact" or "approximate (faiss IVF)") and, when approximate, ``nlist``, ``nprobe`` and
+    ``recall`` (the share of the exact top-k found, measured on ``sample`` rows).
+
+    The approximate search clusters the rows into ~4·√n lists (k-means on a sample) and looks in the
+    ``nprobe`` lists nearest each query; ``nprobe`` doubles from 8 until the measured recall reaches
+    :data:`TARGET_RECALL` (or every list is searched, which is exact).
+    """
     Zn = normalise(Z)
     n = len(Zn)
     _check_k(n, k, exclude_self)
     rows = np.arange(n, dtype=np.int64)
+    want = k + 1 if exclude_self else k
+    info: dict = {"method": "exact"}
+    if (exact is False or (exact is None and n > EXACT_ROWS)) and faiss is not None and n > 4 * want:
+        ids, sims, info = _approximate(Zn, want, seed)
+        info["k"] = int(k)
+    else:
+        ids, sims = _search(Zn, Zn, want)
     if exclude_self:
-        ids, sims = _search(Zn, Zn, k + 1)
-        return _drop_self(rows, ids, sims, k)
-    ids, sims = _search(Zn, Zn, k)
-    return _self_first(rows, ids, sims, np.einsum("ij,ij->i", Zn, Zn))
+        ids, sims = _drop_self(rows, ids, sims, k)
+    else:
+        ids, sims = _self_first(rows, ids, sims, np.einsum("ij,ij->i", Zn, Zn))
+    return ids, sims, info
+
+
+def _approximate(Zn: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Every row's top-``k`` by an IVF index whose probes are raised until its recall on a sample is enough."""
+    n, d = Zn.shape
+    rng = np.random.default_rng(seed)
+    nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))  # faiss wants >= 39 training rows per list
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    train = Zn[np.sort(rng.choice(n, size=min(n, nlist * 64), replace=False))]
+    index.cp.seed = int(seed)
+    index.train(train)
+    index.add(Zn)
+    sample = np.sort(rng.choice(n, size=min(n, RECALL_SAMPLE), replace=False))
+    truth, _ = _search(Zn, Zn[sample], k)
+    nprobe, recall = 8, 0.0
+    while True:
+        index.nprobe = min(nprobe, nlist)
+        found, _ = _ivf_search(index, Zn[sample], k)
+        recall = float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, truth)]))
+        if recall >= TARGET_RECALL or index.nprobe >= nlist:
+            break
+        nprobe *= 2
+    ids, sims = _ivf_search(index, Zn, k)
+    lost = (ids < 0).any(axis=1)  # fewer than k rows in the probed lists: search those rows exactly
+    if lost.any():
+        ids[lost], sims[lost] = _search(Zn, Zn[lost], k)
+    return ids, sims, {"method": "approximate (faiss IVF)", "nlist": int(nlist), "nprobe": int(index.nprobe),
+                       "recall": round(recall, 4), "sample": int(len(sample))}
+
+
+def _ivf_search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    sims, ids = index.search(queries, k)
+    return ids.astype(np.int64, copy=False), sims
 
 
 def nearest_rows(base: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:

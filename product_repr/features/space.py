@@ -35,6 +35,7 @@ STATE_VERSION = 1
 DEFAULT_TEXT_WEIGHT = 10.0  # a text span's total std; measured best on real catalogs (docs/QUALITY.md)
 TEXT_DIM_RANGE = (64, 256)  # automatic text_dim: rows // 32 within this range (docs/FEATURES.md)
 TEXT_BUDGET = 1024  # automatic text_dim: all text spans together stay about this wide
+TRANSFORM_CHUNK = 50_000  # transform encodes longer tables chunk by chunk
 ENCODED_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT)
 TFIDF = "tfidf"  # text_encoder value: TF-IDF -> SVD only
 AUTO = "auto"  # text_encoder value: the default sentence model when installed, else TF-IDF only
@@ -341,14 +342,23 @@ class FeatureSpace:
         self.spans, self.feature_names = spans, names
         self._fitted = True
 
-    def transform(self, df: pd.DataFrame) -> np.ndarray:
+    def transform(self, df: pd.DataFrame, *, chunk_rows: int | None = None) -> np.ndarray:
         """Encode ``df`` to X: float32 (n, p), finite, p = ``spans[-1].stop``.
 
-        Columns absent from ``df`` are encoded as missing (numeric: median + flag 1;
+        A table longer than ``chunk_rows`` (default :data:`TRANSFORM_CHUNK`) is encoded chunk by chunk into X,
+        so the working memory beside X is one chunk's; every row's encoding is its own, so the result is the
+        same. Columns absent from ``df`` are encoded as missing (numeric: median + flag 1;
         categorical: (missing) or (other); text: empty) and listed in ``last_missing_columns``.
         Raises NotFittedError before fit, FeatureError if none of the encoded columns is present.
         """
-        return self._transform(df, {})
+        chunk = max(1, int(chunk_rows or TRANSFORM_CHUNK))
+        if len(df) <= chunk:
+            return self._transform(df, {})
+        self._check_fitted()
+        X = np.empty((len(df), self.spans[-1].stop), dtype=np.float32)
+        for lo in range(0, len(df), chunk):
+            X[lo:lo + chunk] = self._transform(df.iloc[lo:lo + chunk], {})
+        return X
 
     def _transform(self, df: pd.DataFrame, text_blocks: dict[str, np.ndarray]) -> np.ndarray:
         self._check_fitted()

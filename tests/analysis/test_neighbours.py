@@ -184,3 +184,40 @@ def test_isolation_is_one_minus_the_mean_similarity():
     sims = np.array([[0.9, 0.8], [0.1, -0.1], [0.5, 0.5]])
     assert np.allclose(neighbours.isolation(sims), [0.15, 1.0, 0.5])
     assert neighbours.isolation(np.zeros((0, 3))).shape == (0,)
+
+
+def _clustered(n: int, d: int = 16, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(2, n // 100), d)).astype(np.float32)
+    return (centres[rng.integers(0, len(centres), size=n)] + 0.5 * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def test_the_approximate_search_reports_the_recall_it_has(monkeypatch):
+    """Above EXACT_ROWS the search is approximate: its measured recall@10 (on a sample) reaches the target,
+    and is the recall it really has over every row, within sampling error."""
+    monkeypatch.setattr(neighbours, "EXACT_ROWS", 5_000)
+    Z = _clustered(40_000)
+    ids, sims, info = neighbours.search_all(Z, 10)
+    assert info["method"] == "approximate (faiss IVF)" and info["k"] == 10 and info["sample"] == 1_000
+    assert info["recall"] >= neighbours.TARGET_RECALL >= 0.95
+    exact_ids, exact_sims, exact = neighbours.search_all(Z, 10, exact=True)
+    assert exact == {"method": "exact"}
+    true = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(ids, exact_ids)])
+    assert true >= 0.95 and abs(true - info["recall"]) < 0.02
+    rows = np.arange(len(Z))
+    assert not (ids == rows[:, None]).any(), "a row never lists itself"
+    assert (ids >= 0).all() and (np.diff(sims, axis=1) <= 1e-6).all(), "sorted, no missing neighbour"
+    assert (sims[:, 0] <= exact_sims[:, 0] + 1e-5).all(), "never more similar than the exact nearest"
+
+
+def test_the_approximate_search_raises_its_probes_until_the_recall_is_enough(monkeypatch):
+    monkeypatch.setattr(neighbours, "TARGET_RECALL", 0.999)
+    Z = np.random.default_rng(1).normal(size=(20_000, 24)).astype(np.float32)  # no clusters: hard for IVF
+    ids, _, info = neighbours.search_all(Z, 10, exact=False)
+    assert info["nprobe"] > 8, "8 lists are not enough on structureless data"
+    assert info["recall"] >= 0.999 or info["nprobe"] == info["nlist"]
+
+
+def test_small_tables_keep_the_exact_search():
+    ids, _, info = neighbours.search_all(_clustered(3_000), 5)
+    assert info == {"method": "exact"}

@@ -247,3 +247,18 @@ def test_real_catalogs_encode_with_text_spans(shared_dataset, name, label):
     assert np.isfinite(X).all() and X.shape == (len(df), fs.spans[-1].stop)
     assert any(s.role is Role.TEXT for s in fs.spans), "product names must become a text span"
     assert label not in fs.columns
+
+
+def test_a_long_table_is_encoded_chunk_by_chunk_into_the_same_matrix():
+    """transform encodes a long table in chunks (its working memory is one chunk's); each row's encoding is
+    its own, so the matrix equals the one-pass encoding, texts (TF-IDF + SVD) included."""
+    from product_repr.data import demo
+    from product_repr.data.schema import infer_schema
+
+    df = demo.make_catalog(rows=1_000, seed=5).table
+    space = FeatureSpace(infer_schema(df), text_encoder="tfidf").fit(df)
+    whole = space.transform(df, chunk_rows=len(df))
+    chunked = space.transform(df, chunk_rows=128)  # 8 chunks, the last one short
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-6)
+    assert chunked.dtype == np.float32 and chunked.shape == whole.shape
+    assert space.last_missing_columns == []
