@@ -509,7 +509,7 @@ def analyse(
         t0 = time.perf_counter()
         with pace.hold():
             scales = reconstruction.column_scales(X, run.feature_space.spans)
-            errors = reconstruction.errors(X, run.learner.reconstruct(X), run.feature_space.spans, scales=scales)
+            errors = reconstruction.model_errors(X, run.learner.reconstruct, run.feature_space.spans, scales=scales)
         errors.insert(0, "product_id", run.product_ids)
         run.info["reconstruction"] = {"scales": scales}  # new products are scored on the same scale (embed)
         run.reconstruction = errors.reset_index(drop=True)

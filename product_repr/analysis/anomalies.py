@@ -45,6 +45,7 @@ LEVEL_FLOOR = 1.0
 #: a level needs this many products before its own typical surprise is subtracted (see _centred_by_level)
 LEVEL_ROWS = 20
 DRAWS = 2
+CHUNK_ROWS = 50_000  # masked_reconstruction predicts this many rows at a time
 RESERVED = ("product_id", "score", "spreads")
 #: products whose ``spreads`` are at least this many are counted as flagged (measured on the demo:
 #: docs/ANALYSIS.md)
@@ -77,14 +78,20 @@ def masked_reconstruction(reconstruct: Callable[[np.ndarray], np.ndarray], X: np
             raise ConfigError(f"fill_values has {len(fill_values)} values for {X.shape[1]} feature columns")
     rng = np.random.default_rng(seed)
     out = np.zeros_like(X)
+    if fill == "mean":  # each row's prediction is its own: chunk by chunk of rows, one copy of a chunk at a time
+        means = X.mean(axis=0) if fill_values is None else fill_values
+        for lo in range(0, len(X), CHUNK_ROWS):
+            rows = slice(lo, lo + CHUNK_ROWS)
+            work = X[rows].copy()
+            for span in spans:
+                block = slice(span.start, span.stop)
+                work[:, block] = means[block]
+                out[rows, block] = np.asarray(reconstruct(work))[:, block]
+                work[:, block] = X[rows, block]
+        return out
     work = X.copy()
     for span in spans:
         block = slice(span.start, span.stop)
-        if fill == "mean":
-            work[:, block] = X[:, block].mean(axis=0) if fill_values is None else fill_values[block]
-            out[:, block] = np.asarray(reconstruct(work))[:, block]
-            work[:, block] = X[:, block]
-            continue
         total = np.zeros((len(X), span.stop - span.start), dtype=np.float64)
         for _ in range(draws):
             work[:, block] = X[rng.permutation(len(X)), block]
@@ -139,13 +146,14 @@ def surprises(X: np.ndarray, X_hat: np.ndarray, spans: Sequence) -> pd.DataFrame
     ``X_hat`` should come from :func:`masked_reconstruction`. Column kinds are read from the spans (loss
     "ce" = categorical; a numeric span is [value, missing flag]; other "mse" spans are text vectors).
     """
-    X, X_hat = np.asarray(X, dtype=np.float64), np.asarray(X_hat, dtype=np.float64)
+    X, X_hat = np.asarray(X), np.asarray(X_hat)
     if X.shape != X_hat.shape or X.ndim != 2:
         raise ConfigError(f"features {X.shape} and prediction {X_hat.shape} must be the same (n, p) shape")
     out: dict[str, np.ndarray] = {}
     levels: list[str] = []  # columns scored by level surprise only, in nats
-    for span in spans:
-        x, x_hat = X[:, span.start:span.stop], X_hat[:, span.start:span.stop]
+    for span in spans:  # in float64 one span at a time: no float64 copy of the whole matrices
+        x = X[:, span.start:span.stop].astype(np.float64)
+        x_hat = X_hat[:, span.start:span.stop].astype(np.float64)
         role = getattr(span.role, "value", span.role)
         if span.loss == "ce":
             level = np.argmax(x, axis=1)

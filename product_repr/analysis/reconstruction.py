@@ -75,6 +75,20 @@ def column_scales(X: np.ndarray, spans: Sequence) -> dict[str, float]:
     return out
 
 
+#: rows reconstructed at a time by :func:`model_errors`: the reconstruction is held for one chunk, not the table
+CHUNK_ROWS = 50_000
+
+
+def model_errors(X: np.ndarray, reconstruct, spans: Sequence, *, scales: dict[str, float] | None = None,
+                 chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
+    """:func:`errors` of ``reconstruct(X)`` (a learner's ``reconstruct``), chunk by chunk of rows on the scales
+    of the whole of X (default :func:`column_scales`): the same frame, without a second (n, p) matrix."""
+    scales = scales or column_scales(X, spans)
+    parts = [errors(X[lo:lo + chunk_rows], reconstruct(X[lo:lo + chunk_rows]), spans, scales=scales)
+             for lo in range(0, len(X), max(1, int(chunk_rows)))]
+    return pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0]
+
+
 def errors(X: np.ndarray, X_hat: np.ndarray, spans: Sequence, *, scales: dict[str, float] | None = None) -> pd.DataFrame:
     """Reconstruction error of every product, per source column and in total.
 

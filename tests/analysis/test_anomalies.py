@@ -105,3 +105,29 @@ def test_a_rare_boolean_level_ranks_below_a_40x_price(shop):
     top_2pct = order[: int(np.ceil(0.02 * len(shop)))]
     # 10 % of all products are out of stock; by chance ~1 of the top 12 would be, and the old score put 11 there
     assert len(out_of_stock & set(top_2pct)) <= len(top_2pct) // 4, "out-of-stock products fill the top of the list"
+
+
+def test_masked_reconstruction_and_errors_chunk_by_chunk_equal_one_pass(monkeypatch):
+    """A big table's predictions are made chunk by chunk of rows (one chunk's copy in memory at a time): the
+    same numbers as in one pass, for the masked predictions and for the reconstruction errors."""
+    from product_repr.analysis import reconstruction
+    from product_repr.features.space import Span
+    from product_repr.data.schema import Role
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1_000, 7)).astype(np.float32)
+    X[:, 4:7] = np.eye(3, dtype=np.float32)[rng.integers(0, 3, size=1_000)]
+    spans = [Span("price", Role.NUMERIC, 0, 2, "mse"), Span("title", Role.TEXT, 2, 4, "mse"),
+             Span("colour", Role.CATEGORICAL, 4, 7, "ce")]
+    W = rng.normal(size=(7, 7)).astype(np.float32)
+
+    def reconstruct(x):
+        out = np.tanh(x @ W)
+        out[:, 4:7] = np.exp(out[:, 4:7]) / np.exp(out[:, 4:7]).sum(axis=1, keepdims=True)
+        return out
+
+    whole = anomalies.masked_reconstruction(reconstruct, X, spans)
+    monkeypatch.setattr(anomalies, "CHUNK_ROWS", 128)
+    np.testing.assert_array_equal(anomalies.masked_reconstruction(reconstruct, X, spans), whole)
+    one = reconstruction.errors(X, reconstruct(X), spans)
+    pd.testing.assert_frame_equal(reconstruction.model_errors(X, reconstruct, spans, chunk_rows=128), one)
