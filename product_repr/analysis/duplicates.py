@@ -32,6 +32,8 @@ K = 10
 SEARCH_DIM = 64
 #: random pairs drawn to measure each column's typical distance
 SAMPLE_PAIRS = 5000
+#: pairs whose column distances are computed at a time (bounds the copies of their feature blocks)
+PAIR_CHUNK = 65_536
 PAIR_COLUMNS = ("product_a", "product_b", "similarity", "embedding_similarity")
 COLUMNS = (*PAIR_COLUMNS, "group")
 
@@ -51,9 +53,12 @@ def column_distances(X: np.ndarray, spans: Sequence, a: np.ndarray, b: np.ndarra
     blocks are equal and 1 otherwise."""
     typical = typical_distances(X, spans) if typical is None else typical
     out = np.empty((len(a), len(spans)), dtype=np.float64)
-    for j, sp in enumerate(spans):
-        d = np.linalg.norm(X[a, sp.start:sp.stop] - X[b, sp.start:sp.stop], axis=1).astype(np.float64)
-        out[:, j] = np.minimum(d / typical[j], 1.0) if typical[j] > 1e-9 else (d > 1e-6).astype(np.float64)
+    for lo in range(0, len(a), PAIR_CHUNK):  # the pairs' blocks are copied a chunk at a time, not all at once
+        pa, pb = a[lo:lo + PAIR_CHUNK], b[lo:lo + PAIR_CHUNK]
+        for j, sp in enumerate(spans):
+            d = np.linalg.norm(X[pa, sp.start:sp.stop] - X[pb, sp.start:sp.stop], axis=1).astype(np.float64)
+            out[lo:lo + len(pa), j] = np.minimum(d / typical[j], 1.0) if typical[j] > 1e-9 else \
+                (d > 1e-6).astype(np.float64)
     return out
 
 

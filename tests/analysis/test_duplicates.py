@@ -73,3 +73,16 @@ def test_differences_put_the_columns_that_differ_first():
     frame = duplicates.differences(df, 0, 1)
     assert frame["same"].tolist() == [False, False, True, True]
     assert set(frame.loc[~frame["same"], "column"]) == {"title", "price"}
+
+
+def test_column_distances_chunk_by_chunk_of_pairs_are_the_same(monkeypatch):
+    from product_repr.features.space import Span
+    from product_repr.data.schema import Role
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    spans = [Span("a", Role.NUMERIC, 0, 2, "mse"), Span("t", Role.TEXT, 2, 6, "mse")]
+    a, b = rng.integers(0, 300, size=(2, 1_000))
+    whole = duplicates.column_distances(X, spans, a, b)
+    monkeypatch.setattr(duplicates, "PAIR_CHUNK", 97)
+    np.testing.assert_array_equal(duplicates.column_distances(X, spans, a, b), whole)

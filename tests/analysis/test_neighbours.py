@@ -160,6 +160,19 @@ def test_neighbour_graph_projection_keeps_low_rank_neighbourhoods():
     assert agree > 0.95, f"projection changed the neighbourhoods: overlap {agree:.3f}"
 
 
+def test_neighbour_graph_of_a_big_table_finds_its_directions_on_a_sample(monkeypatch):
+    """Above GRAPH_SVD_ROWS the principal directions come from a sample and every row is projected chunk by
+    chunk: on data of rank 8 the neighbourhoods are those of the whole matrix."""
+    rng = np.random.default_rng(2)
+    X = (rng.normal(size=(3_000, 8)) @ rng.normal(size=(8, 300))).astype(np.float32)
+    whole = neighbours.neighbour_graph(X, 10, max_dim=16)
+    monkeypatch.setattr(neighbours, "GRAPH_SVD_ROWS", 500)
+    monkeypatch.setattr(neighbours, "_GRAPH_CHUNK", 700)
+    sampled = neighbours.neighbour_graph(X, 10, max_dim=16)
+    agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(sampled, whole)])
+    assert agree > 0.95, f"sampled directions changed the neighbourhoods: overlap {agree:.3f}"
+
+
 def test_neighbour_graph_clips_k_and_needs_two_rows():
     assert neighbours.neighbour_graph(np.eye(3, dtype=np.float32), 10).shape == (3, 2)
     with pytest.raises(ConfigError, match="at least 2 rows, got 1"):
