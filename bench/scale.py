@@ -74,7 +74,7 @@ def catalog(rows: int, columns: int, seed: int = 0) -> pd.DataFrame:
 
 def train(table: Path, out: Path, args) -> tuple[float, float, dict]:
     """(wall seconds, peak RSS GiB, run.json) of one CLI training in a fresh process."""
-    cmd = [sys.executable, "-m", "product_repr", "train", str(table), "--out", str(out), "--quiet",
+    cmd = [sys.executable, "-m", "product_repr", "train", str(table), "--out", str(out), "--quiet", "--overwrite",
            "--feature", f"text_encoder={args.text_encoder}"]
     if args.steps:
         cmd += ["--steps", str(args.steps)]

@@ -139,3 +139,43 @@ def selected_product_ids(event: Any) -> list[str]:
         pid = custom[0] if isinstance(custom, (list, tuple)) else custom
         out[str(pid)] = None
     return list(out)
+
+
+#: a map draws at most this many points (a seeded random sample of a bigger map; the density underneath shows
+#: all of them): more points in Plotly's JSON freeze the browser (``PRODUCT_REPR_MAP_POINTS`` overrides it)
+MAP_POINTS = 100_000
+
+
+def map_points() -> int:
+    import os
+
+    try:
+        return max(1, int(os.environ.get("PRODUCT_REPR_MAP_POINTS", MAP_POINTS)))
+    except ValueError:
+        return MAP_POINTS
+
+
+def drawn_rows(rows: np.ndarray, limit: int | None = None, *, keep: Sequence[int] = (), seed: int = 0) -> np.ndarray:
+    """The map positions of ``rows`` that are drawn as points: all of them up to ``limit`` (default
+    :func:`map_points`), else a seeded random ``limit`` of them in their order, plus ``keep`` (positions
+    that must be drawn, e.g. starred products) where they are among ``rows``."""
+    rows = np.asarray(rows, dtype=np.int64)
+    limit = map_points() if limit is None else int(limit)
+    if len(rows) <= limit:
+        return rows
+    picked = np.sort(np.random.default_rng(seed).choice(len(rows), size=limit, replace=False))
+    out = rows[picked]
+    extra = np.intersect1d(np.asarray(keep, dtype=np.int64), rows)
+    return np.union1d(out, extra) if len(extra) else out
+
+
+def add_density(fig: go.Figure, coords: np.ndarray, *, bins: int = 200) -> go.Figure:
+    """Shade where all the products of a 2-D map lie (a 2-D histogram of ``coords`` (n, 2), log-scaled, drawn
+    under the points), for a map whose points are a sample of them."""
+    coords = np.asarray(coords, dtype=np.float64)
+    counts, xe, ye = np.histogram2d(coords[:, 0], coords[:, 1], bins=bins)
+    shade = np.where(counts > 0, np.log1p(counts), np.nan).T
+    fig.add_trace(go.Heatmap(x=(xe[:-1] + xe[1:]) / 2, y=(ye[:-1] + ye[1:]) / 2, z=shade, colorscale="Greys",
+                             showscale=False, opacity=0.45, hoverinfo="skip", name="all products", zsmooth=False))
+    fig.data = (fig.data[-1],) + fig.data[:-1]  # underneath every trace of points
+    return fig

@@ -135,11 +135,18 @@ with error_boundary():
 
     shown, shown_note = runview.map_filter(view)
     rows = np.arange(len(coords)) if shown is None else np.flatnonzero(shown)
+    chosen = len(rows)
+    rows = views.drawn_rows(rows)  # a huge map draws a sample as points, over the density of all of them
+    if len(rows) < chosen:
+        shown_note += (f" · drawn: a random {len(rows):,} of the {chosen:,} products as points; the grey shading "
+                       "shows where all of them lie, and search, stars and the other pages use every product")
     hover = runview.hover_frame(view)
     fig = views.scatter_figure(coords[rows], np.asarray(run.product_ids)[rows],
                                colour=None if colour is None else np.asarray(colour)[rows],
                                colour_name=None if colour_by == NONE else colour_by, continuous=continuous,
                                hover=None if hover is None else hover.iloc[rows], colorscale=scale)
+    if len(rows) < chosen and coords.shape[1] == 2:
+        views.add_density(fig, coords if shown is None else coords[shown])
     if colour_by == CLUSTER:
         clusters.annotate(fig, coords, *found)
     found_note = search_view.find_on_map(view, fig, coords)

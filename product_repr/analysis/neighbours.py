@@ -291,7 +291,7 @@ def neighbour_graph(X: np.ndarray, k: int = 10, *, max_dim: int = GRAPH_DIM, see
         np.sort(np.random.default_rng(seed).choice(n, size=GRAPH_SVD_ROWS, replace=False))
     _, _, vt = randomized_svd(normalise(X[rows]), n_components=max_dim, n_iter=2, random_state=seed)
     basis = np.ascontiguousarray(vt.T.astype(np.float32))
-    U = np.empty((n, max_dim), dtype=np.float32)
+    U = np.empty((n, basis.shape[1]), dtype=np.float32)  # fewer directions than max_dim on a small sample
     for lo in range(0, n, _GRAPH_CHUNK):
         U[lo:lo + _GRAPH_CHUNK] = normalise(X[lo:lo + _GRAPH_CHUNK]) @ basis
     ids, _ = all_neighbours(U, min(int(k), n - 1))

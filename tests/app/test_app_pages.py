@@ -212,6 +212,33 @@ def test_map_shows_only_the_products_with_the_chosen_values(trained):
     assert any(f"showing the {len(want):,} products whose category is {level}" in c.value for c in at.caption)
 
 
+def test_a_map_bigger_than_the_point_limit_draws_a_sample_over_the_density_of_all(trained, monkeypatch):
+    catalog, runs = trained
+    run = runs["denoising-test"]
+    monkeypatch.setenv("PRODUCT_REPR_MAP_POINTS", "50")
+    at = open_page(app_with(catalog, runs, "denoising-test"), "pages/map.py")
+    assert not at.exception, [e.message for e in at.exception]
+    (fig,) = charts(at)
+    assert fig["data"][0]["type"] == "heatmap", "the density of every product lies under the points"
+    drawn = {row[0] for trace in fig["data"][1:] for row in trace["customdata"]}
+    assert len(drawn) == 50 and drawn <= {str(p) for p in run.product_ids}
+    assert any(f"drawn: a random 50 of the {len(run.product_ids):,} products" in c.value for c in at.caption)
+
+
+def test_drawn_rows_keep_the_starred_and_the_order():
+    from pages._views import add_density, drawn_rows, scatter_figure
+
+    rows = np.arange(0, 1_000, 2)
+    assert (drawn_rows(rows, 600) == rows).all(), "under the limit every row is drawn"
+    picked = drawn_rows(rows, 100, keep=[7, 8, 998])
+    assert 100 <= len(picked) <= 102 and {8, 998} <= set(picked) and 7 not in picked, "kept where among rows"
+    assert (np.diff(picked) > 0).all() and set(picked) <= set(rows)
+    assert (drawn_rows(rows, 100) == drawn_rows(rows, 100)).all(), "seeded: the same sample on every rerun"
+    coords = np.random.default_rng(0).normal(size=(1_000, 2))
+    fig = add_density(scatter_figure(coords[:10], [str(i) for i in range(10)]), coords, bins=20)
+    assert fig.data[0].type == "heatmap" and np.nansum(np.expm1(np.asarray(fig.data[0].z, float))) == pytest.approx(1_000)
+
+
 def test_hover_shows_a_column_name_as_text_not_markup():
     import pandas as pd
 
