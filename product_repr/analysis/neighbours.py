@@ -287,7 +287,7 @@ def neighbour_graph(X: np.ndarray, k: int = 10, *, max_dim: int = GRAPH_DIM, see
 
     # the directions come from the unit rows (of a seeded sample of a big table); every row is then projected
     # a chunk at a time, so no normalised copy of the whole of X is made
-    rows = np.arange(n) if n <= GRAPH_SVD_ROWS else \
+    rows = slice(None) if n <= GRAPH_SVD_ROWS else \
         np.sort(np.random.default_rng(seed).choice(n, size=GRAPH_SVD_ROWS, replace=False))
     _, _, vt = randomized_svd(normalise(X[rows]), n_components=max_dim, n_iter=2, random_state=seed)
     basis = np.ascontiguousarray(vt.T.astype(np.float32))
