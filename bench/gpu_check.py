@@ -16,6 +16,7 @@ docs/BENCHMARKS.md with the machine.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import subprocess
@@ -32,7 +33,7 @@ def machine() -> list[str]:
     import torch
 
     lines = [f"python {platform.python_version()}, torch {torch.__version__}, {platform.machine()}, "
-             f"{__import__('os').cpu_count()} CPUs"]
+             f"{os.cpu_count()} CPUs"]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             p = torch.cuda.get_device_properties(i)

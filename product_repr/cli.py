@@ -130,18 +130,23 @@ def cmd_train(args) -> int:
             bar.close()
     out = Path(args.out) if args.out else Path("runs") / run.name
     save_run(run, out, overwrite=args.overwrite)
-    summary = {
+    _print_summary(run, out, args.learner, t0)
+    return 0
+
+
+def _print_summary(run, out: Path, learner: str, t0: float, **extra) -> None:
+    """The JSON summary ``train`` prints for a saved run (``extra`` keys after the learner)."""
+    print(json.dumps({
         "run": str(out),
-        "learner": args.learner,
+        "learner": learner,
+        **extra,
         "text_encoder": run.info.get("features", {}).get("text_encoder_used"),
-        "rows": int(len(df)),
+        "rows": int(run.info["data"]["rows"]),
         "embedding_dim": int(run.embeddings.shape[1]),
         "steps_trained": int(run.history["step"].iloc[-1]) if len(run.history) else 0,
         "seconds": round(time.perf_counter() - t0, 2),
         "metrics": run.metrics,
-    }
-    print(json.dumps(summary, indent=2, default=float))
-    return 0
+    }, indent=2, default=float))
 
 
 def _train_overrides(args) -> dict:
@@ -187,16 +192,7 @@ def _train_distributed(args) -> int:
         return 0
     out = Path(args.out) if args.out else Path("runs") / run.name
     save_run(run, out, overwrite=args.overwrite)
-    print(json.dumps({
-        "run": str(out),
-        "learner": args.learner,
-        "processes": size,
-        "rows": int(run.info["data"]["rows"]),
-        "embedding_dim": int(run.embeddings.shape[1]),
-        "steps_trained": int(run.history["step"].iloc[-1]) if len(run.history) else 0,
-        "seconds": round(time.perf_counter() - t0, 2),
-        "metrics": run.metrics,
-    }, indent=2, default=float))
+    _print_summary(run, out, args.learner, t0, processes=size)
     return 0
 
 

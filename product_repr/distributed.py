@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from product_repr.errors import ProductReprError, TableError
 
@@ -146,7 +147,7 @@ def train_table(
             say(f"Fitting the feature space on {min(len(df), pipeline.FIT_ROWS):,} of {len(df):,} rows")
             space = FeatureSpace(schema, exclude=plan.dropped, **plan.features)
             space.fit(df.iloc[pipeline.draft_rows(len(df), pipeline.FIT_ROWS)])
-            text = [str(c) for c in df.columns if df[c].dtype == object or str(df[c].dtype).startswith("str")]
+            text = [str(c) for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
             sent = [{"rows": len(df), "space": space.to_dict(), "config": plan.config, "text_columns": text}]
         except ProductReprError as err:
             sent = [{"error": (type(err).__name__, str(err))}]

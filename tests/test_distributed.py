@@ -141,13 +141,17 @@ def test_torchrun_two_processes_train_a_run_as_good_as_one_process(tmp_path):
         assert last_two[task] == pytest.approx(last_one[task], rel=0.05), task
 
 
-def test_torchrun_stops_every_process_on_bad_input(tmp_path):
-    (tmp_path / "empty.csv").write_text("a,b\n")
+@pytest.mark.parametrize("rows, message", [
+    ("", "error: 'bad.csv' has a header but no rows"),
+    ("1,2\n3,4\n3,5\n", "error: 3 rows cannot be shared by 2 processes (each needs 2); train it in one process"),
+])
+def test_torchrun_stops_every_process_on_bad_input(tmp_path, rows, message):
+    (tmp_path / "bad.csv").write_text("a,b\n" + rows)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
     # both processes end within the timeout: the other one is told and stops too, instead of waiting for rank 0
     # (torchrun may end it first once rank 0 has failed, so its own message is not always printed)
-    done = _torchrun(["train", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "r"), "--quiet"], tmp_path, env,
+    done = _torchrun(["train", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "r"), "--quiet"], tmp_path, env,
                      timeout=180)
     assert done.returncode != 0
-    assert "error: 'empty.csv' has a header but no rows" in done.stderr
+    assert message in done.stderr
     assert not (tmp_path / "r").exists()
