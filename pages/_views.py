@@ -141,6 +141,25 @@ def selected_product_ids(event: Any) -> list[str]:
     return list(out)
 
 
+def linked_selection(seen: Mapping[str, Any], now: Mapping[str, list[str]]) -> tuple[str | None, list[str]]:
+    """The selection to mirror across linked maps: ``now`` maps each map's name to the product ids selected
+    on it; ``seen`` is what this returned last time (``{"source": name, name: ids...}``, updated in place when
+    it is a dict). A map whose selection is new wins; with none new, the previous source keeps its selection.
+    Returns ``(source map, ids)``, or ``(None, [])`` when nothing is selected."""
+    chosen = [name for name, ids in now.items() if ids]
+    changed = [name for name in chosen if list(seen.get(name, ())) != list(now[name])]
+    if changed:
+        source = changed[-1]
+    elif seen.get("source") in chosen:
+        source = seen["source"]
+    else:
+        source = chosen[0] if chosen else None
+    if isinstance(seen, dict):
+        seen.clear()
+        seen.update({name: list(ids) for name, ids in now.items()}, source=source)
+    return source, (list(now[source]) if source is not None else [])
+
+
 #: a map draws at most this many points (a seeded random sample of a bigger map; the density underneath shows
 #: all of them): more points in Plotly's JSON freeze the browser (``PRODUCT_REPR_MAP_POINTS`` overrides it)
 MAP_POINTS = 100_000

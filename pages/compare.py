@@ -11,6 +11,7 @@ from product_repr.analysis import align, report
 
 K = 10  # neighbour list length compared between runs
 NONE = "(none)"
+SEEN_KEY = "compare.seen"  # the maps' last selections (pages/_views.linked_selection), no widget's key
 
 st.title("Compare runs")
 app = state()
@@ -69,8 +70,13 @@ with error_boundary():
     if aligned and len(layouts) == 2 and a_name != b_name:
         layouts[b_name], residual = align.align_runs(run_a.product_ids, layouts[a_name], run_b.product_ids,
                                                      layouts[b_name])
+    # a selection on either map (of the previous rerun) is starred on the other one
+    side_of = {"a": "left", "b": "right"}
+    source, picked = views.linked_selection(
+        st.session_state.setdefault(SEEN_KEY, {}),
+        {side: views.selected_product_ids(st.session_state.get(f"compare.map.{side}")) for side in side_of})
     map_a, map_b = st.columns(2)
-    for column, run, view in ((map_a, run_a, view_a), (map_b, run_b, view_b)):
+    for side, column, run, view in (("a", map_a, run_a, view_a), ("b", map_b, run_b, view_b)):
         with column:
             if run.projection is None:
                 st.info(f"Run {run.name} has no stored map; open it on the Map page to compute one.")
@@ -80,10 +86,25 @@ with error_boundary():
             fig = views.scatter_figure(coords, run.product_ids, colour=colour,
                                        colour_name=None if colour_by == NONE else colour_by, continuous=continuous,
                                        hover=runview.hover_frame(view), title=run.name, height=480)
-            st.plotly_chart(fig, width="stretch", key=f"compare.map.{'a' if column is map_a else 'b'}")
+            if source is not None and source != side:
+                position = {str(p): i for i, p in enumerate(run.product_ids)}
+                rows = [position[p] for p in picked if p in position]
+                if rows:
+                    views.highlight(fig, coords, [str(p) for p in run.product_ids], rows,
+                                    name=f"★ selected on the {side_of[source]} map")
+            st.plotly_chart(fig, width="stretch", key=f"compare.map.{side}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"))
     if residual is not None:
         st.caption(f"Right map aligned to the left: {1 - residual:.0%} of the left map's spread is matched "
                    "(100% = the same layout up to rotation and scale).")
+    if picked:
+        other = run_b if source == "a" else run_a
+        found = len(set(picked) & set(map(str, other.product_ids)))
+        st.caption(f"{len(picked):,} products selected on the {side_of[source]} map; the {found:,} of them in run "
+                   f"{other.name} are starred on the {side_of['b' if source == 'a' else 'a']} map.")
+    else:
+        st.caption("Select products on either map (box, lasso or a click): they are starred on the other map, "
+                   "so you can see where the other run put them.")
 
     st.subheader("Products whose neighbourhood changed most")
     if a_name == b_name:
@@ -102,6 +123,11 @@ with error_boundary():
                     width="stretch", key="compare.change_hist")
     top = report.with_attributes(changes.head(50).copy(), view_a.rows, [view_a.title, *view_a.keys])
     st.dataframe(top, hide_index=True, width="stretch", key="compare.changes")
+    if picked:
+        mine = changes[changes["product_id"].astype(str).isin(set(picked))]
+        st.markdown(f"**The {len(mine):,} selected products in both runs**, most changed first")
+        st.dataframe(report.with_attributes(mine.head(200).copy(), view_a.rows, [view_a.title, *view_a.keys]),
+                     hide_index=True, width="stretch", key="compare.selected")
     if residual is not None and len(changes) >= 5:
         moved = st.slider("Draw the products that changed most, from one map to the other", 5, min(200, len(changes)),
                           min(30, len(changes)), key="compare.moved")

@@ -145,8 +145,8 @@ st.markdown(
   (a price with three extra zeros), rare combinations, or genuinely special products. The score asks how
   rare each column's surprise is when the model predicts it from the product's other columns.
 - **Duplicates** — pairs whose columns nearly all match: the same product listed twice, or a variant.
-- **Compare** — the same catalog under two learners: metrics side by side, the two maps aligned, and the
-  products whose neighbourhoods changed most.
+- **Compare** — the same catalog under two learners: metrics side by side, the two maps aligned (select a group
+  on one map and it is starred on the other), and the products whose neighbourhoods changed most.
 - **Runs** — a trained model is reusable: place a file of new products in it (no training) to see where they
   land, how unusual each is and whether it is already in the catalog.
 """

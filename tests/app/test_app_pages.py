@@ -377,6 +377,24 @@ def test_compare_needs_two_runs_then_shows_metrics_with_baselines(trained):
     assert not at.exception and not any(any(t.get("mode") == "lines" for t in f["data"]) for f in charts(at))
 
 
+def test_compare_stars_a_selection_of_one_map_on_the_other(trained):
+    catalog, runs = trained
+    at = app_with(catalog, runs, "denoising-test")
+    picked = [str(p) for p in runs["denoising-test"].product_ids[3:8]]
+    at.session_state["compare.map.a"] = {"selection": {"points": [{"customdata": [p]} for p in picked],
+                                                       "point_indices": [], "box": [], "lasso": []}}
+    at = open_page(at, "pages/compare.py")
+    assert not at.exception, [e.message for e in at.exception]
+    left, right = [f for f in charts(at) if f["layout"].get("title", {}).get("text") in runs][:2]
+    assert not any(t.get("name", "").startswith("★") for t in left["data"]), "the left map shows its own selection"
+    star = right["data"][-1]
+    assert star["name"] == "★ selected on the left map"
+    assert [row[0] for row in star["customdata"]] == picked, "the same products, starred on the right map"
+    assert any("5 products selected on the left map" in c.value for c in at.caption)
+    selected = next(df.value for df in at.dataframe if set(df.value.get("product_id", [])) == set(picked))
+    assert selected["change"].is_monotonic_decreasing
+
+
 DATASETS = Path(os.environ.get("PRODUCT_REPR_DATASETS", ROOT.parent / "shared" / "datasets"))
 REAL = {
     "amazon_sales_india": "amazon_products_parsed.csv",

@@ -173,6 +173,20 @@ def train(page, run_name: str, learner_title: str | None = None) -> None:
     idle(page)
 
 
+def box_select(chart, page, area: tuple[float, float, float, float] = (0.05, 0.05, 0.95, 0.95)) -> None:
+    """Drag a box over ``area`` (left, top, right, bottom as shares) of a plotly chart's plotting area: a
+    selection, not a zoom (the maps' drag mode is "select")."""
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    assert box, "the chart has no drag layer to select on"
+    left, top, right, bottom = area
+    page.mouse.move(box["x"] + box["width"] * left, box["y"] + box["height"] * top)
+    page.mouse.down()
+    for share in (0.5, 1.0):
+        page.mouse.move(box["x"] + box["width"] * (left + (right - left) * share),
+                        box["y"] + box["height"] * (top + (bottom - top) * share), steps=8)
+    page.mouse.up()
+
+
 def test_upload_train_map_select_neighbours_reconstruction_compare(page, catalog_csv):
     try:
         flow(page, catalog_csv)
@@ -207,14 +221,7 @@ def flow(page, catalog_csv: Path) -> None:
     page.locator(".js-plotly-plot .scattergl, .js-plotly-plot canvas").first.wait_for(state="attached")
     no_exception(page, "Map")
     shoot(page, "3-map")
-    drag = chart.locator(".nsewdrag").first
-    box = drag.bounding_box()
-    assert box, "the map has no drag layer to select on"
-    page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=8)
-    page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.95, steps=8)
-    page.mouse.up()
+    box_select(chart, page)
     page.get_by_text("selected products").first.wait_for()
     idle(page)
     page.get_by_role("button", name="Download selection (CSV)").wait_for()
@@ -222,12 +229,23 @@ def flow(page, catalog_csv: Path) -> None:
     page.locator('[data-testid="stDataFrame"]').nth(2).wait_for()  # value counts, numeric statistics, the products
     no_exception(page, "Map selection")
     shoot(page, "4-map-selection")
+    page.get_by_role("textbox", name="Find on the map").fill("wireless earbuds")
+    page.keyboard.press("Enter")
+    page.get_by_text("products nearest in meaning to “wireless earbuds”").first.wait_for()
+    idle(page)
+    no_exception(page, "Map find")
+    shoot(page, "4b-map-find")
 
     # Neighbours: the default product's neighbours in both spaces
     go(page, "Neighbours")
     page.get_by_text("In the learned embedding", exact=True).wait_for()
     page.get_by_text("In the raw features", exact=True).wait_for()
     no_exception(page, "Neighbours")
+    page.get_by_role("textbox", name="Describe a product").fill("wireless earbuds")
+    page.keyboard.press("Enter")
+    idle(page)
+    page.get_by_text("Products are found by what the words mean").wait_for(state="detached")  # results instead
+    no_exception(page, "Neighbours search by meaning")
     shoot(page, "5-neighbours")
 
     # Reconstruction: histogram, unusual products, per-column errors
@@ -255,6 +273,11 @@ def flow(page, catalog_csv: Path) -> None:
     page.get_by_role("heading", name="Metrics").wait_for()
     page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for()
     no_exception(page, "Compare")
+    # the left map's left half selected: those products starred on the right map
+    box_select(page.locator('[data-testid="stPlotlyChart"]').first, page, (0.02, 0.02, 0.5, 0.98))
+    page.get_by_text("products selected on the left map").first.wait_for()
+    idle(page)
+    no_exception(page, "Compare selection")
     shoot(page, "7-compare")
 
     go(page, "Reconstruction")  # the contrastive run is active now: no decoder, an explanation instead

@@ -75,3 +75,15 @@ def test_small_figures_build():
                            value_name="error", group_name="cat")
     assert [t.name for t in box.data] == [colours.MISSING, "v", "u"], "groups ordered by median error, highest first"
     assert [t.x[0] for t in charts.overlap_figure(3, 2, 1).data] == [3, 2, 1]
+
+
+def test_linked_selection_mirrors_the_map_whose_selection_is_new():
+    seen: dict = {}
+    assert views.linked_selection(seen, {"a": [], "b": []}) == (None, [])
+    assert views.linked_selection(seen, {"a": ["P1", "P2"], "b": []}) == ("a", ["P1", "P2"])
+    assert views.linked_selection(seen, {"a": ["P1", "P2"], "b": []}) == ("a", ["P1", "P2"]), "a rerun keeps it"
+    # a new selection on the right map wins although the left one is still selected
+    assert views.linked_selection(seen, {"a": ["P1", "P2"], "b": ["P9"]}) == ("b", ["P9"])
+    assert views.linked_selection(seen, {"a": ["P1", "P2"], "b": ["P9"]}) == ("b", ["P9"])
+    assert views.linked_selection(seen, {"a": ["P3"], "b": ["P9"]}) == ("a", ["P3"])
+    assert views.linked_selection(seen, {"a": [], "b": []}) == (None, [])
