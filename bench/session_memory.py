@@ -15,7 +15,6 @@ import platform
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,31 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from product_repr import pipeline  # noqa: E402
 from product_repr.data import demo  # noqa: E402
 from product_repr.data.schema import infer_schema  # noqa: E402
+from product_repr.runs import frame_bytes, memory_parts  # noqa: E402
 
 MB = 1e6
-
-
-def frame_bytes(frame: pd.DataFrame | None) -> int:
-    return 0 if frame is None else int(frame.memory_usage(deep=True, index=True).sum())
-
-
-def run_parts(run) -> dict[str, int]:
-    """Bytes per part of a finished run."""
-    import torch
-
-    model = run.learner.model_
-    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values() if isinstance(t, torch.Tensor))
-    state, arrays = run.feature_space.to_dict()
-    features = sum(np.asarray(a).nbytes for a in arrays.values()) + len(repr(state))
-    return {
-        "embeddings": int(np.asarray(run.embeddings).nbytes) + int(sum(len(str(p)) + 49 for p in run.product_ids)),
-        "map": frame_bytes(run.projection),
-        "neighbours": frame_bytes(run.neighbours),
-        "errors and anomaly scores": frame_bytes(run.reconstruction) + frame_bytes(run.anomalies),
-        "duplicate pairs": frame_bytes(run.duplicates),
-        "model weights": int(weights),
-        "feature space": int(features),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     for rows in args.rows:
         table = demo.make_catalog(rows=rows, seed=0).table
         run = pipeline.build_run(table, infer_schema(table), exclude=["subcategory"], label="category")
-        parts = run_parts(run)
+        parts = memory_parts(run)
         catalog = frame_bytes(table)
         total = catalog + sum(parts.values())
         rows_out.append({"catalog rows": f"{rows:,}", "catalog": f"{catalog / MB:.1f}",

@@ -8,7 +8,9 @@ import streamlit as st
 from pages import _placing as placing_view
 from pages import _triage as triage
 from pages._shell import error_boundary, log
-from pages._state import CLOSED_KEY, active_run, add_run, run_alignment, run_label, state
+from pages._state import (CLOSED_KEY, MAX_RUNS, MAX_SESSION_BYTES, active_run, add_run, run_alignment,
+                          run_label, session_bytes, state)
+from pages._text import md
 from product_repr import export, library
 from product_repr.errors import ProductReprError
 
@@ -63,18 +65,20 @@ def run_rows(run) -> pd.DataFrame | None:
 # --- this session's runs -----------------------------------------------------------------------------------
 st.subheader("This session's runs")
 if st.session_state.get(CLOSED_KEY):
-    st.info(st.session_state.pop(CLOSED_KEY), icon=":material/info:")
+    st.info(md(st.session_state.pop(CLOSED_KEY)), icon=":material/info:")
 if app.runs:
     st.dataframe(runs_overview(), hide_index=True, width="stretch")
     st.caption("Switch the active run in the sidebar. Runs live in this browser tab's session only: download "
-               "a run's zip (and open it again below, here or on another server) or save it to keep it.")
+               "a run's zip (and open it again below, here or on another server) or save it to keep it. "
+               f"This session holds about {session_bytes(app) / 1e6:,.1f} MB of runs and catalog; it keeps at most "
+               f"{MAX_RUNS} runs and {MAX_SESSION_BYTES / 1e6:,.0f} MB, closing the oldest run beyond that.")
 else:
     st.caption("No runs yet: train one on the Train page, or open a saved run below.")
 
 # --- downloads of the active run ---------------------------------------------------------------------------
 run = active_run()
 if run is not None:
-    st.subheader(f"Download run {run.name}")
+    st.subheader(f"Download run {md(run.name)}")
     stem = library.safe_name(run.name)
     n, d = run.embeddings.shape
     st.caption(f"{n:,} products × {d} dimensions. Files are built when you click.")
@@ -122,14 +126,14 @@ if zipped is not None and st.session_state.get("runs.zip_opened") != zipped.file
     else:
         adopt(opened, zipped.name, saved)
 if zipped is not None and st.session_state.get("runs.zip_error"):
-    st.error(st.session_state["runs.zip_error"])
+    st.error(md(st.session_state["runs.zip_error"]))
     if state().runs:
         st.caption("This session's runs are unchanged.")
 folder = library.runs_folder()
 st.markdown(f"Run directories made by `python -m product_repr train … --out {folder}/NAME` (or unzipped downloads) "
             f"in the server folder `{folder.resolve()}` (set `${library.RUNS_ENV}` to use another one).")
 if st.session_state.get("runs.flash"):
-    st.success(st.session_state.pop("runs.flash"))
+    st.success(md(st.session_state.pop("runs.flash")))
 found = library.list_run_dirs(folder)
 if not found:
     st.caption("No run directories there yet.")
@@ -152,4 +156,4 @@ if run is not None:
             with error_boundary("saving the run"):
                 path = library.save_into(triage.with_marks(run), folder, target, table=run_rows(run))
                 renamed = "" if path.name == library.safe_name(target) else f" ({target!r} already holds a run)"
-                st.success(f"Saved to {path}{renamed} — {library.evaluate_hint(path)}")
+                st.success(md(f"Saved to {path}{renamed} — {library.evaluate_hint(path)}"))

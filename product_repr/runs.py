@@ -56,6 +56,35 @@ class Run:
     marks: pd.DataFrame | None = None  # a person's marks (findings.marks_frame), marks.csv
 
 
+def frame_bytes(frame: pd.DataFrame | None) -> int:
+    """Bytes a DataFrame holds (pandas' deep memory usage: strings included); 0 for None."""
+    return 0 if frame is None else int(frame.memory_usage(deep=True, index=True).sum())
+
+
+def memory_parts(run: Run) -> dict[str, int]:
+    """Bytes each part of ``run`` holds in memory: embeddings and ids, map, neighbours, errors and anomaly
+    scores, duplicate pairs, model weights, feature space (its arrays plus its state's text). What a dashboard
+    session keeps per run; caches shared by the process (the sentence model, the encoding cache) are not here."""
+    model = getattr(run.learner, "model_", None)
+    weights = 0
+    if model is not None:
+        weights = sum(t.numel() * t.element_size() for t in model.state_dict().values() if hasattr(t, "numel"))
+    features = 0
+    if run.feature_space is not None:
+        state, arrays = run.feature_space.to_dict()
+        features = sum(np.asarray(a).nbytes for a in arrays.values()) + len(repr(state))
+    ids = np.asarray(run.product_ids)
+    return {
+        "embeddings": int(np.asarray(run.embeddings).nbytes) + int(sum(len(str(p)) + 49 for p in ids)),
+        "map": frame_bytes(run.projection),
+        "neighbours": frame_bytes(run.neighbours),
+        "errors and anomaly scores": frame_bytes(run.reconstruction) + frame_bytes(run.anomalies),
+        "duplicate pairs": frame_bytes(run.duplicates),
+        "model weights": int(weights),
+        "feature space": int(features),
+    }
+
+
 def jsonable(value: Any) -> Any:
     """``value`` with numpy scalars/arrays, tuples, Paths and enums made JSON-safe; NaN/inf become None."""
     if isinstance(value, dict):

@@ -30,6 +30,7 @@ START_S = 90  # server start-up
 TRAIN_S = 240  # training + analysis; the first UMAP fit compiles numba (~25 s) if the warm-up has not finished
 
 ABANDON_S = 2  # the server stops a training this long after its tab closed (30 s by default)
+RELEASE_S = 4  # and lets go of the closed tab's state this long after (Streamlit's session TTL + 10 s by default)
 SERVER_LOG: dict = {}  # the server's log file, for what only the server can tell
 
 pytestmark = pytest.mark.browser
@@ -62,12 +63,14 @@ def server(tmp_path_factory):
     _require_browser()
     port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ, PRODUCT_REPR_DEMO_ROWS="200", PRODUCT_REPR_ABANDON_S=str(ABANDON_S))
+    env = dict(os.environ, PRODUCT_REPR_DEMO_ROWS="200", PRODUCT_REPR_ABANDON_S=str(ABANDON_S),
+               PRODUCT_REPR_RELEASE_S=str(RELEASE_S))
     SERVER_LOG["path"] = log_path
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--server.disconnectedSessionTTL", str(RELEASE_S - 1)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_S
@@ -425,3 +428,12 @@ def test_a_closed_tab_stops_its_training_and_frees_the_cpu(server, browser, tmp_
         assert time.monotonic() - closed < 120, f"the training went on after its tab closed; log:\n{log.read_text()[-2000:]}"
         time.sleep(0.5)
     print(f"stopped {time.monotonic() - closed:.1f} s after the tab closed (grace {ABANDON_S} s)")
+    # then its catalog and state are let go, once Streamlit would no longer resume the session
+    released = re.compile(r"INFO product_repr\.app: released the state of a closed browser session \(\w+…\): "
+                          r"about (\d+\.\d) MB")
+    while not released.search(log.read_text(errors="replace")):
+        assert time.monotonic() - closed < 60, f"the closed tab's state was kept; log:\n{log.read_text()[-2000:]}"
+        time.sleep(0.5)
+    size = float(released.search(log.read_text(errors="replace")).group(1))
+    assert size > 0.5, f"a 3,000-product catalog was let go, not {size} MB"
+    print(f"released {size} MB {time.monotonic() - closed:.1f} s after the tab closed (after {RELEASE_S} s)")
