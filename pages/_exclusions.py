@@ -10,6 +10,7 @@ import streamlit as st
 
 from pages._cache import cached_twins
 from pages._catalogs import CatalogState
+from pages._text import md
 from product_repr.data.leakage import label_exclusions
 
 NONE = "(none)"
@@ -61,19 +62,19 @@ def draw_label_and_exclusions(cat: CatalogState) -> None:
              "learns the answer it is scored against.")
     cat.exclude = list(exclude)
     if cat.label is not None and cat.label not in cat.exclude:
-        st.warning(f"The label '{cat.label}' is not excluded: training will still leave it out, since learning "
+        st.warning(f"The label '{md(cat.label)}' is not excluded: training will still leave it out, since learning "
                    "from the label would make its evaluation meaningless.")
     twins = [c for c in cached_twins(cat, cat.label) if c not in cat.exclude]
     if twins:
-        st.info(_twin_advice(twins, cat.label))
+        st.info(md(_twin_advice(twins, cat.label)))
 
         def add_twins() -> None:
             cat.exclude = [*cat.exclude, *twins]
             st.session_state[exclude_key] = list(cat.exclude)
 
-        st.button(f"Exclude {', '.join(twins)}", key=f"data.twins.{sha}", on_click=add_twins)
+        st.button(f"Exclude {md(', '.join(twins))}", key=f"data.twins.{sha}", on_click=add_twins)
     used = cat.schema.usable([*cat.exclude, *([cat.label] if cat.label else [])])
-    st.caption(f"The learner will see {len(used)} column{'s' if len(used) != 1 else ''}: {', '.join(used) or '—'}.")
+    st.caption(f"The learner will see {len(used)} column{'s' if len(used) != 1 else ''}: {md(', '.join(used)) or '—'}.")
     if not used:
         st.error("No column is left to learn from: give some columns a numeric, categorical or text role, or "
                  "exclude fewer.")

@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages._state import JOB_KEY
+from pages._text import md
 
 POLL_S = 1.0
 
@@ -33,7 +34,7 @@ def draw_live_map(job, slot, drawn: int) -> int:
     if frame is None or id(frame) == drawn:
         return drawn
     with slot.container():
-        st.caption(caption(job))
+        st.caption(md(caption(job)))
         st.plotly_chart(live_map_figure(frame), key=f"live_map.{id(frame)}")
     return id(frame)
 
@@ -60,7 +61,7 @@ def watch_job(*, show_map: bool) -> None:
         st.info(f"Training **{job.name}**: {job.stage}{queue}. This page shows the run as soon as it is "
                 "finished.", icon=":material/hourglass_top:")
         if show_map and job.map is not None:
-            st.caption(caption(job))
+            st.caption(md(caption(job)))
             st.plotly_chart(live_map_figure(job.map), key="live_map.watch")
 
     poll()

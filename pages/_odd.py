@@ -12,6 +12,7 @@ import streamlit as st
 
 from pages import _cache as cache, _charts as charts, _runview as runview, _triage as triage
 from pages._state import state
+from pages._text import md
 from product_repr import findings
 from product_repr.analysis import anomalies, report
 
@@ -88,7 +89,7 @@ def check(run, view, table: pd.DataFrame, near: np.ndarray) -> None:
                        key="reconstruction.check")
     row = [str(p) for p in run.product_ids].index(pid)
     others = [str(run.product_ids[j]) for j in near[row][:5]]
-    st.markdown(f"**Why:** {table.loc[table['product_id'] == pid, 'why'].iloc[0] or '—'}")
+    st.markdown(f"**Why:** {md(table.loc[table['product_id'] == pid, 'why'].iloc[0] or '—')}")
     side = triage.side_by_side(view, [pid, *others], names=[f"{pid} (this)", *others])
     if side is not None:
         st.dataframe(side, hide_index=True, width="stretch", key="reconstruction.side")

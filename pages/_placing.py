@@ -12,6 +12,7 @@ import streamlit as st
 from pages import _runview as runview
 from pages._catalogs import MAX_ROWS, MAX_UPLOAD_MB
 from pages._shell import error_boundary
+from pages._text import md
 from product_repr import export, library, placing
 from product_repr.compute import SERVER_GATE
 from product_repr.data.tables import SUFFIXES
@@ -65,7 +66,7 @@ def shown_frame(placed, titles, run_rows: pd.DataFrame | None, run) -> pd.DataFr
 
 def draw(run, run_rows: pd.DataFrame | None) -> None:
     """The "Place new products" section for ``run``; ``run_rows``: its catalog rows, or None."""
-    st.subheader(f"Place new products in run {run.name}")
+    st.subheader(f"Place new products in run {md(run.name)}")
     st.markdown(
         "Upload products the run has not seen: they are encoded with the run's own features and model, **no "
         "training**. Each gets its embedding, its nearest products among the run's, how well the model rebuilds "
@@ -73,7 +74,7 @@ def draw(run, run_rows: pd.DataFrame | None) -> None:
         + (" and whether it is already in the catalog." if run_rows is not None else
            ". Load the run's catalog on the Data page to also see whether each is already in it."))
     needed = placing.required_columns(run)
-    st.caption(f"The file needs the columns the run encodes: {', '.join(needed)}. Empty cells are read as "
+    st.caption(f"The file needs the columns the run encodes: {md(', '.join(needed))}. Empty cells are read as "
                f"missing; unseen category values as (other). Up to {MAX_ROWS:,} rows, {MAX_UPLOAD_MB} MB.")
     upload = st.file_uploader("New products", type=list(SUFFIXES), key="runs.place_file")
     if upload is not None and st.button("Place them", key="runs.place", icon=":material/add_location_alt:"):
@@ -84,7 +85,7 @@ def draw(run, run_rows: pd.DataFrame | None) -> None:
     name, placed, titles = kept
     frame = placed.frame
     for note in placed.notes:
-        st.info(note, icon=":material/info:")
+        st.info(md(note), icon=":material/info:")
     cols = st.columns(3)
     cols[0].metric("New products", f"{len(frame):,}")
     if "error_percentile" in frame:
@@ -93,7 +94,7 @@ def draw(run, run_rows: pd.DataFrame | None) -> None:
     if "already_in_catalog" in frame:
         cols[2].metric("Already in the catalog", int(frame["already_in_catalog"].sum()),
                        help="a near-duplicate of a run product by the Duplicates page's measure")
-    st.caption(f"From {name}.")
+    st.caption(f"From {md(name)}.")
     st.dataframe(shown_frame(placed, titles, run_rows, run), hide_index=True, width="stretch")
     stem = f"{library.safe_name(run.name)}-new-products"
     left, right = st.columns(2)

@@ -10,6 +10,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from pages._text import md
+
 
 def colour_of(job) -> str | None:
     """The column the snapshots are coloured by: the label, else none."""
@@ -54,7 +56,7 @@ def draw_forming(job, slot, drawn: int) -> int:
     index = len(replay.frames) - 1
     with slot.container():
         st.markdown("**The map forming**")
-        st.caption(caption(job, index))
+        st.caption(md(caption(job, index)))
         st.plotly_chart(figure(job, index), key=f"train.forming.{index}")
     return len(replay.frames)
 
@@ -67,7 +69,7 @@ def replay_section(job) -> None:
     with st.expander("Watch it learn: replay the training", expanded=False):
         index = st.slider("Snapshot", 0, len(replay.frames) - 1, len(replay.frames) - 1, key="train.replay",
                           help="0 is the untrained encoder; each later snapshot is a training check.")
-        st.caption(caption(job, index))
+        st.caption(md(caption(job, index)))
         st.plotly_chart(figure(job, index), key="train.replay_map")
         st.caption("Train the same catalog with another learner and replay it to see how differently the "
                    "objectives organise it: an autoencoder spreads products by every column, a contrastive "

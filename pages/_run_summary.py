@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages._state import run_label
 from pages._widgets import format_seconds
+from pages._text import md
 from product_repr.analysis.report import QUALITY, knn_verdict, metrics_table
 
 
@@ -75,11 +76,11 @@ def summary(run) -> None:
         st.caption("Text encoding: " + ("TF-IDF only" if used == "tfidf" else f"pretrained {used} + TF-IDF"))
     twins = (info.get("data") or {}).get("twins_excluded")
     if twins:
-        st.caption(f"Excluded automatically as twins of the label: {', '.join(twins)}.")
+        st.caption(f"Excluded automatically as twins of the label: {md(', '.join(twins))}.")
     label = run_label(run)
     table = metrics_table([run]).set_index("name")[list(QUALITY)]
     if label is not None and table.notna().any().any():
-        st.markdown(f"**Quality against the label '{label}'** (higher is better; *raw features* = the encoded "
+        st.markdown(f"**Quality against the label '{md(label)}'** (higher is better; *raw features* = the encoded "
                     "input, *PCA* = PCA of it to the same size)")
         # formatted as text: st.dataframe shows a missing number as "None" whatever the Styler says
         st.dataframe(table.T.map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"), width="stretch")

@@ -17,6 +17,7 @@ import streamlit as st
 from pages import _cache as cache
 from pages._colours import colour_values
 from pages._state import run_alignment, run_label, state
+from pages._text import md
 from product_repr.data.titles import key_columns, title_column
 
 
@@ -92,9 +93,9 @@ def show_notes(view: RunView) -> None:
     """Say when the products are shown by id only (``st.warning`` when a loaded catalog was refused, else
     ``st.info``), or come from a different version of the catalog (``st.warning``)."""
     if view.note:
-        (st.info if view.note.startswith("No catalog") else st.warning)(view.note)
+        (st.info if view.note.startswith("No catalog") else st.warning)(md(view.note))
     if view.warning:
-        st.warning(view.warning)
+        st.warning(md(view.warning))
 
 
 def column_colours(view: RunView, column: str) -> tuple[np.ndarray, bool]:
@@ -156,9 +157,9 @@ def map_filter(view: RunView) -> tuple[np.ndarray | None, str]:
         return None, ""
     values = view.rows[column].astype("string").fillna("(missing)")
     levels = values.value_counts().index.tolist()
-    chosen = right.multiselect(f"{column} is", levels, key="map.filter_values", placeholder="pick one or more values")
+    chosen = right.multiselect(f"{md(column)} is", levels, key="map.filter_values", placeholder="pick one or more values")
     if not chosen:
         return None, ""
     mask = values.isin(chosen).to_numpy()
-    return mask, f" · showing the {int(mask.sum()):,} products whose {column} is {', '.join(map(str, chosen[:3]))}" + (
+    return mask, f" · showing the {int(mask.sum()):,} products whose {md(column)} is {md(', '.join(map(str, chosen[:3])))}" + (
         "…" if len(chosen) > 3 else "")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages import _cache as cache, _runview as runview, _views as views
 from pages._runview import RunView
+from pages._text import md
 from product_repr.analysis import report, search
 
 SPACE_NAMES = {"text": "the text vectors", "learned": "the learned embedding"}
@@ -65,7 +66,7 @@ def find_on_map(view: RunView, fig, coords) -> str:
     rows, _ = search.search(run, text, X, k=FIND_K, space="text")
     query = " ".join(text.split())[:60]
     views.highlight(fig, coords, [str(p) for p in run.product_ids], rows, name=f"★ {query}")
-    return f" · ★ the {len(rows)} products nearest in meaning to “{query}”"
+    return f" · ★ the {len(rows)} products nearest in meaning to “{md(query)}”"
 
 
 def star_neighbours(view: RunView, fig, coords, selected: list[str]) -> str:
@@ -81,5 +82,5 @@ def star_neighbours(view: RunView, fig, coords, selected: list[str]) -> str:
     ids, _ = cache.learned_neighbours(run, STAR_K)
     rows = ids[position[selected[0]]]
     views.highlight(fig, coords, [str(p) for p in run.product_ids], rows, name=f"★ nearest to {selected[0]}")
-    return (f" · ★ the {len(rows)} products nearest to {selected[0]} in the learned space (the Neighbours page says "
+    return (f" · ★ the {len(rows)} products nearest to {md(selected[0])} in the learned space (the Neighbours page says "
             "why they are alike)")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._text import md
+
 from product_repr.errors import ProductReprError
 
 log = logging.getLogger("product_repr.app")
@@ -53,7 +55,7 @@ def error_boundary(what: str = "") -> Iterator[None]:
     try:
         yield
     except ProductReprError as err:
-        st.error(str(err))
+        st.error(md(str(err)))
     except Exception:  # noqa: BLE001 - the UI must never show a traceback
         log.exception("unexpected error%s", f" while {what}" if what else "")
         st.error(f"Something went wrong{' while ' + what if what else ''} (details in the server log). "

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from pages._state import JOB_KEY, collect_job, state
+from pages._text import md
 
 RUN_KEY = "sidebar.run"
 SYNCED_KEY = "sidebar.synced"  # the active run the widget last showed (a key no widget owns)
@@ -23,12 +24,12 @@ def sidebar() -> None:
             st.caption("none loaded — see the Data page")
         else:
             cat = app.catalog
-            st.caption(f"{cat.name}  \n{len(cat.df):,} rows × {len(cat.df.columns)} columns  \n"
+            st.caption(f"{md(cat.name)}  \n{len(cat.df):,} rows × {len(cat.df.columns)} columns  \n"
                        f"label: {cat.label or '—'}")
         st.markdown("**Run**")
         job = st.session_state.get(JOB_KEY)
         if job is not None and job.running:
-            st.caption(f"training {job.name}… (progress on the Train page)")
+            st.caption(f"training {md(job.name)}… (progress on the Train page)")
         if not app.runs:
             st.caption("none yet — train one on the Train page")
             return

@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages._runview import RunView
 from pages._state import state
+from pages._text import md
 from product_repr import export, findings
 from product_repr.errors import ProductReprError
 
@@ -26,7 +27,7 @@ def marks(run) -> dict:
         try:
             app.marks[run.name] = findings.marks_from_frame(run.marks)
         except ProductReprError as err:
-            st.warning(f"The run's marks could not be read ({err}); starting with none.")
+            st.warning(f"The run's marks could not be read ({md(err)}); starting with none.")
             app.marks[run.name] = {}
     return app.marks[run.name]
 

@@ -7,6 +7,7 @@ import streamlit as st
 from pages import _cache as cache, _charts as charts, _runview as runview, _views as views
 from pages._shell import error_boundary
 from pages._state import state
+from pages._text import md
 from product_repr.analysis import align, report
 
 K = 10  # neighbour list length compared between runs
@@ -79,7 +80,7 @@ with error_boundary():
     for side, column, run, view in (("a", map_a, run_a, view_a), ("b", map_b, run_b, view_b)):
         with column:
             if run.projection is None:
-                st.info(f"Run {run.name} has no stored map; open it on the Map page to compute one.")
+                st.info(f"Run {md(run.name)} has no stored map; open it on the Map page to compute one.")
                 continue
             coords = layouts[run.name]
             colour, continuous = (None, False) if colour_by == NONE else runview.column_colours(view, colour_by)
@@ -101,7 +102,7 @@ with error_boundary():
         other = run_b if source == "a" else run_a
         found = len(set(picked) & set(map(str, other.product_ids)))
         st.caption(f"{len(picked):,} products selected on the {side_of[source]} map; the {found:,} of them in run "
-                   f"{other.name} are starred on the {side_of['b' if source == 'a' else 'a']} map.")
+                   f"{md(other.name)} are starred on the {side_of['b' if source == 'a' else 'a']} map.")
     else:
         st.caption("Select products on either map (box, lasso or a click): they are starred on the other map, "
                    "so you can see where the other run put them.")
@@ -115,7 +116,7 @@ with error_boundary():
     nn_b, _ = cache.learned_neighbours(run_b, k)
     changes = report.neighbourhood_changes(run_a.product_ids, nn_a, run_b.product_ids, nn_b)
     if changes.empty:
-        st.info(f"Runs {a_name} and {b_name} have no products in common.")
+        st.info(f"Runs {md(a_name)} and {md(b_name)} have no products in common.")
         st.stop()
     st.metric(f"Mean neighbourhood change at k = {k}", f"{changes['change'].mean():.0%}",
               help=f"1 − the share of a product's {k} nearest neighbours that are the same in both runs, averaged.")

@@ -8,6 +8,7 @@ from pages._catalogs import MAX_ROWS, MAX_UPLOAD_MB, demo_rows, load_demo, load_
 from pages._exclusions import draw_label_and_exclusions
 from pages._shell import ROOT, error_boundary, log
 from pages._state import state
+from pages._text import md
 from product_repr.data.profile import role_changes
 from product_repr.data.schema import Role
 from product_repr.data.tables import SUFFIXES
@@ -49,9 +50,9 @@ with upload_col:
                 f"Could not read {upload.name} (details in the server log). Check that it is a table in one of "
                 "the formats above.")
     if upload is not None and st.session_state.get("data.upload_error"):
-        st.error(st.session_state["data.upload_error"])
+        st.error(md(st.session_state["data.upload_error"]))
         if app.catalog is not None:
-            st.caption(f"Still using the previous catalog: {app.catalog.name}.")
+            st.caption(f"Still using the previous catalog: {md(app.catalog.name)}.")
 
 with demo_col:
     with st.form("data.demo"):
@@ -74,7 +75,7 @@ if cat is None:
 
 df = cat.df
 sha = cat.sha256[:12]
-st.subheader(cat.name)
+st.subheader(md(cat.name))
 st.caption(f"{len(df):,} rows × {len(df.columns)} columns · format {df.attrs.get('format', 'generated')}")
 if df.attrs.get("sampled"):
     st.warning(f"A random sample of {len(df):,} of the file's {df.attrs.get('rows_total') or 0:,} rows was read "
@@ -92,7 +93,7 @@ elif df.attrs.get("capped"):
                 app.catalog = load_upload(upload, max_rows=MAX_ROWS, sample=True)
             st.rerun()
 for note in df.attrs.get("notes", []) or []:
-    st.caption(f"ℹ️ {note}")
+    st.caption(f"ℹ️ {md(note)}")
 
 tab_preview, tab_roles, tab_use = st.tabs(["Preview", "Columns & roles", "Label & exclusions"])
 
@@ -127,9 +128,9 @@ with tab_roles:
         if changes:
             try:
                 cat.schema = cat.schema.with_roles(changes)
-                st.success("Roles updated: " + ", ".join(f"{c} → {r}" for c, r in changes.items()))
+                st.success("Roles updated: " + ", ".join(f"{md(c)} → {r}" for c, r in changes.items()))
             except ProductReprError as err:
-                st.error(f"{err} — the previous roles are kept.")
+                st.error(f"{md(err)} — the previous roles are kept.")
 
 # --- label, colour, exclusions ------------------------------------------------------------------------------
 with tab_use:

@@ -8,6 +8,7 @@ import streamlit as st
 from pages import _cache as cache, _charts as charts, _runview as runview, _search as finder
 from pages._shell import error_boundary
 from pages._state import require_run
+from pages._text import md
 from product_repr.analysis import alike, neighbours, report
 from product_repr.data.titles import search_products
 
@@ -42,7 +43,7 @@ with error_boundary():
     titles = view.rows[view.title].to_numpy() if view.rows is not None and view.title else None
     hits, total = search_products(product_ids, titles, text, limit=MAX_MATCHES)
     if total == 0:
-        st.warning(f"No product's id or title contains '{text}'. Try a shorter or different part.")
+        st.warning(f"No product's id or title contains '{md(text)}'. Try a shorter or different part.")
         st.stop()
     choice = st.selectbox(f"Product ({total:,} match{'es' if total != 1 else ''}"
                           + (f", first {MAX_MATCHES:,} listed" if total > MAX_MATCHES else "") + ")",
@@ -51,7 +52,7 @@ with error_boundary():
     i = int(choice)
     pid = product_ids[i]
 
-    st.subheader(view.label_of(pid))
+    st.subheader(md(view.label_of(pid)))
     if view.rows is not None:
         st.dataframe(view.rows.iloc[[i]], hide_index=True, width="stretch")
 
@@ -82,7 +83,7 @@ with error_boundary():
                         key="neighbours.pair")
     pair = alike.explain_pair(X, run.feature_space.spans, i, int(pick),
                               rows=view.rows.reset_index(drop=True) if view.rows is not None else None)
-    st.markdown(f"**{alike.summary(pair)}.**")
+    st.markdown(f"**{md(alike.summary(pair))}.**")
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.bar_figure(pair["column"].tolist(), pair["agreement"].to_numpy(), x_title="agreement",
                                         y_title="", reference=1.0, reference_text="same"),

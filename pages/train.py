@@ -12,6 +12,7 @@ from pages._shell import ROOT, error_boundary, session_alive
 from pages._state import JOB_KEY, LAST_RUN_KEY, collect_job, require_catalog, state
 from pages._training_job import TrainingJob
 from pages._widgets import current_values, draw_field, text_encoding
+from pages._text import md
 from product_repr import learners
 from product_repr.compute import SERVER_GATE
 from product_repr.errors import ProductReprError
@@ -70,7 +71,7 @@ with error_boundary("drawing the text settings"):
 count = sum(1 for r in app.runs.values() if (r.info or {}).get("learner") == learner) + 1
 name = st.text_input("Run name", value="", placeholder=f"{learner}-{count}", key="train.name",
                      help="Each training is kept as a named run; switch between runs in the sidebar.").strip()
-st.caption(f"Trains on **{cat.name}** ({len(cat.df):,} rows), "
+st.caption(f"Trains on **{md(cat.name)}** ({len(cat.df):,} rows), "
            f"label {repr(cat.label) if cat.label else '—'}, excluded: {', '.join(cat.exclude) or 'none'}.")
 
 busy = job is not None and job.running
@@ -91,7 +92,7 @@ if clicked and not busy:
     try:
         config = cls.Config.from_dict(values)
     except ProductReprError as err:
-        st.error(str(err))
+        st.error(md(str(err)))
         st.stop()
     job = TrainingJob(name=name or f"{learner}-{count}", learner=learner, config=config, table=cat.df,
                       schema=cat.schema, exclude=list(cat.exclude), label=cat.label,
@@ -103,7 +104,7 @@ if clicked and not busy:
     st.rerun()  # draw the Stop button for the running job
 
 if job is not None and not job.collected:
-    st.subheader(f"Run {job.name}")
+    st.subheader(f"Run {md(job.name)}")
     bar, chart, status = st.empty(), st.empty(), st.empty()
     # Poll until the thread ends. A click (Stop, or anything else) reruns the script and ends this loop —
     # not the training, which lives in its own thread and is picked up again by the next run.
@@ -117,14 +118,14 @@ if job is not None and not job.collected:
     draw_progress(job, bar, chart, status, drawn)
     if job.error:
         job.collected = True
-        st.error(job.error)
+        st.error(md(job.error))
     else:
         collect_job()
         st.rerun()  # so the sidebar lists the new run as active
 
 last = app.runs.get(st.session_state.get(LAST_RUN_KEY, ""))
 if last is not None:
-    st.subheader(f"Run {last.name}")
+    st.subheader(f"Run {md(last.name)}")
     if job is not None and job.run is last and job.stopped:
         st.info("Stopped early: the weights of the best check so far were kept and the run was analysed.")
     loss_chart(last)

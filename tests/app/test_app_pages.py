@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -209,7 +210,8 @@ def test_map_shows_only_the_products_with_the_chosen_values(trained):
     shown = {row[0] for trace in fig["data"] for row in trace["customdata"]}
     want = set(catalog.df.loc[catalog.df["category"] == level, "product_id"].astype(str))
     assert shown == want, "exactly the products of the chosen category are drawn"
-    assert any(f"showing the {len(want):,} products whose category is {level}" in c.value for c in at.caption)
+    from pages._text import md
+    assert any(f"showing the {len(want):,} products whose category is {md(level)}" in c.value for c in at.caption)
 
 
 def test_a_map_bigger_than_the_point_limit_draws_a_sample_over_the_density_of_all(trained, monkeypatch):
@@ -464,3 +466,45 @@ def test_a_different_version_of_the_catalog_is_shown_with_a_warning(trained):
     title = catalog.df.loc[catalog.df["product_id"] == first, "title"].item()
     assert any(title[:40] in str(o) for o in at.selectbox(key="neighbours.product").options), \
         "each product keeps its own title in the new version"
+
+
+MARKDOWN_TITLE = "$5 off *today* :red[sale] [win](javascript:alert(1)) <b>bold</b>"
+MARKDOWN_COLUMN = "brand_[eu] *x*"
+
+
+def _texts(at: AppTest) -> list[str]:
+    """Every string Streamlit renders as Markdown on the page: text elements, alerts and headings."""
+    out = []
+    for kind in ("markdown", "caption", "subheader", "header", "title", "info", "warning", "error", "success"):
+        out += [str(e.value) for e in at.get(kind)]
+    return out
+
+
+def test_titles_and_column_names_are_shown_as_typed_never_read_as_markdown(one_torch_thread):
+    """A title with LaTeX dollars, emphasis, a colour directive, a javascript: link and HTML, and a column name
+    with brackets and stars: wherever the pages put them in Markdown they arrive escaped, character for
+    character (``pages/_text.md``)."""
+    from pages._text import md
+    from product_repr.data import demo
+    from product_repr.pipeline import build_run
+
+    table = demo.make_catalog(rows=150, seed=4).table.rename(columns={"brand": MARKDOWN_COLUMN})
+    table.loc[0, "title"] = MARKDOWN_TITLE
+    catalog = _catalogs.make_catalog(table, "shop *2024*.csv", label="category")
+    run = build_run(catalog.df, catalog.schema, learner="denoising", config={"epochs": 2, "seed": 0},
+                    exclude=catalog.exclude, label=catalog.label, name="run $x$", features={"text_encoder": "tfidf"})
+    at = app_with(catalog, {run.name: run}, run.name)
+    at.run()
+    seen = _texts(at)
+    at = open_page(at, "pages/neighbours.py")
+    at.text_input(key="neighbours.query").input("today").run()
+    seen += _texts(at)
+    for page in ("pages/data.py", "pages/train.py", "pages/runs.py", "pages/map.py"):
+        seen += _texts(open_page(at, page))
+    rendered = " ".join(seen)
+    for raw in ("$5", "*today*", ":red[", "](javascript:", "<b>", "*2024*", "$x$", "[eu]", "*x*"):
+        hit = re.search(r"(?<!\\)" + re.escape(raw), rendered)
+        assert not hit, f"{raw!r} reached Markdown unescaped: …{rendered[max(0, hit.start() - 150):hit.end() + 30]}"
+    assert md(f"{table.loc[0, 'product_id']} — {MARKDOWN_TITLE[:70]}") in rendered, "the product's heading"
+    assert md(MARKDOWN_COLUMN) in rendered, "the Data page names the column as typed"
+    assert md("shop *2024*.csv") in rendered and md("run $x$") in rendered

@@ -87,3 +87,15 @@ def test_linked_selection_mirrors_the_map_whose_selection_is_new():
     assert views.linked_selection(seen, {"a": ["P1", "P2"], "b": ["P9"]}) == ("b", ["P9"])
     assert views.linked_selection(seen, {"a": ["P3"], "b": ["P9"]}) == ("a", ["P3"])
     assert views.linked_selection(seen, {"a": [], "b": []}) == (None, [])
+
+
+def test_md_escapes_what_markdown_and_streamlit_would_read_and_keeps_plain_text():
+    from pages._text import md
+
+    assert md("Kettle 1.5 L, steel: 1,499") == "Kettle 1.5 L, steel: 1,499", "plain text passes unchanged"
+    assert md("$5 off *today*") == r"\$5 off \*today\*"
+    assert md(":red[sale] :material/home: :smile:") == r"\:red\[sale\] \:material/home: \:smile:"
+    assert md("[win](javascript:alert(1)) <b>x</b> &lt; ~~no~~ `code` a_b") == \
+        r"\[win\](javascript\:alert(1)) \<b>x\</b> \&lt; \~\~no\~\~ \`code\` a\_b"
+    assert md("# heading") == r"\# heading" and md("- item") == r"\- item" and md("12. item") == r"12\. item"
+    assert md("two\nlines\n\n- a list") == "two lines - a list", "no new block can start"
