@@ -10,7 +10,7 @@ import streamlit as st
 from pages._state import run_label
 from pages._widgets import format_seconds
 from pages._text import md
-from product_repr.analysis.report import QUALITY, knn_verdict, metrics_table
+from product_repr.analysis.report import QUALITY, baseline_verdict, knn_verdict, metrics_table
 
 
 def draw_progress(job, bar, chart, status, drawn: int = -1) -> int:
@@ -81,12 +81,16 @@ def summary(run) -> None:
     table = metrics_table([run]).set_index("name")[list(QUALITY)]
     if label is not None and table.notna().any().any():
         st.markdown(f"**Quality against the label '{md(label)}'** (higher is better; *raw features* = the encoded "
-                    "input, *PCA* = PCA of it to the same size)")
+                    "input, *PCA* = PCA of it to the same size; with a pretrained text model, *sentence encoder* = "
+                    "its vectors of the text columns alone and beside the other raw features: what you would use "
+                    "without learning)")
         # formatted as text: st.dataframe shows a missing number as "None" whatever the Styler says
         st.dataframe(table.T.map(lambda v: "—" if pd.isna(v) else f"{v:.3f}"), width="stretch")
         verdict = knn_verdict(run.metrics or {})
         if verdict:
+            best = baseline_verdict(run.metrics or {})
             st.caption(f"kNN precision (share of each product's 10 nearest neighbours with its label): the "
-                       f"learned embedding is {verdict}.")
+                       f"learned embedding is {verdict}" + (f", and {best}" if best and "PCA (" not in best else "")
+                       + ".")
     elif label is None:
         st.caption("Choose a label column on the Data page to score runs against the raw and PCA baselines.")

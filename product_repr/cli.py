@@ -291,7 +291,8 @@ def cmd_evaluate(args) -> int:
     coords = None
     if run.projection is not None:
         coords = run.projection[[c for c in ("x", "y", "z") if c in run.projection.columns]].to_numpy()
-    metrics = evaluation.evaluate(run.embeddings, X, labels, coords=coords, k=args.k)
+    metrics = evaluation.evaluate(run.embeddings, X, labels, coords=coords, k=args.k,
+                                  practitioner=pipeline.practitioner_spaces(X, run.feature_space))
     metrics["label"] = label
     metrics["data"] = where
     if leaks:

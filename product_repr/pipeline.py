@@ -446,6 +446,31 @@ def _baselines_for(run, label: str | None, k: int) -> dict:
         return entry
 
 
+def practitioner_spaces(X: np.ndarray, feature_space) -> dict[str, np.ndarray]:
+    """What a practitioner would use instead of learning, taken from ``X``: ``"sentence"``, the pretrained
+    sentence model's vectors of every text column side by side, and ``"sentence_raw"``, those beside the
+    other encoded columns (each block at total variance 1). Empty when no text column was encoded with a
+    sentence model (TF-IDF only); ``"sentence_raw"`` only when there are other columns."""
+    from product_repr.analysis import evaluation
+
+    sentence, other = [], []
+    for span in feature_space.spans:
+        width = 0
+        if getattr(span.role, "value", span.role) == "text":
+            encoder = feature_space.text_encoder(span.name)
+            width = encoder.width - int(encoder.components_.shape[0]) if encoder.sentence else 0
+            if width:
+                sentence.append(X[:, span.stop - width:span.stop])
+            continue
+        other.append(X[:, span.start:span.stop])
+    if not sentence:
+        return {}
+    spaces = {"sentence": np.hstack(sentence).astype(np.float32)}
+    if other:
+        spaces["sentence_raw"] = evaluation.side_by_side(spaces["sentence"], np.hstack(other))
+    return spaces
+
+
 def label_values(df: pd.DataFrame, label: str | None) -> np.ndarray | None:
     """The label column as strings with missing values as None, or None without a label."""
     if label is None:
@@ -539,7 +564,8 @@ def analyse(
         t0 = time.perf_counter()
         with pace.hold():
             run.metrics = evaluation.evaluate(Z, X, labels, coords=coords, k=k,
-                                              baselines=_baselines_for(run, label, k))
+                                              baselines=_baselines_for(run, label, k),
+                                              practitioner=practitioner_spaces(X, run.feature_space))
         run.metrics["label"] = label
         timings["evaluation_s"] = time.perf_counter() - t0
     run.info["metrics"] = run.metrics

@@ -196,3 +196,31 @@ def test_the_labels_named_twins_are_excluded_unless_the_caller_keeps_them(catalo
     assert kept.info["data"]["excluded"] == ["category"] and kept.info["data"]["twins_kept"] == ["subcategory"]
     assert "subcategory" in kept.feature_space.columns
     assert set(data["columns_sha256"]) == set(map(str, catalog.columns)), "a hash per column for runs.align"
+
+
+def test_the_practitioner_baselines_are_the_sentence_vectors_of_the_text_alone_and_beside_the_rest(catalog):
+    from product_repr.analysis import evaluation
+
+    schema = infer_schema(catalog)
+    run = pipeline.build_run(catalog, schema, learner="autoencoder", config={"epochs": 2}, exclude=["subcategory"],
+                             label="category", features={"text_encoder": "all-MiniLM-L6-v2-static"})
+    space = run.feature_space
+    X = space.transform(catalog)
+    spaces = pipeline.practitioner_spaces(X, space)
+    texts = [s for s in space.spans if s.role.value == "text"]
+    assert [s.name for s in texts] == ["title", "description"]
+    width = space.text_encoder("title").width - space.text_encoder("title").components_.shape[0]
+    assert width == 256, "the static model's vectors"  # all-MiniLM-L6-v2-static
+    want = np.hstack([X[:, s.stop - width:s.stop] for s in texts])
+    np.testing.assert_array_equal(spaces["sentence"], want)
+    others = np.hstack([X[:, s.start:s.stop] for s in space.spans if s.role.value != "text"])
+    np.testing.assert_allclose(spaces["sentence_raw"], evaluation.side_by_side(want, others), rtol=1e-6)
+    halves = spaces["sentence_raw"][:, :want.shape[1]], spaces["sentence_raw"][:, want.shape[1]:]
+    assert all(abs(h.astype(np.float64).var(axis=0).sum() - 1.0) < 1e-4 for h in halves), "each block counts the same"
+    knn = run.metrics["knn_precision@10"]
+    assert {"sentence", "sentence_raw"} <= set(knn) and all(0 <= knn[n] <= 1 for n in ("sentence", "sentence_raw"))
+    assert knn["sentence"] == pytest.approx(evaluation.knn_precision(want, pipeline.label_values(catalog, "category")))
+
+    tfidf = pipeline.build_run(catalog, schema, learner="autoencoder", config={"epochs": 2}, exclude=["subcategory"],
+                               label="category", features={"text_encoder": "tfidf"})
+    assert "sentence" not in tfidf.metrics["knn_precision@10"], "no sentence model, no sentence baseline"

@@ -162,6 +162,19 @@ def _clean(v: float) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), 6)
 
 
+def side_by_side(*blocks: np.ndarray) -> np.ndarray:
+    """``blocks`` (each (n, d_i)) side by side, each scaled to a total variance of 1 so each counts the same
+    in a cosine: float32 (n, sum d_i)."""
+    def unit(m: np.ndarray) -> np.ndarray:
+        m = np.asarray(m, dtype=np.float64)
+        return m / np.sqrt(max(float(m.var(axis=0).sum()), 1e-12))
+    return np.hstack([unit(b) for b in blocks]).astype(np.float32)
+
+
+#: baselines beyond raw and PCA that :func:`evaluate` scores when given their spaces, with their titles
+PRACTITIONER = {"sentence": "sentence encoder of the text", "sentence_raw": "sentence encoder + raw features"}
+
+
 def evaluate(
     Z: np.ndarray,
     X: np.ndarray,
@@ -172,6 +185,7 @@ def evaluate(
     k: int = 10,
     seed: int = 0,
     baselines: dict | None = None,
+    practitioner: dict[str, np.ndarray] | None = None,
 ) -> dict:
     """All metrics for ``Z`` (n, d) beside the raw ``X`` (n, p) and PCA(X, d) baselines.
 
@@ -188,6 +202,9 @@ def evaluate(
     holds (or receives) the raw and PCA figures, which depend only on X, the
     labels, d, k and seed — pass the same dict for the same inputs to compute
     them once (the pipeline keeps one per table, feature settings and label).
+    ``practitioner``: more baseline spaces by name (:data:`PRACTITIONER`: the
+    sentence encoder's vectors of the text columns, and those beside the other
+    raw features), scored like raw and PCA and cached with them.
     Raises ConfigError if ``Z`` and ``X`` have different row counts.
     """
     Z = np.asarray(Z, dtype=np.float32)
@@ -204,7 +221,7 @@ def evaluate(
         cache = baselines if baselines is not None else {}
         if not cache:  # raw and PCA figures: computed once per (X, labels, d, k, seed)
             cache["pca"] = pca_baseline(X, Z.shape[1], seed=seed)
-        spaces = {"model": Z, "raw": X, "pca": cache["pca"]}
+        spaces = {"model": Z, "raw": X, "pca": cache["pca"], **(practitioner or {})}
         k_eff = min(k, n_rows - 1)
         key = f"knn_precision@{k_eff if k_eff >= 1 else k}"
 

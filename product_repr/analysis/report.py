@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from product_repr.analysis.evaluation import PRACTITIONER
 from product_repr.analysis.neighbours import isolation
 
 KNN = "kNN precision"
@@ -50,7 +51,9 @@ def metrics_table(runs: Sequence[Any]) -> pd.DataFrame:
                      "d": d, **_quality(metrics, "model"),
                      "mean reconstruction error": float(rec["error"].mean()) if rec is not None else None,
                      "training time (s)": (info.get("timings", {}) or {}).get("train_s"), "label": label})
-        for space, title, dim in (("raw", "raw features", None), ("pca", f"PCA to d={d}", d)):
+        spaces = (("raw", "raw features", None), ("pca", f"PCA to d={d}", d),
+                  *((name, title, None) for name, title in PRACTITIONER.items()))
+        for space, title, dim in spaces:
             key = (space, data.get("sha256"), label, dim)
             figures = _quality(metrics, space)
             if key in seen or (figures[KNN] is None and figures["linear probe"] is None):
@@ -74,6 +77,24 @@ def knn_verdict(metrics: Mapping) -> str | None:
     gain = model - pca
     verdict = "better than" if gain > 0.01 else ("no better than" if gain > -0.01 else "worse than")
     return f"{verdict} PCA ({model:.3f} vs {pca:.3f})"
+
+
+BASELINE_NAMES = {"raw": "the raw features", "pca": "PCA", **{k: f"the {v}" for k, v in PRACTITIONER.items()}}
+
+
+def baseline_verdict(metrics: Mapping) -> str | None:
+    """The learned embedding against the best baseline by kNN precision (raw features, PCA, and where scored the
+    sentence encoder alone and beside the raw features), ±0.01 as :func:`knn_verdict`, e.g. ``"better than the
+    best baseline, the sentence encoder of the text (0.712 vs 0.690)"``; None without figures."""
+    model = _metric(metrics, "knn_precision@", "model")
+    scored = {name: _metric(metrics, "knn_precision@", name) for name in BASELINE_NAMES}
+    scored = {name: v for name, v in scored.items() if v is not None}
+    if model is None or not scored:
+        return None
+    best = max(scored, key=scored.get)
+    gain = model - scored[best]
+    verdict = "better than" if gain > 0.01 else ("no better than" if gain > -0.01 else "worse than")
+    return f"{verdict} the best baseline, {BASELINE_NAMES[best]} ({model:.3f} vs {scored[best]:.3f})"
 
 
 def neighbour_table(query_ids: np.ndarray, sims: np.ndarray, product_ids: Sequence[str],

@@ -87,3 +87,20 @@ def test_selection_summary_counts_values_and_describes_numbers():
     assert counts.values.tolist() == [["category", "Shoes", 2, 0.5], ["category", "Toys", 1, 0.25],
                                       ["category", "(missing)", 1, 0.25]]
     assert stats.iloc[0].tolist() == ["price", 3, 10.0, 20.0, 20.0, 30.0]
+
+
+def test_the_sentence_encoder_baselines_get_their_rows_and_the_best_baseline_is_named():
+    run = FakeRun("a", 0.7)
+    run.metrics["knn_precision@10"].update(sentence=0.695, sentence_raw=0.62)
+    run.metrics["linear_probe_accuracy"].update(sentence=0.85, sentence_raw=0.86)
+    table = report.metrics_table([run])
+    assert list(table["name"]) == ["a", "raw features", "PCA to d=4", "sentence encoder of the text",
+                                   "sentence encoder + raw features"]
+    assert table.loc[3, report.KNN] == 0.695 and table.loc[4, "linear probe"] == 0.86
+    assert report.baseline_verdict(run.metrics) == \
+        "no better than the best baseline, the sentence encoder of the text (0.700 vs 0.695)"
+    run.metrics["knn_precision@10"]["model"] = 0.8
+    assert report.baseline_verdict(run.metrics).startswith("better than the best baseline, the sentence encoder")
+    del run.metrics["knn_precision@10"]["sentence"], run.metrics["knn_precision@10"]["sentence_raw"]
+    assert report.baseline_verdict(run.metrics) == "better than the best baseline, the raw features (0.800 vs 0.500)"
+    assert report.baseline_verdict({}) is None
