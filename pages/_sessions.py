@@ -58,7 +58,6 @@ class Sessions:
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
-        self.released: list[tuple[str, int]] = []  # (session id, bytes), newest last
 
     def register(self, session_id: str, state: MutableMapping[str, Any],
                  measure: Callable[[MutableMapping[str, Any]], int]) -> None:
@@ -95,7 +94,6 @@ class Sessions:
             with self._lock:
                 self._entries.pop(session_id, None)
             done.append((session_id, size))
-        self.released.extend(done)
         return done
 
 
@@ -137,17 +135,14 @@ def register_this_session(measure: Callable[[MutableMapping[str, Any]], int]) ->
     """Record the running script's session with the server's :class:`Sessions` (started, with its sweeping
     thread, on first use). Returns False where no server runs (AppTest, bare mode)."""
     global _SERVER
-    try:
-        from streamlit.runtime import Runtime
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-    except ImportError:  # pragma: no cover - a future Streamlit that moves these
+    from pages._shell import server_session
+
+    found = server_session()
+    if found is None:
         return False
-    ctx = get_script_run_ctx()
-    if ctx is None or not Runtime.exists():
-        return False
+    runtime, ctx = found
     with _SERVER_LOCK:
         if _SERVER is None:
-            runtime = Runtime.instance()
             _SERVER = Sessions(runtime.is_active_session)
             threading.Thread(target=_sweep_forever, args=(_SERVER,), name="session-sweeper", daemon=True).start()
     _SERVER.register(ctx.session_id, ctx.session_state, measure)

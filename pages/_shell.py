@@ -62,9 +62,9 @@ def error_boundary(what: str = "") -> Iterator[None]:
                  "Try again, or reload the page to start over.")
 
 
-def session_alive():
-    """A callable saying whether this browser session is still connected (Streamlit's session manager), for
-    work that outlives the script run that started it; None where no server runs (AppTest, bare mode)."""
+def server_session():
+    """``(Streamlit's Runtime, this script run's context)`` when a server runs the script; None under AppTest
+    or in bare mode."""
     try:
         from streamlit.runtime import Runtime
         from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -73,5 +73,15 @@ def session_alive():
     ctx = get_script_run_ctx()
     if ctx is None or not Runtime.exists():
         return None
-    runtime, session_id = Runtime.instance(), ctx.session_id
+    return Runtime.instance(), ctx
+
+
+def session_alive():
+    """A callable saying whether this browser session is still connected (Streamlit's session manager), for
+    work that outlives the script run that started it; None where no server runs (AppTest, bare mode)."""
+    found = server_session()
+    if found is None:
+        return None
+    runtime, ctx = found
+    session_id = ctx.session_id
     return lambda: runtime.is_active_session(session_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -59,6 +59,7 @@ def state() -> AppState:
             log.error("demo catalog failed: %s", err)
         st.session_state[STATE_KEY] = app
         from pages._sessions import register_this_session
+        from pages._memory import state_bytes
         register_this_session(state_bytes)  # a closed tab's state is let go (pages/_sessions.py)
     return app
 
@@ -93,42 +94,6 @@ MAX_RUNS = 12
 #: bytes of runs and catalog a session keeps at most (``$PRODUCT_REPR_SESSION_MB`` in megabytes): beyond it the
 #: oldest runs that are not active are closed, as beyond MAX_RUNS
 MAX_SESSION_BYTES = int(float(os.environ.get("PRODUCT_REPR_SESSION_MB") or 2000) * 1e6)
-
-
-def _frames_bytes(frames) -> int:
-    """Bytes of distinct DataFrames (a run's table is often the catalog itself: counted once)."""
-    from product_repr.runs import frame_bytes
-
-    seen: dict[int, pd.DataFrame] = {}
-    for frame in frames:
-        if frame is not None:
-            seen[id(frame)] = frame
-    return sum(frame_bytes(f) for f in seen.values())
-
-
-def run_bytes(run: "Run") -> int:
-    """Bytes ``run`` holds (``product_repr.runs.memory_parts``)."""
-    from product_repr.runs import memory_parts
-
-    return sum(memory_parts(run).values())
-
-
-def session_bytes(app: AppState) -> int:
-    """Bytes this session's catalog, runs and their tables hold (runs measured when added)."""
-    sizes = sum(app.sizes.get(name) if name in app.sizes else run_bytes(run) for name, run in app.runs.items())
-    return sizes + _frames_bytes([app.catalog.df if app.catalog is not None else None, *app.tables.values()])
-
-
-def state_bytes(session: Any) -> int:
-    """Bytes a session's state holds: its :class:`AppState` and a training job's catalog copy and run (for the
-    log line when a closed tab's state is let go)."""
-    app = session[STATE_KEY] if STATE_KEY in session else None
-    job = session[JOB_KEY] if JOB_KEY in session else None
-    total = session_bytes(app) if isinstance(app, AppState) else 0
-    if job is not None and not getattr(job, "collected", True):
-        total += _frames_bytes([getattr(job, "table", None)])
-        total += run_bytes(job.run) if getattr(job, "run", None) is not None else 0
-    return total
 CLOSED_KEY = "runs.closed"  # the newest "closed the oldest run" message, shown on the Runs page
 
 
@@ -138,6 +103,8 @@ def add_run(run: "Run", *, table: pd.DataFrame | None = None, label: str | None 
 
     A session keeps at most :data:`MAX_RUNS` runs: beyond that the oldest one that is not active is closed,
     and a toast says which (download it first to keep it)."""
+    from pages._memory import run_bytes, session_bytes
+
     app = state()
     name, n = run.name, 2
     while name in app.runs:

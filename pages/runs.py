@@ -9,7 +9,8 @@ from pages import _placing as placing_view
 from pages import _triage as triage
 from pages._shell import error_boundary, log
 from pages._state import (CLOSED_KEY, MAX_RUNS, MAX_SESSION_BYTES, active_run, add_run, run_alignment,
-                          run_label, session_bytes, state)
+                          run_label, state)
+from pages._memory import session_bytes
 from pages._text import md
 from product_repr import export, library
 from product_repr.errors import ProductReprError

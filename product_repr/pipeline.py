@@ -455,10 +455,8 @@ def practitioner_spaces(X: np.ndarray, feature_space) -> dict[str, np.ndarray]:
 
     sentence, other = [], []
     for span in feature_space.spans:
-        width = 0
         if getattr(span.role, "value", span.role) == "text":
-            encoder = feature_space.text_encoder(span.name)
-            width = encoder.width - int(encoder.components_.shape[0]) if encoder.sentence else 0
+            width = feature_space.text_encoder(span.name).sentence_width
             if width:
                 sentence.append(X[:, span.stop - width:span.stop])
             continue

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import _catalogs, _state
+from pages import _catalogs, _memory, _state
 from product_repr import library
 from pages._training_job import TrainingJob
 from product_repr.cli import main
@@ -196,10 +196,25 @@ def test_runs_page_opens_an_uploaded_run_zip_and_keeps_the_session_after_a_bad_o
     assert any("Opened dash.zip as run" in s.value for s in at.success)
 
 
-def test_a_session_over_its_byte_budget_closes_its_oldest_runs(dashboard_run, monkeypatch):
+def _open_one_more_run(run, catalog, *, old: int, active: str):
+    """A session holding ``old`` copies of ``run`` ("old 0"…) opens one more from a run zip on the Runs page;
+    returns the AppTest and the session's AppState after it."""
     import dataclasses
 
     from product_repr import export
+
+    runs = {f"old {i}": dataclasses.replace(run, name=f"old {i}") for i in range(old)}
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state[_state.STATE_KEY] = _state.AppState(catalog=catalog, runs=runs, active=active,
+                                                         labels={n: None for n in runs})
+    at.run()
+    at.switch_page("pages/runs.py").run()
+    at.file_uploader(key="runs.zip_upload").set_value(("new.zip", export.run_zip(run), "application/zip")).run()
+    assert not at.exception
+    return at, at.session_state[_state.STATE_KEY]
+
+
+def test_a_session_over_its_byte_budget_closes_its_oldest_runs(dashboard_run, monkeypatch):
     from product_repr.runs import frame_bytes, memory_parts
 
     run, catalog = dashboard_run.run, dashboard_run.catalog
@@ -207,38 +222,18 @@ def test_a_session_over_its_byte_budget_closes_its_oldest_runs(dashboard_run, mo
     assert size > 100_000, "a run's weights, features and frames are counted"
     # room for the catalog and two and a half runs: a fourth run must close the two oldest
     monkeypatch.setattr(_state, "MAX_SESSION_BYTES", frame_bytes(catalog.df) + int(2.5 * size))
-    runs = {f"old {i}": dataclasses.replace(run, name=f"old {i}") for i in range(3)}
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.session_state[_state.STATE_KEY] = _state.AppState(catalog=catalog, runs=runs, active="old 2",
-                                                         labels={n: None for n in runs})
-    at.run()
-    at.switch_page("pages/runs.py").run()
-    at.file_uploader(key="runs.zip_upload").set_value(("new.zip", export.run_zip(run), "application/zip")).run()
-    assert not at.exception
-    app = at.session_state[_state.STATE_KEY]
+    at, app = _open_one_more_run(run, catalog, old=3, active="old 2")
     assert list(app.runs) == ["old 2", run.name], list(app.runs)
-    assert _state.session_bytes(app) <= _state.MAX_SESSION_BYTES
+    assert _memory.session_bytes(app) <= _state.MAX_SESSION_BYTES
     assert any("Closed runs 'old 0', 'old 1': a session keeps at most" in i.value for i in at.info), \
         [i.value for i in at.info]
     held = next(c.value for c in at.caption if "This session holds about" in c.value)
-    assert f"{_state.session_bytes(app) / 1e6:,.1f} MB" in held
+    assert f"{_memory.session_bytes(app) / 1e6:,.1f} MB" in held
 
 
 def test_a_session_keeps_at_most_max_runs_and_says_which_it_closed(dashboard_run):
-    import dataclasses
-
-    from product_repr import export
-
     run, catalog = dashboard_run.run, dashboard_run.catalog
-    runs = {f"old {i}": dataclasses.replace(run, name=f"old {i}") for i in range(_state.MAX_RUNS)}
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.session_state[_state.STATE_KEY] = _state.AppState(catalog=catalog, runs=runs, active="old 3",
-                                                         labels={n: None for n in runs})
-    at.run()
-    at.switch_page("pages/runs.py").run()
-    at.file_uploader(key="runs.zip_upload").set_value(("new.zip", export.run_zip(run), "application/zip")).run()
-    assert not at.exception
-    app = at.session_state[_state.STATE_KEY]
+    at, app = _open_one_more_run(run, catalog, old=_state.MAX_RUNS, active="old 3")
     assert len(app.runs) == _state.MAX_RUNS and "old 0" not in app.runs and app.active == run.name
     assert "old 3" in app.runs and "old 0" not in app.labels
     assert any("Closed run 'old 0': a session keeps at most 12 runs" in i.value for i in at.info), \

@@ -209,7 +209,7 @@ def test_the_practitioner_baselines_are_the_sentence_vectors_of_the_text_alone_a
     spaces = pipeline.practitioner_spaces(X, space)
     texts = [s for s in space.spans if s.role.value == "text"]
     assert [s.name for s in texts] == ["title", "description"]
-    width = space.text_encoder("title").width - space.text_encoder("title").components_.shape[0]
+    width = space.text_encoder("title").sentence_width
     assert width == 256, "the static model's vectors"  # all-MiniLM-L6-v2-static
     want = np.hstack([X[:, s.stop - width:s.stop] for s in texts])
     np.testing.assert_array_equal(spaces["sentence"], want)

@@ -202,16 +202,18 @@ class TextEncoder:
     def width(self) -> int:
         """Number of output columns (after fit): SVD components, then the sentence model's width."""
         self._check_fitted()
-        return int(self.components_.shape[0]) + self._sentence_width()
+        return int(self.components_.shape[0]) + self.sentence_width
 
-    def _sentence_width(self) -> int:
+    @property
+    def sentence_width(self) -> int:
+        """Columns of the sentence model's part, the last of :attr:`width` (0 without a sentence model)."""
         return 0 if self.sentence is None else sentences.model_info(self.sentence).dim
 
     def feature_names(self, prefix: str) -> list[str]:
         """Names of the output columns: ``{prefix}__svd{j}`` then ``{prefix}__sent{j}``."""
         self._check_fitted()
         return ([f"{prefix}__svd{j}" for j in range(self.components_.shape[0])]
-                + [f"{prefix}__sent{j}" for j in range(self._sentence_width())])
+                + [f"{prefix}__sent{j}" for j in range(self.sentence_width)])
 
     def transform(self, values: Iterable[Any]) -> np.ndarray:
         """Encode ``values`` (n,) to a finite float32 array (n, width); repeated texts are encoded once.

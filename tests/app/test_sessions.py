@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pages import _catalogs, _sessions, _state
+from pages import _catalogs, _memory, _sessions, _state
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +75,13 @@ def test_the_release_waits_longer_than_streamlit_resumes_a_session(monkeypatch):
 def test_a_session_state_is_measured_by_its_catalog_runs_and_unfinished_job(tiny_run_and_catalog):
     run, catalog = tiny_run_and_catalog
     app = _state.AppState(catalog=catalog, runs={run.name: run}, tables={run.name: catalog.df})
-    alone = _state.session_bytes(app)
-    assert alone == _state.run_bytes(run) + int(catalog.df.memory_usage(deep=True, index=True).sum()), \
+    alone = _memory.session_bytes(app)
+    assert alone == _memory.run_bytes(run) + int(catalog.df.memory_usage(deep=True, index=True).sum()), \
         "the run's table is the catalog itself: counted once"
 
     class Job:
         collected, table, run = False, catalog.df.copy(), None
 
-    total = _state.state_bytes({_state.STATE_KEY: app, _state.JOB_KEY: Job()})
+    total = _memory.state_bytes({_state.STATE_KEY: app, _state.JOB_KEY: Job()})
     assert total == alone + int(Job.table.memory_usage(deep=True, index=True).sum())
-    assert _state.state_bytes({}) == 0
+    assert _memory.state_bytes({}) == 0
