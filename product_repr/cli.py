@@ -188,11 +188,14 @@ def _train_distributed(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
-    if run is None:
-        return 0
-    out = Path(args.out) if args.out else Path("runs") / run.name
-    save_run(run, out, overwrite=args.overwrite)
-    _print_summary(run, out, args.learner, t0, processes=size)
+        if run is not None:
+            out = Path(args.out) if args.out else Path("runs") / run.name
+            save_run(run, out, overwrite=args.overwrite)
+            _print_summary(run, out, args.learner, t0, processes=size)
+        # every process leaves the group together, once rank 0 has written the run: a process that destroyed
+        # its group and exited while rank 0 still worked was aborted by the C++ runtime ("terminate called
+        # without an active exception") in about 1 start in 4, and torchrun then ended rank 0 too
+        distributed.leave_together()
     return 0
 
 

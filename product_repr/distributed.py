@@ -18,6 +18,7 @@ shard, and a contrastive loss draws its in-batch negatives from its own part of 
 """
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,6 +48,11 @@ def shard(n: int, rank: int, size: int) -> tuple[int, int]:
     return rank * n // size, (rank + 1) * n // size
 
 
+#: how long a process of the group waits for the others at a collective step (rank 0's analysis of a big table
+#: can take more than torch's default of 30 minutes)
+GROUP_HOURS = 12
+
+
 class process_group:
     """The process group for the length of a ``with``: gloo on CPU, nccl (one GPU per local rank) on CUDA."""
 
@@ -63,7 +69,8 @@ class process_group:
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if cuda else "gloo")
+            # the other processes wait for rank 0's analysis at the end (leave_together): no 30-minute limit
+            dist.init_process_group("nccl" if cuda else "gloo", timeout=datetime.timedelta(hours=GROUP_HOURS))
             self.owned = True
         else:
             self.owned = False
@@ -74,6 +81,15 @@ class process_group:
 
         if self.owned and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def leave_together() -> None:
+    """Wait until every process of the group gets here (rank 0 after writing the run, the others after handing
+    over their shares), so none tears its connections down while another still works."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
 
 
 def _agree(error: ProductReprError | None) -> None:

@@ -105,24 +105,10 @@ def test_contrastive_losses_over_processes_see_every_row_of_the_step():
 
 
 def _torchrun(args: list[str], cwd, env, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``torchrun --nproc-per-node 2 -m product_repr ARGS``. Tried a second time, once, when a process was
-    aborted by a signal before any run was written: about 1 start in 5 on a 2-core CPU without AVX-512, a
-    process aborts early ("terminate called without an active exception", SIGABRT, ~14 s in); not yet
-    understood (see the closing note of session 8). Two aborts in a row still fail the test."""
-    def once() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                               "--master-port", str(_free_port()), "-m", "product_repr", *args],
-                              cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-    done = once()
-    out = Path(args[args.index("--out") + 1]) if "--out" in args else None
-    if done.returncode != 0 and "SIGABRT" in done.stderr and (out is None or not (out / "run.json").exists()):
-        print("torchrun: a process aborted (SIGABRT); trying once more", file=sys.stderr)
-        if out is not None and out.exists():
-            import shutil
-            shutil.rmtree(out)
-        done = once()
-    return done
+    """``torchrun --nproc-per-node 2 -m product_repr ARGS``, run once."""
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--master-port", str(_free_port()), "-m", "product_repr", *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_torchrun_two_processes_train_a_run_as_good_as_one_process(tmp_path):
