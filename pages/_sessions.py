@@ -9,8 +9,6 @@ server log says how much it let go.
 """
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
 import os
 import threading
@@ -18,6 +16,8 @@ import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+
+from product_repr.compute import give_memory_back
 
 log = logging.getLogger("product_repr.app")
 
@@ -101,15 +101,6 @@ def _keys(state: Any):
     """The user keys of a mapping, or of Streamlit's SafeSessionState (whose own keys are widget internals)."""
     filtered = getattr(state, "filtered_state", None)
     return filtered.keys() if isinstance(filtered, dict) else state.keys()
-
-
-def give_memory_back() -> None:
-    """Collect garbage and ask glibc to return free heap pages to the system (elsewhere: collect only)."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 _SERVER: Sessions | None = None

@@ -199,6 +199,20 @@ class WorkGate:
 SERVER_GATE = WorkGate()
 
 
+def give_memory_back() -> None:
+    """Collect garbage and ask glibc to return free heap pages to the system (elsewhere: collect only). Freed
+    memory otherwise stays in the process's heap: after a stage of a big run has made and dropped thousands of
+    chunk-sized arrays, or after a closed browser session's state is emptied."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def preload_libraries() -> None:
     """Import scikit-learn and umap-learn in the calling thread.
 

@@ -31,7 +31,7 @@ def anomaly_scores(run, X: np.ndarray | None = None) -> pd.DataFrame | None:
         return run.anomalies
     if not getattr(run.learner, "has_decoder", False) or X is None:
         return None
-    scored, _ = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
+    scored = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
     scored.insert(0, "product_id", [str(p) for p in run.product_ids])
     return scored
 

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from product_repr import __version__
-from product_repr.compute import WorkGate
+from product_repr.compute import WorkGate, give_memory_back
 from product_repr.errors import ConfigError, SchemaError
+from product_repr.features.rowfile import RowFile
 from product_repr.features.space import FeatureSpace
 from product_repr.learners import DEFAULT as DEFAULT_LEARNER  # chosen by measurement: docs/QUALITY.md
 from product_repr.data.fingerprint import column_sha256, product_ids, table_sha256  # noqa: F401 (pipeline API)
@@ -256,7 +257,8 @@ def build_run(
     feature_space = FeatureSpace(schema, exclude=dropped, **feature_settings)
     timings: dict[str, float] = {}
     n = len(df)
-    steps = planned_steps(max(1, n - int(round(n * cfg.val_fraction))), cfg)
+    fit_n = min(n, TRAIN_ROWS)  # the rows the learner is fitted on (train_rows)
+    steps = planned_steps(max(1, fit_n - int(round(fit_n * cfg.val_fraction))), cfg)
 
     batch = min(cfg.batch_size, n)
     pace = Pace(gate, owner or name or learner, work=n + steps * batch)  # rows x steps: smaller goes first
@@ -275,50 +277,122 @@ def build_run(
             timings["draft_map_s"] = time.perf_counter() - t0
             drafted = True
 
-    t0 = time.perf_counter()
-    _pre_encode(df, feature_space, pace, stage)
-    with pace.hold():
-        stage("Encoding features")
-        if n > FIT_ROWS:  # a big table: the encodings are learned from a sample, then every row is encoded
-            stage(f"Fitting the features on a random {FIT_ROWS:,} of the {n:,} rows")
-            X = feature_space.fit(df.iloc[draft_rows(n, FIT_ROWS)]).transform(df)
-        else:
-            X = feature_space.fit_transform(df)  # encodes each text column once, not twice
-        timings["features_s"] = time.perf_counter() - t0
-        if (draft and on_map is not None and not drafted
-                and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
-            stage("Drawing a draft map of the input features")
-            t0 = time.perf_counter()
-            on_map(*draft_map(X, product_ids(df, schema), fast_text=None))  # n <= DRAFT_ROWS here
-            timings["draft_map_s"] = time.perf_counter() - t0
+    # X of a big table goes to a temporary file, read back a chunk at a time, removed with the run built
+    with _big_table_files(n) as folder:
+        t0 = time.perf_counter()
+        _pre_encode(df, feature_space, pace, stage)
+        with pace.hold():
+            stage("Encoding features")
+            X = _encode(df, feature_space, folder, stage)
+            timings["features_s"] = time.perf_counter() - t0
+            if (draft and on_map is not None and not drafted
+                    and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
+                stage("Drawing a draft map of the input features")
+                t0 = time.perf_counter()
+                on_map(*draft_map(X, product_ids(df, schema), fast_text=None))  # n <= DRAFT_ROWS here
+                timings["draft_map_s"] = time.perf_counter() - t0
 
-    stage(f"Training {learner}")
-    t0 = time.perf_counter()
-    with pace.hold():
-        watch = {}
-        if on_snapshot is not None:
-            from product_repr.analysis.snapshots import Replay, sample_rows
+        stage(f"Training {learner}")
+        t0 = time.perf_counter()
+        with pace.hold():
+            fit_rows = train_rows(n)
+            if len(fit_rows) < n:
+                stage(f"Training on a random {len(fit_rows):,} of the {n:,} rows, then encoding every row")
+            # a sample of a big table's rows is read through a view of its file, batch by batch
+            X_fit = X if len(fit_rows) == n else X.view(fit_rows) if isinstance(X, RowFile) else X[fit_rows]
+            watch = {}
+            if on_snapshot is not None:
+                from product_repr.analysis.snapshots import Replay, sample_rows
 
-            replay = Replay(rows=sample_rows(n), steps=steps)
+                shown = sample_rows(len(fit_rows))  # rows of X_fit
+                replay = Replay(rows=fit_rows[shown], steps=steps)
 
-            def snapshot(step: int, Z: np.ndarray) -> None:
-                replay.add(step, Z)
-                on_snapshot(replay)
+                def snapshot(step: int, Z: np.ndarray) -> None:
+                    replay.add(step, Z)
+                    on_snapshot(replay)
 
-            watch = {"snapshot": snapshot, "snapshot_rows": replay.rows}
-        model = learners.get(learner)(cfg).fit(X, spans=feature_space.spans, progress=pace.progress(progress, n, batch),
-                                               device=device, **watch)
-        timings["train_s"] = time.perf_counter() - t0
-        Z = model.encode(X)
+                watch = {"snapshot": snapshot, "snapshot_rows": shown}
+            model = learners.get(learner)(cfg).fit(X_fit, spans=feature_space.spans,
+                                                   progress=pace.progress(progress, len(fit_rows), batch),
+                                                   device=device, **watch)
+            del X_fit
+            if n > FILE_ROWS:
+                give_memory_back()
+            timings["train_s"] = time.perf_counter() - t0
+            if len(fit_rows) < n:
+                timings["train_rows"] = int(len(fit_rows))
+            Z = model.encode(X)
 
-    run = assemble_run(df, schema, plan, model=model, feature_space=feature_space, embeddings=Z, timings=timings,
-                       name=name, source=source)
-    if analysis:
-        pace.work = n
-        analyse(run, df, X, label=label, k=k, on_stage=stage, on_map=on_map, pace=pace)
-    return run
+        run = assemble_run(df, schema, plan, model=model, feature_space=feature_space, embeddings=Z, timings=timings,
+                           name=name, source=source)
+        if analysis:
+            pace.work = n
+            analyse(run, df, X, label=label, k=k, on_stage=stage, on_map=on_map, pace=pace)
+        return run
 
 
+@contextmanager
+def _big_table_files(n: int):
+    """A temporary folder for the encoded features of a table of more than :data:`FILE_ROWS` rows (None for
+    a smaller one), removed when the run is built."""
+    if n <= FILE_ROWS:
+        yield None
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="product_repr-features-") as folder:
+        yield folder
+
+
+def _encode(df: pd.DataFrame, feature_space: FeatureSpace, folder: str | None, stage: Stage):
+    """Fit ``feature_space`` (on a seeded random :data:`FIT_ROWS` of a bigger table) and encode every row of
+    ``df``: X in memory, or with a ``folder``, X written there a chunk at a time as a
+    :class:`~product_repr.features.rowfile.RowFile`."""
+    n = len(df)
+    if n > FIT_ROWS:  # a big table: the encodings are learned from a sample, then every row is encoded
+        stage(f"Fitting the features on a random {FIT_ROWS:,} of the {n:,} rows")
+        feature_space.fit(df.iloc[draft_rows(n, FIT_ROWS)])
+    elif folder is None:
+        return feature_space.fit_transform(df)  # encodes each text column once, not twice
+    else:
+        feature_space.fit(df)  # the texts' sentence vectors are then read from the disk cache, not made again
+    if folder is None:
+        return feature_space.transform(df)
+    from pathlib import Path
+
+    from product_repr.features import sentence
+
+    with sentence.passing_through():  # each chunk's text vectors are used once
+        return RowFile.write(Path(folder) / "X.npy", n, feature_space.transform_chunks(df),
+                             progress=tenths(lambda done: stage(f"Encoding features: {done:,} of {n:,} rows"), n))
+
+
+def tenths(report: Callable[[int], None], total: int) -> Callable[[int], None]:
+    """``progress(done)`` calling ``report(done)`` each time ``done`` passes another tenth of ``total``."""
+    shown = [0]
+
+    def progress(done: int, *_) -> None:
+        tenth = 10 * int(done) // max(1, int(total))
+        if tenth > shown[0]:
+            shown[0] = tenth
+            report(int(done))
+
+    return progress
+
+
+def train_rows(n: int) -> np.ndarray:
+    """The rows a learner is fitted on: all ``n``, or a seeded random :data:`TRAIN_ROWS` of them in table
+    order (a step sees ``batch_size`` rows; 1,000 steps of 512 see about 2.5 passes of 200,000 rows)."""
+    return draft_rows(n, TRAIN_ROWS)
+
+
+#: above this many rows the encoded features X are written to a temporary file and read back a chunk at a
+#: time (``features.rowfile``): a million rows of 2,095 columns are 8.4 GB
+FILE_ROWS = 50_000
+#: a learner is fitted on at most this many rows of a bigger table (a seeded sample), then every row encoded
+TRAIN_ROWS = 200_000
+#: quality metrics of a bigger table are measured on a seeded random sample of this many products
+EVAL_ROWS = 50_000
 #: the feature space is fitted on at most this many rows (a seeded random sample of a bigger table; its
 #: medians, levels, TF-IDF vocabulary and SVD need no more), then encodes every row
 FIT_ROWS = 200_000
@@ -496,11 +570,17 @@ def analyse(
     """
     from product_repr.analysis import anomalies, duplicates, evaluation, neighbours, projection, reconstruction
 
-    stage = on_stage or (lambda message: None)
     pace = pace or Pace(None, "")
     timings = run.info.setdefault("timings", {})
     Z = run.embeddings
     n = len(Z)
+    # a big table's stages make and drop thousands of chunk-sized arrays: hand the freed heap back between them
+    say = on_stage or (lambda message: None)
+
+    def stage(message: str) -> None:
+        if n > FILE_ROWS:
+            give_memory_back()
+        say(message)
 
     with pace.hold():
         stage("Finding neighbours")
@@ -532,7 +612,10 @@ def analyse(
         t0 = time.perf_counter()
         with pace.hold():
             scales = reconstruction.column_scales(X, run.feature_space.spans)
-            errors = reconstruction.model_errors(X, run.learner.reconstruct, run.feature_space.spans, scales=scales)
+            errors = reconstruction.model_errors(
+                X, run.learner.reconstruct, run.feature_space.spans, scales=scales,
+                progress=None if n <= FILE_ROWS else
+                tenths(lambda done: stage(f"Scoring reconstruction errors: {done:,} of {n:,} rows"), n))
         errors.insert(0, "product_id", run.product_ids)
         run.info["reconstruction"] = {"scales": scales}  # new products are scored on the same scale (embed)
         run.reconstruction = errors.reset_index(drop=True)
@@ -541,7 +624,10 @@ def analyse(
         stage("Scoring odd products (each column predicted from the others)")
         t0 = time.perf_counter()
         with pace.hold():
-            scored, _ = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
+            scored = anomalies.anomaly_scores(
+                run.learner.reconstruct, X, run.feature_space.spans,
+                progress=None if n <= FILE_ROWS else
+                tenths(lambda done: stage(f"Scoring odd products: {done:,} of {n:,} rows"), n))
         scored.insert(0, "product_id", run.product_ids)
         run.anomalies = scored.reset_index(drop=True)
         run.info["anomalies"] = {"flag_at": anomalies.FLAG_AT,
@@ -561,9 +647,16 @@ def analyse(
         stage("Measuring quality against baselines")
         t0 = time.perf_counter()
         with pace.hold():
-            run.metrics = evaluation.evaluate(Z, X, labels, coords=coords, k=k,
+            rows = draft_rows(n, EVAL_ROWS)  # every product, or a seeded random EVAL_ROWS of a bigger table
+            X_eval = X[rows] if len(rows) < n or isinstance(X, RowFile) else X
+            run.metrics = evaluation.evaluate(Z[rows], X_eval, labels[rows], coords=coords[rows], k=k,
                                               baselines=_baselines_for(run, label, k),
-                                              practitioner=practitioner_spaces(X, run.feature_space))
+                                              practitioner=practitioner_spaces(X_eval, run.feature_space))
+            del X_eval
+        if len(rows) < n:
+            run.metrics["sample_rows"] = int(len(rows))
+            run.metrics.setdefault("notes", []).append(
+                f"measured on a random {len(rows):,} of the {n:,} products")
         run.metrics["label"] = label
         timings["evaluation_s"] = time.perf_counter() - t0
     run.info["metrics"] = run.metrics

@@ -5,7 +5,6 @@ import json
 import os
 import socket
 import subprocess
-from pathlib import Path
 import sys
 
 import numpy as np

@@ -45,7 +45,7 @@ LEVEL_FLOOR = 1.0
 #: a level needs this many products before its own typical surprise is subtracted (see _centred_by_level)
 LEVEL_ROWS = 20
 DRAWS = 2
-CHUNK_ROWS = 50_000  # masked_reconstruction predicts this many rows at a time
+CHUNK_ROWS = 50_000  # masked_reconstruction and anomaly_scores predict at most this many rows at a time
 RESERVED = ("product_id", "score", "spreads")
 #: products whose ``spreads`` are at least this many are counted as flagged (measured on the demo:
 #: docs/ANALYSIS.md)
@@ -64,7 +64,8 @@ def masked_reconstruction(reconstruct: Callable[[np.ndarray], np.ndarray], X: np
     ``reconstruct``: the learner's ``reconstruct`` (X (n, p) -> X̂ (n, p)); ``spans``: the feature space's.
     ``fill="mean"`` (the default) puts the column's mean over X (or ``fill_values`` (p,), the means of the
     whole catalog when X holds only some of its rows) in the span's block: one reconstruction per span, and
-    each row's prediction depends on that row alone. ``fill="swap"``: each of ``draws`` passes per span puts
+    each row's prediction depends on that row alone. When ``reconstruct`` is a learner's own method, the
+    learner's ``masked_reconstruct`` computes the same without the masked copies. ``fill="swap"``: each of ``draws`` passes per span puts
     another row's values (a random permutation) there and the outputs are averaged.
     """
     X = np.asarray(X, dtype=np.float32)
@@ -80,8 +81,14 @@ def masked_reconstruction(reconstruct: Callable[[np.ndarray], np.ndarray], X: np
     out = np.zeros_like(X)
     if fill == "mean":  # each row's prediction is its own: chunk by chunk of rows, one copy of a chunk at a time
         means = X.mean(axis=0) if fill_values is None else fill_values
-        for lo in range(0, len(X), CHUNK_ROWS):
-            rows = slice(lo, lo + CHUNK_ROWS)
+        learner = getattr(reconstruct, "__self__", None)  # a learner's own reconstruct: its faster way
+        if callable(getattr(learner, "masked_reconstruct", None)):
+            return learner.masked_reconstruct(X, spans, means)
+        from product_repr.features.rowfile import chunk_rows
+
+        step = chunk_rows(X.shape[1], CHUNK_ROWS)
+        for lo in range(0, len(X), step):
+            rows = slice(lo, lo + step)
             work = X[rows].copy()
             for span in spans:
                 block = slice(span.start, span.stop)
@@ -149,35 +156,83 @@ def surprises(X: np.ndarray, X_hat: np.ndarray, spans: Sequence) -> pd.DataFrame
     X, X_hat = np.asarray(X), np.asarray(X_hat)
     if X.shape != X_hat.shape or X.ndim != 2:
         raise ConfigError(f"features {X.shape} and prediction {X_hat.shape} must be the same (n, p) shape")
-    out: dict[str, np.ndarray] = {}
-    levels: list[str] = []  # columns scored by level surprise only, in nats
+    two = _two_level_columns(X, spans)
+    return _surprises_of([_parts(X, X_hat, spans, two)], spans, two, len(X))
+
+
+def _numeric(span) -> bool:
+    return span.loss != "ce" and getattr(span.role, "value", span.role) == "numeric" and span.stop - span.start == 2
+
+
+def _two_level_columns(X, spans: Sequence) -> dict[str, tuple[float, float] | None]:
+    """Per numeric span ([value, missing flag]), its two values when the present values take exactly two
+    (a boolean or a flag: scored by level surprise), else None; read a chunk of rows at a time."""
+    from product_repr.features.rowfile import row_chunks
+
+    seen: dict[str, set] = {sp.name: set() for sp in spans if _numeric(sp)}
+    for _, block in row_chunks(X):
+        for sp in spans:
+            if sp.name in seen and len(seen[sp.name]) <= 2:
+                value, flag = block[:, sp.start].astype(np.float64), block[:, sp.start + 1]
+                seen[sp.name].update(np.unique(value[flag < 0.5])[:3].tolist())
+    return {name: (min(v), max(v)) if len(v) == 2 else None for name, v in seen.items()}
+
+
+def _parts(X: np.ndarray, X_hat: np.ndarray, spans: Sequence, two: dict) -> dict[str, dict[str, np.ndarray]]:
+    """What :func:`_surprises_of` needs of some rows, per span: the finished surprise where it depends on
+    those rows alone, else what the catalog-wide base rates and level medians are applied to."""
+    out: dict[str, dict[str, np.ndarray]] = {}
     for span in spans:  # in float64 one span at a time: no float64 copy of the whole matrices
         x = X[:, span.start:span.stop].astype(np.float64)
         x_hat = X_hat[:, span.start:span.stop].astype(np.float64)
-        role = getattr(span.role, "value", span.role)
         if span.loss == "ce":
             level = np.argmax(x, axis=1)
-            base = np.bincount(level, minlength=x.shape[1]) / max(len(x), 1)
-            rows = np.arange(len(x))
-            out[span.name] = _centred_by_level(_level_surprise(_probabilities(x_hat)[rows, level], base[level]),
-                                               level)
-            levels.append(span.name)
-        elif role == "numeric" and x.shape[1] == 2:
+            out[span.name] = {"level": level, "p": _probabilities(x_hat)[np.arange(len(x)), level]}
+        elif _numeric(span):
             value, flag = x[:, 0], x[:, 1]
             present = flag < 0.5
-            two = _two_levels(value[present]) if present.any() else None
-            if two is not None:
-                part = np.zeros(len(x))
-                part[present] = _binary_surprise(value[present], x_hat[present, 0], *two)
-                levels.append(span.name)
+            part = {"flag": flag.astype(np.float32), "p_flag": x_hat[:, 1].astype(np.float32)}
+            if two[span.name] is not None:
+                part.update(present=present, value=value.astype(np.float32), p_value=x_hat[:, 0].astype(np.float32))
             else:
-                part = np.where(present, np.square(x_hat[:, 0] - value), 0.0)
-            if 0 < (~present).sum() < len(x):
-                part = part + _binary_surprise(flag, x_hat[:, 1], 0.0, 1.0)
+                part["square"] = np.where(present, np.square(x_hat[:, 0] - value), 0.0)
             out[span.name] = part
         else:
-            out[span.name] = np.square(x_hat - x).sum(axis=1)
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(X)), dtype=np.float64)
+            out[span.name] = {"square": np.square(x_hat - x).sum(axis=1)}
+    return out
+
+
+def _surprises_of(chunks: list[dict], spans: Sequence, two: dict, n: int) -> pd.DataFrame:
+    """:func:`surprises` of ``n`` rows from the :func:`_parts` of their consecutive chunks (base rates and
+    level medians over all of them)."""
+    def joined(name: str, key: str) -> np.ndarray:
+        return np.concatenate([c[name][key] for c in chunks]) if len(chunks) != 1 else chunks[0][name][key]
+
+    out: dict[str, np.ndarray] = {}
+    levels: list[str] = []  # columns scored by level surprise only, in nats
+    for span in spans:
+        if span.loss == "ce":
+            level = joined(span.name, "level")
+            base = np.bincount(level, minlength=span.stop - span.start) / max(n, 1)
+            out[span.name] = _centred_by_level(_level_surprise(joined(span.name, "p"), base[level]), level)
+            levels.append(span.name)
+        elif _numeric(span):
+            flag = joined(span.name, "flag").astype(np.float64)
+            present = flag < 0.5
+            if two[span.name] is not None:
+                part = np.zeros(n)
+                value, p_value = joined(span.name, "value"), joined(span.name, "p_value")
+                part[present] = _binary_surprise(value[present].astype(np.float64),
+                                                 p_value[present].astype(np.float64), *two[span.name])
+                levels.append(span.name)
+            else:
+                part = joined(span.name, "square")
+            if 0 < (~present).sum() < n:
+                part = part + _binary_surprise(flag, joined(span.name, "p_flag").astype(np.float64), 0.0, 1.0)
+            out[span.name] = part
+        else:
+            out[span.name] = joined(span.name, "square")
+    frame = pd.DataFrame(out, index=pd.RangeIndex(n), dtype=np.float64)
     frame.attrs["levels"] = levels
     return frame
 
@@ -187,16 +242,17 @@ def spreads(raw: pd.DataFrame) -> pd.DataFrame:
     with spread = the ``SPREAD_QUANTILE`` quantile minus the median, at least ``SPREAD_FLOOR`` x the
     column's mean surprise (and ``ABSOLUTE_FLOOR``; ``LEVEL_FLOOR`` nats for the columns in
     ``raw.attrs["levels"]``). ``raw``: :func:`surprises`; columns named by :func:`column_of`."""
-    frame: dict[str, np.ndarray] = {}
     levels = set(raw.attrs.get("levels", ()))
-    for name in raw.columns:
-        s = raw[name].to_numpy(dtype=np.float64)
-        median, high = np.quantile(s, [0.5, SPREAD_QUANTILE]) if len(s) else (0.0, 0.0)
-        floor = LEVEL_FLOOR if name in levels else max(SPREAD_FLOOR * float(np.mean(s)) if len(s) else 0.0,
-                                                       ABSOLUTE_FLOOR)
-        spread = max(high - median, floor)
-        frame[column_of(name)] = np.maximum((s - median) / spread, 0.0)
+    frame = {column_of(name): _spread(raw[name].to_numpy(dtype=np.float64), name in levels) for name in raw.columns}
     return pd.DataFrame(frame, index=raw.index, dtype=np.float64)
+
+
+def _spread(s: np.ndarray, level: bool) -> np.ndarray:
+    """One column of :func:`spreads` (``level``: the column is scored by level surprise)."""
+    median, high = np.quantile(s, [0.5, SPREAD_QUANTILE]) if len(s) else (0.0, 0.0)
+    floor = LEVEL_FLOOR if level else max(SPREAD_FLOOR * float(np.mean(s)) if len(s) else 0.0, ABSOLUTE_FLOOR)
+    spread = max(high - median, floor)
+    return np.maximum((s - median) / spread, 0.0)
 
 
 def rarity(spread: np.ndarray) -> np.ndarray:
@@ -221,20 +277,39 @@ def scores(raw: pd.DataFrame) -> pd.DataFrame:
     ``score``: the largest rarity plus ``TIE`` x log(1 + the largest spread), so one extreme column puts a
     product on top and, among equally rare ones, the farther out goes first.
     """
-    z = spreads(raw)
-    rare = {name: rarity(z[name].to_numpy()) for name in z.columns}
+    levels = set(raw.attrs.get("levels", ()))
+    n = len(raw)
+    rare: dict[str, np.ndarray] = {}
+    total, most, farthest = np.zeros(n), np.zeros(n), np.zeros(n)
+    for name in raw.columns:  # a column at a time: no frame of spreads beside the rarities (a million rows)
+        z = _spread(raw[name].to_numpy(dtype=np.float64), name in levels)
+        rare[column_of(name)] = r = rarity(z)
+        total += np.nan_to_num(z)  # as DataFrame.sum and .max, which skip a missing value
+        np.fmax(farthest, z, out=farthest)
+        np.fmax(most, r, out=most)
     out = pd.DataFrame(rare, index=raw.index, dtype=np.float64)
-    out["spreads"] = z.sum(axis=1) if len(z.columns) else 0.0
-    most = out.drop(columns="spreads").max(axis=1) if len(rare) else 0.0
-    out["score"] = most + TIE * np.log1p(z.max(axis=1) if len(z.columns) else 0.0)
+    out["spreads"] = total
+    out["score"] = most + TIE * np.log1p(farthest)
     return out
 
 
 def anomaly_scores(reconstruct: Callable[[np.ndarray], np.ndarray], X: np.ndarray, spans: Sequence, *,
-                   draws: int = DRAWS, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    """(:func:`scores` frame, masked X̂): the whole computation for one learner with a decoder."""
-    X_hat = masked_reconstruction(reconstruct, X, spans, draws=draws, seed=seed)
-    return scores(surprises(X, X_hat, spans)), X_hat
+                   progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """The :func:`scores` frame of every row of X (an array or a RowFile): the whole computation for one
+    learner with a decoder. The rows are predicted a chunk at a time (:func:`~product_repr.features.rowfile.chunk_rows`,
+    at most :data:`CHUNK_ROWS`) with the catalog's column means in the hidden block, so only a chunk's
+    prediction is ever held; ``progress(rows done)`` after each chunk."""
+    from product_repr.features.rowfile import as_rows, chunk_rows, row_chunks
+
+    X = as_rows(X)
+    means = np.asarray(X.mean(axis=0), dtype=np.float32)
+    two = _two_level_columns(X, spans)
+    chunks = []
+    for lo, block in row_chunks(X, chunk_rows(X.shape[1], CHUNK_ROWS)):
+        chunks.append(_parts(block, masked_reconstruction(reconstruct, block, spans, fill_values=means), spans, two))
+        if progress is not None:
+            progress(lo + len(block))
+    return scores(_surprises_of(chunks, spans, two, len(X)))
 
 
 def column_of(span_name: str) -> str:
@@ -268,8 +343,11 @@ def explain(scored: pd.DataFrame, df: pd.DataFrame, feature_space, reconstruct: 
     frame["error"] = scored["score"].to_numpy(dtype=np.float64)
     total = np.nan_to_num(frame["error"].to_numpy(), nan=-np.inf)
     rows = np.argsort(-total, kind="stable")[: max(0, int(top))]
-    X = np.asarray(X, dtype=np.float32)
-    predicted = masked_reconstruction(reconstruct, X[rows], spans, fill_values=X.mean(axis=0)) if len(rows) else X[:0]
+    from product_repr.features.rowfile import as_rows
+
+    X = as_rows(X)
+    predicted = masked_reconstruction(reconstruct, X[rows], spans, fill_values=X.mean(axis=0)) if len(rows) else \
+        np.zeros((0, X.shape[1]), np.float32)
     X_hat = {int(r): predicted[i] for i, r in enumerate(rows)}
     if product_ids is None and "product_id" in scored.columns:
         product_ids = scored["product_id"].to_numpy()

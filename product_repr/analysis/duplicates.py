@@ -34,15 +34,23 @@ SEARCH_DIM = 64
 SAMPLE_PAIRS = 5000
 #: pairs whose column distances are computed at a time (bounds the copies of their feature blocks)
 PAIR_CHUNK = 65_536
+#: ... and when X is read from a RowFile, whose rows are read whole (8,192 pairs of 2,095 columns: 137 MB)
+FILE_PAIR_CHUNK = 8_192
 PAIR_COLUMNS = ("product_a", "product_b", "similarity", "embedding_similarity")
 COLUMNS = (*PAIR_COLUMNS, "group")
 
 
 def typical_distances(X: np.ndarray, spans: Sequence, *, seed: int = 0) -> np.ndarray:
     """Per span, the median distance between the blocks of two random products (float64, len(spans))."""
+    from product_repr.features.rowfile import RowFile
+
     rng = np.random.default_rng(seed)
     a, b = rng.integers(len(X), size=(2, SAMPLE_PAIRS)) if len(X) else (np.zeros(0, int),) * 2
-    return np.array([float(np.median(np.linalg.norm(X[a, sp.start:sp.stop] - X[b, sp.start:sp.stop], axis=1)))
+    if isinstance(X, RowFile):  # each sampled row read once, not once per column
+        (A, B), a, b = (X[a], X[b]), np.arange(len(a)), np.arange(len(b))
+    else:
+        A = B = X
+    return np.array([float(np.median(np.linalg.norm(A[a, sp.start:sp.stop] - B[b, sp.start:sp.stop], axis=1)))
                      if len(a) else 0.0 for sp in spans])
 
 
@@ -51,14 +59,35 @@ def column_distances(X: np.ndarray, spans: Sequence, a: np.ndarray, b: np.ndarra
     """(len(a), len(spans)): each pair's distance per source column over the column's typical distance,
     capped at 1. A column whose typical distance is 0 (one value for most products) counts 0 when the two
     blocks are equal and 1 otherwise."""
+    from product_repr.features.rowfile import RowFile
+
     typical = typical_distances(X, spans) if typical is None else typical
     out = np.empty((len(a), len(spans)), dtype=np.float64)
-    for lo in range(0, len(a), PAIR_CHUNK):  # the pairs' blocks are copied a chunk at a time, not all at once
-        pa, pb = a[lo:lo + PAIR_CHUNK], b[lo:lo + PAIR_CHUNK]
+    on_file = isinstance(X, RowFile)
+    chunk = FILE_PAIR_CHUNK if on_file else PAIR_CHUNK
+    for lo in range(0, len(a), chunk):  # the pairs' blocks are copied a chunk at a time, not all at once
+        pa, pb = a[lo:lo + chunk], b[lo:lo + chunk]
+        if on_file:  # each pair's two rows read once, then cut by column
+            (A, B), pa, pb = (X[pa], X[pb]), np.arange(len(pa)), np.arange(len(pb))
+        else:
+            A = B = X
         for j, sp in enumerate(spans):
-            d = np.linalg.norm(X[pa, sp.start:sp.stop] - X[pb, sp.start:sp.stop], axis=1).astype(np.float64)
+            d = np.linalg.norm(A[pa, sp.start:sp.stop] - B[pb, sp.start:sp.stop], axis=1).astype(np.float64)
             out[lo:lo + len(pa), j] = np.minimum(d / typical[j], 1.0) if typical[j] > 1e-9 else \
                 (d > 1e-6).astype(np.float64)
+    return out
+
+
+def similarities(X: np.ndarray, spans: Sequence, a: np.ndarray, b: np.ndarray,
+                 typical: np.ndarray | None = None) -> np.ndarray:
+    """float32 (len(a),): each pair's column-by-column similarity, 1 − the mean of its
+    :func:`column_distances`, computed a chunk of pairs at a time (no (pairs, columns) matrix: 7 million
+    candidate pairs of a million products by 50 columns would be 2.8 GB)."""
+    typical = typical_distances(X, spans) if typical is None else typical
+    out = np.empty(len(a), dtype=np.float32)
+    for lo in range(0, len(a), PAIR_CHUNK):
+        out[lo:lo + PAIR_CHUNK] = 1.0 - column_distances(X, spans, a[lo:lo + PAIR_CHUNK], b[lo:lo + PAIR_CHUNK],
+                                                         typical).mean(axis=1)
     return out
 
 
@@ -73,7 +102,9 @@ def candidate_pairs(X: np.ndarray, spans: Sequence, *, k: int = K) -> tuple[np.n
     n = len(X)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    X = np.asarray(X, dtype=np.float32)
+    from product_repr.features.rowfile import as_rows
+
+    X = as_rows(X)
     ids = neighbours.neighbour_graph(X, min(k, n - 1), max_dim=SEARCH_DIM)
     a = np.repeat(np.arange(n), ids.shape[1])
     b = ids.ravel()
@@ -81,8 +112,7 @@ def candidate_pairs(X: np.ndarray, spans: Sequence, *, k: int = K) -> tuple[np.n
     a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
     pair = np.unique(a * n + b)
     a, b = pair // n, pair % n
-    s = (1.0 - column_distances(X, spans, a, b).mean(axis=1)).astype(np.float32) if len(spans) else \
-        np.ones(len(a), np.float32)
+    s = similarities(X, spans, a, b) if len(spans) else np.ones(len(a), np.float32)
     order = np.lexsort((b, a, -s))
     return a[order], b[order], s[order]
 

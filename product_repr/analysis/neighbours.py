@@ -265,6 +265,7 @@ def nearest_rows(base: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.
 
 GRAPH_DIM = 256  # neighbour_graph searches wider matrices in their top GRAPH_DIM principal directions
 GRAPH_SVD_ROWS = 100_000  # ... found on at most this many rows (a seeded sample of a bigger table)
+FILE_SVD_ROWS = 10_000  # ... or of these, when X is read from a RowFile (a big table: its sample is read, not sliced)
 _GRAPH_CHUNK = 50_000
 
 
@@ -287,13 +288,17 @@ def neighbour_graph(X: np.ndarray, k: int = 10, *, max_dim: int = GRAPH_DIM, see
 
     # the directions come from the unit rows (of a seeded sample of a big table); every row is then projected
     # a chunk at a time, so no normalised copy of the whole of X is made
-    rows = slice(None) if n <= GRAPH_SVD_ROWS else \
-        np.sort(np.random.default_rng(seed).choice(n, size=GRAPH_SVD_ROWS, replace=False))
+    from product_repr.features.rowfile import RowFile
+
+    limit = FILE_SVD_ROWS if isinstance(X, RowFile) else GRAPH_SVD_ROWS
+    rows = slice(None) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
     _, _, vt = randomized_svd(normalise(X[rows]), n_components=max_dim, n_iter=2, random_state=seed)
     basis = np.ascontiguousarray(vt.T.astype(np.float32))
+    from product_repr.features.rowfile import chunk_rows, row_chunks
+
     U = np.empty((n, basis.shape[1]), dtype=np.float32)  # fewer directions than max_dim on a small sample
-    for lo in range(0, n, _GRAPH_CHUNK):
-        U[lo:lo + _GRAPH_CHUNK] = normalise(X[lo:lo + _GRAPH_CHUNK]) @ basis
+    for lo, block in row_chunks(X, chunk_rows(X.shape[1], _GRAPH_CHUNK)):
+        U[lo:lo + len(block)] = normalise(block) @ basis
     ids, _ = all_neighbours(U, min(int(k), n - 1))
     return ids
 

@@ -61,6 +61,10 @@ def column_scales(X: np.ndarray, spans: Sequence) -> dict[str, float]:
     i.e. a constant column); ce spans: entropy of the level frequencies in
     nats, at least ln 2.
     """
+    from product_repr.features.rowfile import RowFile
+
+    if isinstance(X, RowFile):
+        return _file_scales(X, spans)
     X = np.asarray(X)
     out: dict[str, float] = {}
     for span in spans:
@@ -75,17 +79,50 @@ def column_scales(X: np.ndarray, spans: Sequence) -> dict[str, float]:
     return out
 
 
+def _file_scales(X, spans: Sequence) -> dict[str, float]:
+    """:func:`column_scales` of a RowFile, a chunk of rows at a time (two passes: the means, then the
+    squared deviations from them, as ``var`` computes them)."""
+    from product_repr.features.rowfile import row_chunks
+
+    n = len(X)
+    means = sum((block.sum(axis=0, dtype=np.float64) for _, block in row_chunks(X)), np.zeros(X.shape[1])) / max(n, 1)
+    squares = np.zeros(X.shape[1], dtype=np.float64)
+    counts = {span.name: np.zeros(span.width, dtype=np.int64) for span in spans if span.loss == "ce"}
+    for _, block in row_chunks(X):
+        squares += np.square(block.astype(np.float64) - means).sum(axis=0)
+        for span in spans:
+            if span.loss == "ce":
+                counts[span.name] += np.bincount(_true_levels(block[:, span.start:span.stop]), minlength=span.width)
+    out: dict[str, float] = {}
+    for span in spans:
+        if span.loss == "ce":
+            freq = counts[span.name] / max(n, 1)
+            freq = freq[freq > 0]
+            out[span.name] = float(max(-(freq * np.log(freq)).sum(), np.log(2)))
+        else:
+            var = float(squares[span.start:span.stop].sum() / n) if n else 0.0
+            out[span.name] = var if var > 1e-6 else 1.0
+    return out
+
+
 #: rows reconstructed at a time by :func:`model_errors`: the reconstruction is held for one chunk, not the table
 CHUNK_ROWS = 50_000
 
 
 def model_errors(X: np.ndarray, reconstruct, spans: Sequence, *, scales: dict[str, float] | None = None,
-                 chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
-    """:func:`errors` of ``reconstruct(X)`` (a learner's ``reconstruct``), chunk by chunk of rows on the scales
-    of the whole of X (default :func:`column_scales`): the same frame, without a second (n, p) matrix."""
+                 chunk_rows: int = CHUNK_ROWS, progress=None) -> pd.DataFrame:
+    """:func:`errors` of ``reconstruct(X)`` (a learner's ``reconstruct``), chunk by chunk of rows (at most
+    ``chunk_rows``, fewer for a wide X: ``features.rowfile.chunk_rows``) on the scales of the whole of X
+    (default :func:`column_scales`): the same frame, without a second (n, p) matrix. ``progress(rows done)``
+    after each chunk."""
+    from product_repr.features.rowfile import chunk_rows as rows_for, row_chunks
+
     scales = scales or column_scales(X, spans)
-    parts = [errors(X[lo:lo + chunk_rows], reconstruct(X[lo:lo + chunk_rows]), spans, scales=scales)
-             for lo in range(0, len(X), max(1, int(chunk_rows)))]
+    parts = []
+    for lo, block in row_chunks(X, rows_for(X.shape[1], chunk_rows)):
+        parts.append(errors(block, reconstruct(block), spans, scales=scales))
+        if progress is not None:
+            progress(lo + len(block))
     return pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0]
 
 

@@ -284,7 +284,24 @@ def encode(texts: Iterable[str], name: str = DEFAULT_MODEL) -> np.ndarray:
     return cached[rows]
 
 
+_passing = threading.local()
+
+
+@contextlib.contextmanager
+def passing_through():
+    """Within the block this thread's encodings are not kept in the process cache: a big table encoded chunk
+    by chunk would otherwise fill its 512 MB with chunks that are never asked for again."""
+    before = getattr(_passing, "on", False)
+    _passing.on = True
+    try:
+        yield
+    finally:
+        _passing.on = before
+
+
 def _remember(key: tuple[str, str], value: np.ndarray) -> None:
+    if getattr(_passing, "on", False):
+        return
     with _lock:
         _cache[key] = value
         while _cache and sum(v.nbytes for v in _cache.values()) > CACHE_BYTES:

@@ -15,6 +15,8 @@ ID, IGNORE and excluded columns are never encoded.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -392,6 +394,17 @@ class FeatureSpace:
         blocks: dict[str, np.ndarray] = {}
         self._fit(df, blocks)
         return self._transform(df, blocks)
+
+    def transform_chunks(self, df: pd.DataFrame, *, chunk_rows: int | None = None) -> Iterator[np.ndarray]:
+        """``transform(df)`` a chunk of ``chunk_rows`` rows at a time, in row order (for a
+        :class:`~product_repr.features.rowfile.RowFile`): by default as many rows as make
+        :data:`~product_repr.features.rowfile.CHUNK_BYTES` of X."""
+        from product_repr.features.rowfile import chunk_rows as rows_for
+
+        self._check_fitted()
+        chunk = max(1, int(chunk_rows or rows_for(self.spans[-1].stop)))
+        for lo in range(0, len(df), chunk):
+            yield self._transform(df.iloc[lo:lo + chunk], {})
 
     # -- explanations --------------------------------------------------------------------------
     def span(self, col: str) -> Span:

@@ -24,6 +24,10 @@ ENCODE_BATCH = 8192
 
 def as_matrix(X, *, what: str = "X") -> np.ndarray:
     """X as a C-contiguous float32 (n, p) array; ``FeatureError`` if it is not 2-D or holds NaN/inf."""
+    from product_repr.features.rowfile import RowFile
+
+    if isinstance(X, RowFile):  # a big table's X on disk: encode and reconstruct read it a batch at a time
+        return X
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
@@ -33,14 +37,16 @@ def as_matrix(X, *, what: str = "X") -> np.ndarray:
 
 
 def _check_finite(X: np.ndarray, spans: Sequence[Span]) -> None:
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = map(int, np.argwhere(bad)[0])
-        name = next((s.name for s in spans if s.start <= col < s.stop), f"feature {col}")
-        raise FeatureError(
-            f"X holds {int(bad.sum())} NaN/inf values (first at row {row}, column {name!r}); "
-            "encode the table with FeatureSpace, which imputes missing values"
-        )
+    for lo in range(0, len(X), ENCODE_BATCH):  # a chunk at a time: no (n, p) mask beside X
+        bad = ~np.isfinite(X[lo:lo + ENCODE_BATCH])
+        if bad.any():
+            row, col = map(int, np.argwhere(bad)[0])
+            name = next((s.name for s in spans if s.start <= col < s.stop), f"feature {col}")
+            total = int(sum((~np.isfinite(X[i:i + ENCODE_BATCH])).sum() for i in range(0, len(X), ENCODE_BATCH)))
+            raise FeatureError(
+                f"X holds {total} NaN/inf values (first at row {lo + row}, column {name!r}); "
+                "encode the table with FeatureSpace, which imputes missing values"
+            )
 
 
 class Learner:
@@ -231,6 +237,49 @@ class Learner:
             return xh
 
         return self._eval_batches(X, rebuild, self.input_dim_)
+
+    def masked_reconstruct(self, X, spans: Sequence[Span], fill) -> np.ndarray:
+        """X̂ (n, p) float32 where each span's block is this learner's prediction of it with that block of the
+        input set to ``fill`` (p,) and the rest of the row as it is: ``reconstruct`` of one masked copy of X
+        per span (``analysis.anomalies.masked_reconstruction``), computed without those copies.
+
+        The encoder's first layer is linear, so the masked copy's first hidden layer is the row's own plus
+        the first layer's columns of the block times (fill − value); and only the block's rows of the
+        decoder's output layer are needed. For the default sizes (256 units, 2,095 inputs, 50 columns)
+        that is about a sixth of the work of a reconstruction per span. Equal to the plain way up to float
+        rounding (tested)."""
+        if not self.has_decoder:
+            return self.reconstruct(X)  # raises the reconstruct error
+        X, dev = self._batches(X)
+        model = self.model_
+        first, rest = model["encoder"].net[0], model["encoder"].net[1:]
+        body, last = model["decoder"].net[:-1], model["decoder"].net[-1]
+        fill = torch.as_tensor(np.asarray(fill, dtype=np.float32)).to(dev)
+        ones = torch.ones(1, self.input_dim_, device=dev)
+        keep = self._input(ones)[0]  # _input scales each column (or leaves it)
+        if not torch.equal(self._input(2 * ones)[0], 2 * keep):  # not a scaling: the plain way
+            from product_repr.analysis.anomalies import masked_reconstruction
+
+            return masked_reconstruction(self.reconstruct, X, spans, fill_values=fill)
+        model.eval()
+        out = np.empty((len(X), self.input_dim_), dtype=np.float32)
+        with torch.no_grad():
+            for i in range(0, len(X), ENCODE_BATCH):
+                x = torch.from_numpy(np.ascontiguousarray(X[i:i + ENCODE_BATCH])).to(dev)
+                h0 = first(self._input(x))
+                for sp in spans:
+                    block = slice(sp.start, sp.stop)
+                    h = h0 + ((fill[block] - x[:, block]) * keep[block]) @ first.weight[:, block].T
+                    z = rest(h)
+                    y = self._decode_block(model, z, sp, body, last)
+                    if sp.loss == "ce":
+                        y = torch.softmax(y, dim=1)
+                    out[i:i + len(x), block] = y.cpu().numpy()
+        return out
+
+    def _decode_block(self, model: nn.ModuleDict, z: torch.Tensor, span: Span, body, last) -> torch.Tensor:
+        """The decoder's output for ``span``'s block alone (logits for a categorical span)."""
+        return body(z) @ last.weight[span.start:span.stop].T + last.bias[span.start:span.stop]
 
     # ---- saving ------------------------------------------------------------------------------------------
     def to_state(self) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -55,10 +55,14 @@ MIN_ENTROPY = 0.05  # nats; keeps a near-constant categorical column from domina
 
 def span_baselines(X: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
     """(S,) float64: the loss ℓ_s of the trivial predictor for each span of X (n, p); see the module docstring."""
-    X = np.asarray(X, dtype=np.float64)
+    from product_repr.features.rowfile import RowFile
+
+    if isinstance(X, RowFile):
+        return _file_baselines(X, spans)
+    X = np.asarray(X)
     out = np.zeros(len(spans))
-    for k, s in enumerate(spans):
-        block = X[:, s.start:s.stop]
+    for k, s in enumerate(spans):  # one span in float64 at a time: no float64 copy of the whole of X
+        block = X[:, s.start:s.stop].astype(np.float64)
         if s.loss == "ce":
             freq = block.mean(axis=0)
             freq = freq[freq > 0]
@@ -66,6 +70,32 @@ def span_baselines(X: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
             out[k] = max(entropy, MIN_ENTROPY) if block.any() else 0.0
         else:
             out[k] = float(block.var(axis=0).mean()) if len(block) else 0.0
+    return out
+
+
+def _column_moments(X) -> tuple[np.ndarray, np.ndarray]:
+    """(means, variances) float64 (p,) of a RowFile's columns, a chunk of rows at a time (two passes)."""
+    from product_repr.features.rowfile import row_chunks
+
+    n = max(len(X), 1)
+    means = sum((b.sum(axis=0, dtype=np.float64) for _, b in row_chunks(X)), np.zeros(X.shape[1])) / n
+    squares = sum((np.square(b.astype(np.float64) - means).sum(axis=0) for _, b in row_chunks(X)),
+                  np.zeros(X.shape[1]))
+    return means, squares / n
+
+
+def _file_baselines(X, spans: Sequence[Span]) -> np.ndarray:
+    """:func:`span_baselines` of a RowFile (the same quantities from column means and variances)."""
+    means, variances = _column_moments(X)
+    out = np.zeros(len(spans))
+    for k, s in enumerate(spans):
+        if s.loss == "ce":
+            freq = means[s.start:s.stop]
+            nonzero = freq[freq > 0]
+            entropy = float(-(nonzero * np.log(nonzero)).sum()) if nonzero.size else 0.0
+            out[k] = max(entropy, MIN_ENTROPY) if (freq != 0).any() else 0.0
+        else:
+            out[k] = float(variances[s.start:s.stop].mean()) if len(X) else 0.0
     return out
 
 
@@ -79,9 +109,15 @@ def span_weights(X: np.ndarray, spans: Sequence[Span], mode: str = "equal") -> n
     base = span_baselines(X, spans)
     w = np.where(base > MIN_BASELINE, 1.0 / np.maximum(base, MIN_BASELINE), 0.0) / max(len(spans), 1)
     if mode == "scaled":
-        X = np.asarray(X, dtype=np.float64)
-        scale = np.array([1.0 if s.loss == "ce" else float(np.sqrt(X[:, s.start:s.stop].var(axis=0).sum()))
-                          for s in spans])
+        from product_repr.features.rowfile import RowFile
+
+        if isinstance(X, RowFile):
+            variances = _column_moments(X)[1]
+            total = [float(variances[s.start:s.stop].sum()) for s in spans]
+        else:
+            X = np.asarray(X)
+            total = [float(X[:, s.start:s.stop].astype(np.float64).var(axis=0).sum()) for s in spans]
+        scale = np.array([1.0 if s.loss == "ce" else float(np.sqrt(t)) for s, t in zip(spans, total)])
         w = w * scale
     elif mode != "equal":
         raise ValueError(f"unknown span weighting {mode!r}")

@@ -132,6 +132,12 @@ class Multitask(Learner):
             return x
         return x * self._keep.to(x.device)
 
+    def _decode_block(self, model: nn.ModuleDict, z: torch.Tensor, span, body, last) -> torch.Tensor:
+        for s, head in zip(self._pred_spans, model["column_heads"]) if self._pred_spans else ():
+            if s.name == span.name:  # a predicted column comes from its own head, as in _decode
+                return head(z)
+        return super()._decode_block(model, z, span, body, last)
+
     def _decode(self, model: nn.ModuleDict, z: torch.Tensor) -> torch.Tensor:
         x_hat = model["decoder"](z)
         if self._pred_spans:

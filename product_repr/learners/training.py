@@ -133,6 +133,17 @@ def split_rows(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, to
     return perm[n_val:], perm[:n_val]
 
 
+class _FileRows:
+    """A :class:`~product_repr.features.rowfile.RowFile` as the training's X: ``X[rows]`` (a tensor of row
+    numbers) reads those rows from the file as a float32 tensor on ``device``."""
+
+    def __init__(self, rows, device: torch.device) -> None:
+        self.rows, self.device, self.shape = rows, device, rows.shape
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.rows[index.cpu().numpy()]).to(self.device)
+
+
 def _batch_loss(model: nn.Module, X: torch.Tensor, rows: torch.Tensor, loss_fn: LossFn, generator: torch.Generator,
                 partners: torch.Tensor | None, precision: str = "float32"):
     """The loss of the batch X[rows]; with ``partners`` (n, k) one random partner of each row is its positive."""
@@ -203,7 +214,12 @@ def train(
     dev = resolve_device(device)
     if size > 1 and dev.type == "cuda":
         dev = torch.device("cuda", torch.cuda.current_device())  # this process's GPU (set by its launcher)
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, torch.Tensor) else X.float()
+    from product_repr.features.rowfile import RowFile
+
+    if isinstance(X, RowFile):
+        X = _FileRows(X, dev)  # a big table's X on disk: each batch's rows are read when it is taken
+    else:
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32)) if not isinstance(X, torch.Tensor) else X.float()
     n = X.shape[0]
     if min(reduce([n], "min")) < 2:
         raise TrainingError(f"training needs at least 2 rows{' in every shard' if size > 1 else ''}, got {n}; "
@@ -214,7 +230,7 @@ def train(
             raise ConfigError(f"partners must be (n, k) = ({n}, k >= 1) row indices, got shape {tuple(partners.shape)}")
     seed = config.seed + rank * RANK_SEED_OFFSET  # rank 0 draws what a single process draws
     train_idx, val_idx = split_rows(n, config.val_fraction, seed)
-    X = X.to(dev)
+    X = X if isinstance(X, _FileRows) else X.to(dev)
     n_train, n_val = len(train_idx), len(val_idx)
     all_train, all_val = (int(v) for v in reduce([n_train, n_val]))
     # a step takes the rows one process would take, split over the processes

@@ -98,7 +98,7 @@ def test_a_rare_boolean_level_ranks_below_a_40x_price(shop):
     config = learners.get(learners.DEFAULT).Config(steps=300, seed=0)
     run = pipeline.build_run(shop, schema, config=config, analysis=False)
     X = run.feature_space.transform(shop)
-    frame, _ = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
+    frame = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
     order = frame["score"].sort_values(ascending=False).index.tolist()
     out_of_stock = set(np.flatnonzero(shop["in_stock"].eq("no").to_numpy()))
     assert order[0] == 7, f"the 40x price ranks #{order.index(7) + 1}; top: {shop.loc[order[:5]].to_dict('records')}"
@@ -131,3 +131,24 @@ def test_masked_reconstruction_and_errors_chunk_by_chunk_equal_one_pass(monkeypa
     np.testing.assert_array_equal(anomalies.masked_reconstruction(reconstruct, X, spans), whole)
     one = reconstruction.errors(X, reconstruct(X), spans)
     pd.testing.assert_frame_equal(reconstruction.model_errors(X, reconstruct, spans, chunk_rows=128), one)
+
+
+@pytest.mark.parametrize("learner, config", [
+    ("autoencoder", {}), ("denoising", {}), ("multitask", {}), ("multitask", {"predict_columns": ["price"]})])
+def test_a_learners_own_masked_predictions_equal_one_reconstruction_per_masked_copy(learner, config):
+    """``Learner.masked_reconstruct`` (the first layer's share of the hidden block added, only the block's
+    outputs decoded) gives what reconstructing a masked copy of X per column gives."""
+    from product_repr import learners
+    from product_repr.data import demo
+    from product_repr.features.space import FeatureSpace
+
+    df = demo.make_catalog(rows=300, seed=2).table
+    space = FeatureSpace(infer_schema(df), exclude=["category"], text_encoder="tfidf")
+    X = space.fit_transform(df)
+    model = learners.get(learner)(pipeline.make_config(learner, {"steps": 20, **config})).fit(X, spans=space.spans)
+    plain = anomalies.masked_reconstruction(lambda x: model.reconstruct(x), X, space.spans)  # not the method
+    fast = anomalies.masked_reconstruction(model.reconstruct, X, space.spans)
+    assert not np.array_equal(plain, model.reconstruct(X))  # the masking changes the predictions
+    np.testing.assert_allclose(fast, plain, atol=2e-5)
+    ce = [s for s in space.spans if s.loss == "ce"]
+    np.testing.assert_allclose(fast[:, ce[0].start:ce[0].stop].sum(axis=1), 1.0, atol=1e-5)  # probabilities

@@ -183,3 +183,19 @@ def test_encoding_estimate_counts_new_distinct_texts_and_their_length(monkeypatc
     monkeypatch.setenv("PRODUCT_REPR_BF16", "1")
     assert sentence.estimate_seconds(longer, MODEL) < 2.5, "bf16 is 2.7x faster"
     assert sentence.estimate_seconds([], MODEL) == 0.0
+
+
+def test_encodings_made_while_passing_through_are_not_kept_in_the_process_cache():
+    """A big table is encoded chunk by chunk inside ``passing_through``: its chunks never fill the process
+    cache, and outside the block a repeat is answered from memory as before."""
+    static = sentence.STATIC_MODEL
+    texts = ["passing through: a chunk of a big table", "another product of the chunk"]
+    before = sentence.stats["memory_hits"]
+    with sentence.passing_through():
+        first = sentence.encode(texts, static)
+        second = sentence.encode(texts, static)
+    np.testing.assert_array_equal(first, second)
+    assert sentence.stats["memory_hits"] == before  # neither call found the other's vectors in memory
+    sentence.encode(texts, static)
+    sentence.encode(texts, static)
+    assert sentence.stats["memory_hits"] == before + 1
