@@ -5,7 +5,8 @@ the server's memory.
 
 Starts ``streamlit run app.py`` with ``PRODUCT_REPR_RUNS`` set to RUN_DIR's parent, opens the Runs page in
 Debian's Chromium (Playwright), picks RUN_DIR, clicks "Open run" and waits until the page is idle; then visits
-each page from the sidebar and waits until it is idle and, on the Map page, until the chart is drawn. Prints a
+each page from the sidebar and waits until it is idle (after the server's warm-up, which the first page
+starts, is done) and, on the Map page, until the chart is drawn. Prints a
 markdown table: seconds per step and the server's resident memory after it (/proc), plus a screenshot of
 each page under ``--shots``.
 """
@@ -22,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser_speed import ARGS, CHROMIUM, free_port, idle, start_server, stop_server  # noqa: E402
+from bench.browser_speed import (ARGS, CHROMIUM, free_port, idle, start_server, stop_server,  # noqa: E402
+                                 wait_for_warm_up)
 
 
 def rss_gib(pid: int) -> float:
@@ -53,6 +55,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--shots", default=None, help="folder for the screenshots (default: a temporary one)")
     parser.add_argument("--timeout-s", type=float, default=900)
+    parser.add_argument("--warm-s", type=float, default=60,
+                        help="after the first page, wait this long (and for the demo texts) for the server's warm-up")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -71,6 +75,8 @@ def main() -> int:
             page.set_default_timeout(args.timeout_s * 1000)
             page.goto(f"http://127.0.0.1:{port}/runs")
             idle(page, args.timeout_s)
+            # the first session starts the server's warm-up (UMAP's compilation, the sentence models): not timed
+            print(wait_for_warm_up(args.warm_s), file=sys.stderr)
             rows.append(("Runs page, before opening", 0.0, rss_gib(server.pid)))
             box = page.get_by_test_id("stSelectbox").filter(has_text="Run directory")
             box.click()

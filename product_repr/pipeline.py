@@ -7,11 +7,12 @@ other.
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -257,7 +258,8 @@ def build_run(
     feature_space = FeatureSpace(schema, exclude=dropped, **feature_settings)
     timings: dict[str, float] = {}
     n = len(df)
-    fit_n = min(n, TRAIN_ROWS)  # the rows the learner is fitted on (train_rows)
+    fit_rows = train_rows(n)  # the rows the learner is fitted on
+    fit_n = len(fit_rows)
     steps = planned_steps(max(1, fit_n - int(round(fit_n * cfg.val_fraction))), cfg)
 
     batch = min(cfg.batch_size, n)
@@ -278,7 +280,8 @@ def build_run(
             drafted = True
 
     # X of a big table goes to a temporary file, read back a chunk at a time, removed with the run built
-    with _big_table_files(n) as folder:
+    files = tempfile.TemporaryDirectory(prefix="product_repr-features-") if n > FILE_ROWS else nullcontext()
+    with files as folder:
         t0 = time.perf_counter()
         _pre_encode(df, feature_space, pace, stage)
         with pace.hold():
@@ -295,7 +298,6 @@ def build_run(
         stage(f"Training {learner}")
         t0 = time.perf_counter()
         with pace.hold():
-            fit_rows = train_rows(n)
             if len(fit_rows) < n:
                 stage(f"Training on a random {len(fit_rows):,} of the {n:,} rows, then encoding every row")
             # a sample of a big table's rows is read through a view of its file, batch by batch
@@ -331,31 +333,18 @@ def build_run(
         return run
 
 
-@contextmanager
-def _big_table_files(n: int):
-    """A temporary folder for the encoded features of a table of more than :data:`FILE_ROWS` rows (None for
-    a smaller one), removed when the run is built."""
-    if n <= FILE_ROWS:
-        yield None
-        return
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="product_repr-features-") as folder:
-        yield folder
-
-
 def _encode(df: pd.DataFrame, feature_space: FeatureSpace, folder: str | None, stage: Stage):
     """Fit ``feature_space`` (on a seeded random :data:`FIT_ROWS` of a bigger table) and encode every row of
     ``df``: X in memory, or with a ``folder``, X written there a chunk at a time as a
     :class:`~product_repr.features.rowfile.RowFile`."""
     n = len(df)
+    if folder is None and n <= FIT_ROWS:
+        return feature_space.fit_transform(df)  # encodes each text column once, not twice
     if n > FIT_ROWS:  # a big table: the encodings are learned from a sample, then every row is encoded
         stage(f"Fitting the features on a random {FIT_ROWS:,} of the {n:,} rows")
         feature_space.fit(df.iloc[draft_rows(n, FIT_ROWS)])
-    elif folder is None:
-        return feature_space.fit_transform(df)  # encodes each text column once, not twice
-    else:
-        feature_space.fit(df)  # the texts' sentence vectors are then read from the disk cache, not made again
+    else:  # into a file: the texts' sentence vectors are then read from the disk cache, not made again
+        feature_space.fit(df)
     if folder is None:
         return feature_space.transform(df)
     from pathlib import Path

@@ -80,16 +80,13 @@ def column_scales(X: np.ndarray, spans: Sequence) -> dict[str, float]:
 
 
 def _file_scales(X, spans: Sequence) -> dict[str, float]:
-    """:func:`column_scales` of a RowFile, a chunk of rows at a time (two passes: the means, then the
-    squared deviations from them, as ``var`` computes them)."""
-    from product_repr.features.rowfile import row_chunks
+    """:func:`column_scales` of a RowFile, a chunk of rows at a time (``rowfile.column_moments``)."""
+    from product_repr.features.rowfile import column_moments, row_chunks
 
     n = len(X)
-    means = sum((block.sum(axis=0, dtype=np.float64) for _, block in row_chunks(X)), np.zeros(X.shape[1])) / max(n, 1)
-    squares = np.zeros(X.shape[1], dtype=np.float64)
+    _, variances = column_moments(X)
     counts = {span.name: np.zeros(span.width, dtype=np.int64) for span in spans if span.loss == "ce"}
     for _, block in row_chunks(X):
-        squares += np.square(block.astype(np.float64) - means).sum(axis=0)
         for span in spans:
             if span.loss == "ce":
                 counts[span.name] += np.bincount(_true_levels(block[:, span.start:span.stop]), minlength=span.width)
@@ -100,7 +97,7 @@ def _file_scales(X, spans: Sequence) -> dict[str, float]:
             freq = freq[freq > 0]
             out[span.name] = float(max(-(freq * np.log(freq)).sum(), np.log(2)))
         else:
-            var = float(squares[span.start:span.stop].sum() / n) if n else 0.0
+            var = float(variances[span.start:span.stop].sum()) if n else 0.0
             out[span.name] = var if var > 1e-6 else 1.0
     return out
 

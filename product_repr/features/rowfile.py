@@ -32,7 +32,7 @@ class RowFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         with open(self.path, "rb") as f:
-            np.lib.format.read_magic(f)  # written by encode: format 1.0
+            np.lib.format.read_magic(f)  # written by RowFile.write: format 1.0
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
             self._offset = f.tell()
         if fortran or np.dtype(dtype) != DTYPE or len(shape) != 2:
@@ -54,6 +54,7 @@ class RowFile:
         out._index = rows if self._index is None else self._index[rows]
         out.shape = (len(rows), self.shape[1])
         out._owner = False
+        out._base = self  # the file stays open while a view of it lives
         return out
 
     # -- writing ------------------------------------------------------------------------------------------
@@ -134,10 +135,7 @@ class RowFile:
         """The column means (``axis=0``), accumulated in float64 a chunk at a time: float32 (p,)."""
         if axis != 0:
             raise ValueError("a RowFile gives column means only (axis=0)")
-        total = np.zeros(self.shape[1], dtype=np.float64)
-        for _, block in row_chunks(self):
-            total += block.sum(axis=0, dtype=np.float64)
-        return (total / max(self.shape[0], 1)).astype(DTYPE)
+        return column_moments(self, variances=False)[0].astype(DTYPE)
 
     def close(self) -> None:
         if getattr(self, "_owner", False) and getattr(self, "_fd", None) is not None:
@@ -184,3 +182,19 @@ def row_chunks(X, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
 def as_rows(X):
     """X itself when it is a :class:`RowFile`, else X as a float32 array (no copy when it is one)."""
     return X if isinstance(X, RowFile) else np.asarray(X, dtype=np.float32)
+
+
+def column_moments(X, *, variances: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(means, variances) float64 (p,) of X's columns (an array or a RowFile), a chunk of rows at a time: two
+    passes, the squared deviations from the means as ``var`` computes them (variances None when not asked)."""
+    n = max(len(X), 1)
+    means = np.zeros(X.shape[1], dtype=np.float64)
+    for _, block in row_chunks(X):
+        means += block.sum(axis=0, dtype=np.float64)
+    means /= n
+    if not variances:
+        return means, None
+    squares = np.zeros(X.shape[1], dtype=np.float64)
+    for _, block in row_chunks(X):
+        squares += np.square(block.astype(np.float64) - means).sum(axis=0)
+    return means, squares / n

@@ -260,7 +260,8 @@ class Learner:
         if not torch.equal(self._input(2 * ones)[0], 2 * keep):  # not a scaling: the plain way
             from product_repr.analysis.anomalies import masked_reconstruction
 
-            return masked_reconstruction(self.reconstruct, X, spans, fill_values=fill)
+            # a plain callable, not the method: masked_reconstruction would hand a method back to us
+            return masked_reconstruction(lambda x: self.reconstruct(x), X, spans, fill_values=fill)
         model.eval()
         out = np.empty((len(X), self.input_dim_), dtype=np.float32)
         with torch.no_grad():

@@ -73,20 +73,11 @@ def span_baselines(X: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
     return out
 
 
-def _column_moments(X) -> tuple[np.ndarray, np.ndarray]:
-    """(means, variances) float64 (p,) of a RowFile's columns, a chunk of rows at a time (two passes)."""
-    from product_repr.features.rowfile import row_chunks
-
-    n = max(len(X), 1)
-    means = sum((b.sum(axis=0, dtype=np.float64) for _, b in row_chunks(X)), np.zeros(X.shape[1])) / n
-    squares = sum((np.square(b.astype(np.float64) - means).sum(axis=0) for _, b in row_chunks(X)),
-                  np.zeros(X.shape[1]))
-    return means, squares / n
-
-
 def _file_baselines(X, spans: Sequence[Span]) -> np.ndarray:
     """:func:`span_baselines` of a RowFile (the same quantities from column means and variances)."""
-    means, variances = _column_moments(X)
+    from product_repr.features.rowfile import column_moments
+
+    means, variances = column_moments(X)
     out = np.zeros(len(spans))
     for k, s in enumerate(spans):
         if s.loss == "ce":
@@ -109,10 +100,10 @@ def span_weights(X: np.ndarray, spans: Sequence[Span], mode: str = "equal") -> n
     base = span_baselines(X, spans)
     w = np.where(base > MIN_BASELINE, 1.0 / np.maximum(base, MIN_BASELINE), 0.0) / max(len(spans), 1)
     if mode == "scaled":
-        from product_repr.features.rowfile import RowFile
+        from product_repr.features.rowfile import RowFile, column_moments
 
         if isinstance(X, RowFile):
-            variances = _column_moments(X)[1]
+            variances = column_moments(X)[1]
             total = [float(variances[s.start:s.stop].sum()) for s in spans]
         else:
             X = np.asarray(X)

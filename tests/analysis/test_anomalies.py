@@ -152,3 +152,19 @@ def test_a_learners_own_masked_predictions_equal_one_reconstruction_per_masked_c
     np.testing.assert_allclose(fast, plain, atol=2e-5)
     ce = [s for s in space.spans if s.loss == "ce"]
     np.testing.assert_allclose(fast[:, ce[0].start:ce[0].stop].sum(axis=1), 1.0, atol=1e-5)  # probabilities
+
+
+def test_a_learner_whose_input_is_not_a_column_scaling_gets_the_plain_masked_copies():
+    """The shortcut needs ``_input`` to scale columns; any other input transform falls back to one
+    reconstruction per masked copy (and does not loop back into the shortcut)."""
+    from product_repr import learners
+    from product_repr.data import demo
+    from product_repr.features.space import FeatureSpace
+
+    df = demo.make_catalog(rows=200, seed=5).table
+    space = FeatureSpace(infer_schema(df), exclude=["category"], text_encoder="tfidf")
+    X = space.fit_transform(df)
+    model = learners.get("autoencoder")(pipeline.make_config("autoencoder", {"steps": 10})).fit(X, spans=space.spans)
+    model._input = lambda x: x * x  # not a scaling of each column
+    plain = anomalies.masked_reconstruction(lambda x: model.reconstruct(x), X, space.spans)
+    np.testing.assert_allclose(anomalies.masked_reconstruction(model.reconstruct, X, space.spans), plain, atol=1e-6)
