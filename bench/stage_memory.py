@@ -44,18 +44,18 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="save the run here (e.g. to open it in the dashboard)")
     args = parser.parse_args(argv)
 
-    import pandas as pd
 
     from bench.scale import catalog
     from product_repr import pipeline
     from product_repr.data.schema import infer_schema
+    from product_repr.data.tables import read_table
 
     table = Path(args.table) if args.table else None
     if table is not None and not table.exists():
         catalog(args.rows, args.columns).to_parquet(table, row_group_size=50_000)
         print(f"wrote {table}; run again to measure from a fresh process")
         return 0
-    df = pd.read_parquet(table) if table is not None else catalog(args.rows, args.columns)
+    df = read_table(table) if table is not None else catalog(args.rows, args.columns)  # read as `train` reads
     gc.collect()
     print(f"{len(df):,} rows x {df.shape[1]} columns in memory: {memory()['VmRSS']:.2f} GiB resident")
     print()

@@ -200,17 +200,21 @@ SERVER_GATE = WorkGate()
 
 
 def give_memory_back() -> None:
-    """Collect garbage and ask glibc to return free heap pages to the system (elsewhere: collect only). Freed
-    memory otherwise stays in the process's heap: after a stage of a big run has made and dropped thousands of
-    chunk-sized arrays, or after a closed browser session's state is emptied."""
+    """Collect garbage and ask glibc and pyarrow's memory pool to return free pages to the system (without
+    glibc: collect only). Freed memory otherwise stays in the process: after a stage of a big run has made and
+    dropped thousands of chunk-sized arrays, after a big Parquet file has been read (pyarrow's pool kept 0.45
+    GiB of a 1,000,000-row table's reading), or after a closed browser session's state is emptied."""
     import ctypes
     import gc
+    import sys
 
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+    if "pyarrow" in sys.modules:  # only where a table was read with it
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
 def preload_libraries() -> None:

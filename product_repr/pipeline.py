@@ -369,6 +369,20 @@ def tenths(report: Callable[[int], None], total: int) -> Callable[[int], None]:
     return progress
 
 
+def _duplicate_progress(stage: Stage) -> Callable[[int], None]:
+    """``duplicates.pairs``'s ``progress(step, done, total)`` as a stage message at each tenth of each step."""
+    steps: dict[str, Callable[[int], None]] = {}
+    says = {"search": "Looking for duplicates: {done:,} of {total:,} products searched",
+            "score": "Looking for duplicates: {done:,} of {total:,} candidate pairs scored"}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step not in steps:
+            steps[step] = tenths(lambda d: stage(says[step].format(done=d, total=total)), total)
+        steps[step](done)
+
+    return progress
+
+
 def train_rows(n: int) -> np.ndarray:
     """The rows a learner is fitted on: all ``n``, or a seeded random :data:`TRAIN_ROWS` of them in table
     order (a step sees ``batch_size`` rows; 1,000 steps of 512 see about 2.5 passes of 200,000 rows)."""
@@ -571,12 +585,17 @@ def analyse(
             give_memory_back()
         say(message)
 
+    def big(report: Callable[[int], None]) -> Callable[[int], None] | None:
+        """On a big table, ``report`` at every tenth of the products; else nothing to follow."""
+        return tenths(report, n) if n > FILE_ROWS else None
+
     with pace.hold():
         stage("Finding neighbours")
         t0 = time.perf_counter()
         k_eff = max(1, min(k, n - 1)) if n > 1 else 0
         if k_eff:
-            ids, sims, search = neighbours.search_all(Z, k_eff)  # approximate, with its recall, on big tables
+            ids, sims, search = neighbours.search_all(  # approximate, with its recall, on big tables
+                Z, k_eff, progress=big(lambda done: stage(f"Finding neighbours: {done:,} of {n:,} products")))
             run.neighbours = neighbours.neighbours_frame(run.product_ids, ids, sims)
             run.info["neighbours"] = search
         timings["neighbours_s"] = time.perf_counter() - t0
@@ -585,6 +604,12 @@ def analyse(
         t0 = time.perf_counter()
         params = {"method": "umap", "dims": 2, "seed": None}
         params.update(projection_params or {})
+        fitted = params.setdefault("sample_limit", projection.SAMPLE_LIMIT)
+        if params["method"] == "umap" and n > fitted:
+            stage(f"Projecting to 2D: UMAP fitted on a random {fitted:,} of the {n:,} products, "
+                  "then the others placed beside their nearest")
+            params["progress"] = tenths(
+                lambda done: stage(f"Projecting to 2D: {done:,} of {n - fitted:,} other products placed"), n - fitted)
         proj = projection.project(Z, **params)
     coords = proj.coords
     frame = {"product_id": run.product_ids, "x": coords[:, 0], "y": coords[:, 1]}
@@ -603,8 +628,7 @@ def analyse(
             scales = reconstruction.column_scales(X, run.feature_space.spans)
             errors = reconstruction.model_errors(
                 X, run.learner.reconstruct, run.feature_space.spans, scales=scales,
-                progress=None if n <= FILE_ROWS else
-                tenths(lambda done: stage(f"Scoring reconstruction errors: {done:,} of {n:,} rows"), n))
+                progress=big(lambda done: stage(f"Scoring reconstruction errors: {done:,} of {n:,} rows")))
         errors.insert(0, "product_id", run.product_ids)
         run.info["reconstruction"] = {"scales": scales}  # new products are scored on the same scale (embed)
         run.reconstruction = errors.reset_index(drop=True)
@@ -615,8 +639,7 @@ def analyse(
         with pace.hold():
             scored = anomalies.anomaly_scores(
                 run.learner.reconstruct, X, run.feature_space.spans,
-                progress=None if n <= FILE_ROWS else
-                tenths(lambda done: stage(f"Scoring odd products: {done:,} of {n:,} rows"), n))
+                progress=big(lambda done: stage(f"Scoring odd products: {done:,} of {n:,} rows")))
         scored.insert(0, "product_id", run.product_ids)
         run.anomalies = scored.reset_index(drop=True)
         run.info["anomalies"] = {"flag_at": anomalies.FLAG_AT,
@@ -626,7 +649,8 @@ def analyse(
     stage("Looking for duplicates")
     t0 = time.perf_counter()
     with pace.hold():
-        run.duplicates = duplicates.pairs(X, run.feature_space.spans, run.product_ids, Z=Z)
+        run.duplicates = duplicates.pairs(X, run.feature_space.spans, run.product_ids, Z=Z,
+                                          progress=_duplicate_progress(stage) if n > FILE_ROWS else None)
     run.info["duplicates"] = {"floor": duplicates.FLOOR, "threshold": duplicates.THRESHOLD,
                               "pairs": int((run.duplicates["similarity"] >= duplicates.THRESHOLD).sum())}
     timings["duplicates_s"] = time.perf_counter() - t0

@@ -67,33 +67,40 @@ def column_distances(X: np.ndarray, spans: Sequence, a: np.ndarray, b: np.ndarra
     chunk = FILE_PAIR_CHUNK if on_file else PAIR_CHUNK
     for lo in range(0, len(a), chunk):  # the pairs' blocks are copied a chunk at a time, not all at once
         pa, pb = a[lo:lo + chunk], b[lo:lo + chunk]
-        if on_file:  # each pair's two rows read once, then cut by column
-            (A, B), pa, pb = (X[pa], X[pb]), np.arange(len(pa)), np.arange(len(pb))
-        else:
+        m = len(pa)
+        if on_file:  # each pair's two rows read once, then cut by column (views, no copies)
+            (A, B), pa, pb = (X[pa], X[pb]), slice(None), slice(None)
+        else:  # one column's blocks of the chunk's pairs copied at a time
             A = B = X
         for j, sp in enumerate(spans):
             d = np.linalg.norm(A[pa, sp.start:sp.stop] - B[pb, sp.start:sp.stop], axis=1).astype(np.float64)
-            out[lo:lo + len(pa), j] = np.minimum(d / typical[j], 1.0) if typical[j] > 1e-9 else \
+            out[lo:lo + m, j] = np.minimum(d / typical[j], 1.0) if typical[j] > 1e-9 else \
                 (d > 1e-6).astype(np.float64)
     return out
 
 
 def similarities(X: np.ndarray, spans: Sequence, a: np.ndarray, b: np.ndarray,
-                 typical: np.ndarray | None = None) -> np.ndarray:
+                 typical: np.ndarray | None = None, progress=None) -> np.ndarray:
     """float32 (len(a),): each pair's column-by-column similarity, 1 − the mean of its
     :func:`column_distances`, computed a chunk of pairs at a time (no (pairs, columns) matrix: 7 million
-    candidate pairs of a million products by 50 columns would be 2.8 GB)."""
+    candidate pairs of a million products by 50 columns would be 2.8 GB); ``progress(pairs done)`` after
+    each chunk."""
     typical = typical_distances(X, spans) if typical is None else typical
     out = np.empty(len(a), dtype=np.float32)
     for lo in range(0, len(a), PAIR_CHUNK):
         out[lo:lo + PAIR_CHUNK] = 1.0 - column_distances(X, spans, a[lo:lo + PAIR_CHUNK], b[lo:lo + PAIR_CHUNK],
                                                          typical).mean(axis=1)
+        if progress is not None:
+            progress(min(len(a), lo + PAIR_CHUNK))
     return out
 
 
-def candidate_pairs(X: np.ndarray, spans: Sequence, *, k: int = K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_pairs(X: np.ndarray, spans: Sequence, *, k: int = K,
+                    progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(a, b, similarity): every product with each of its ``k`` nearest neighbours in X (float (n, p)),
     each unordered pair once (a < b), most similar first by the column-by-column similarity.
+    ``progress(step, done, total)`` follows the two steps: ``"search"`` (products searched) and ``"score"``
+    (candidate pairs scored).
 
     The neighbours are searched in X's top :data:`SEARCH_DIM` principal directions when X is wider
     (``neighbours.neighbour_graph``), which keeps the cost of 50,000 rows to seconds: a near-copy is
@@ -105,14 +112,20 @@ def candidate_pairs(X: np.ndarray, spans: Sequence, *, k: int = K) -> tuple[np.n
     from product_repr.features.rowfile import as_rows
 
     X = as_rows(X)
-    ids = neighbours.neighbour_graph(X, min(k, n - 1), max_dim=SEARCH_DIM)
+    def follow(step: str, total: int):
+        return None if progress is None else lambda done, *_: progress(step, int(done), total)
+
+    ids = neighbours.neighbour_graph(X, min(k, n - 1), max_dim=SEARCH_DIM, progress=follow("search", n))
     a = np.repeat(np.arange(n), ids.shape[1])
     b = ids.ravel()
+    del ids
     keep = b >= 0
     a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    del keep
     pair = np.unique(a * n + b)
     a, b = pair // n, pair % n
-    s = similarities(X, spans, a, b) if len(spans) else np.ones(len(a), np.float32)
+    del pair
+    s = similarities(X, spans, a, b, progress=follow("score", len(a))) if len(spans) else np.ones(len(a), np.float32)
     order = np.lexsort((b, a, -s))
     return a[order], b[order], s[order]
 
@@ -137,16 +150,16 @@ def groups(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
 
 
 def pairs(X: np.ndarray, spans: Sequence, product_ids: Sequence, *, Z: np.ndarray | None = None,
-          floor: float = FLOOR, k: int = K) -> pd.DataFrame:
+          floor: float = FLOOR, k: int = K, progress=None) -> pd.DataFrame:
     """Candidate pairs with similarity >= ``floor``: DataFrame(product_a, product_b, similarity,
     embedding_similarity), most similar first. What a run keeps (``duplicates.parquet``); pick a threshold
-    with :func:`at_threshold`. ``spans``: the feature space's. ``Z`` (n, d): the learned embeddings, for ``embedding_similarity`` (NaN
-    without it)."""
+    with :func:`at_threshold`. ``spans``: the feature space's. ``Z`` (n, d): the learned embeddings, for
+    ``embedding_similarity`` (NaN without it). ``progress``: see :func:`candidate_pairs`."""
     _check_threshold(floor, "floor")
     ids = np.asarray(product_ids).astype(str)
     if len(ids) != len(X):
         raise ConfigError(f"{len(ids)} product ids for {len(X)} rows of features")
-    a, b, s = candidate_pairs(X, spans, k=k)
+    a, b, s = candidate_pairs(X, spans, k=k, progress=progress)
     keep = s >= floor
     a, b, s = a[keep], b[keep], s[keep]
     if Z is not None and len(a):

@@ -33,6 +33,9 @@ EXACT_ROWS = 200_000
 TARGET_RECALL = 0.97
 #: rows whose exact neighbours measure the approximate search's recall
 RECALL_SAMPLE = 1_000
+#: queries searched at a time: bounds faiss's working memory per search (an IVF search holds the ids and
+#: distances of every query's probed lists: a million queries probing 64 lists, 0.8 GB) and paces progress
+QUERY_CHUNK = 65_536
 
 
 def normalise(Z: np.ndarray) -> np.ndarray:
@@ -61,14 +64,15 @@ def _check_k(n: int, k: int, exclude_self: bool) -> None:
         )
 
 
-def _search(base: np.ndarray, queries: np.ndarray, k: int, index=None) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k inner products of ``queries`` against ``base`` (both normalised), sorted descending."""
+def _search(base: np.ndarray, queries: np.ndarray, k: int, index=None,
+            progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k inner products of ``queries`` against ``base`` (both normalised), sorted descending.
+    ``progress(queries done)``, when given, after each :data:`QUERY_CHUNK` queries."""
     if faiss is not None:
         if index is None:
             index = faiss.IndexFlatIP(base.shape[1])
             index.add(base)
-        sims, ids = index.search(queries, k)
-        return ids.astype(np.int64, copy=False), sims
+        return _in_chunks(index, queries, k, progress)
     ids_out = np.empty((len(queries), k), dtype=np.int64)
     sims_out = np.empty((len(queries), k), dtype=np.float32)
     for lo in range(0, len(queries), _BLOCK):
@@ -178,7 +182,7 @@ class NeighbourIndex:
 
 
 def all_neighbours(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True,
-                   exact: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   exact: bool | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Cosine top-``k`` neighbours of every row of ``Z`` (shape (n, d)): exact up to :data:`EXACT_ROWS`
     rows (or as ``exact`` says), above that approximate with a measured recall (:func:`search_all`).
 
@@ -189,19 +193,20 @@ def all_neighbours(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True,
 
     Raises ConfigError if ``Z`` is not 2-D or ``k`` does not fit the number of rows.
     """
-    ids, sims, _ = search_all(Z, k, exclude_self=exclude_self, exact=exact)
+    ids, sims, _ = search_all(Z, k, exclude_self=exclude_self, exact=exact, progress=progress)
     return ids, sims
 
 
 def search_all(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True, exact: bool | None = None,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+               seed: int = 0, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """:func:`all_neighbours` with how they were found: ``(ids, sims, info)``, ``info`` JSON-safe with
     ``method`` ("exact" or "approximate (faiss IVF)") and, when approximate, ``nlist``, ``nprobe`` and
     ``recall`` (the share of the exact top-k found, measured on ``sample`` rows).
 
     The approximate search clusters the rows into ~4·√n lists (k-means on a sample) and looks in the
     ``nprobe`` lists nearest each query; ``nprobe`` doubles from 8 until the measured recall reaches
-    :data:`TARGET_RECALL` (or every list is searched, which is exact).
+    :data:`TARGET_RECALL` (or every list is searched, which is exact). ``progress(rows done)``, when given,
+    follows the search of every row's neighbours, :data:`QUERY_CHUNK` rows at a time.
     """
     Zn = normalise(Z)
     n = len(Zn)
@@ -210,10 +215,10 @@ def search_all(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True, exact: 
     want = k + 1 if exclude_self else k
     info: dict = {"method": "exact"}
     if (exact is False or (exact is None and n > EXACT_ROWS)) and faiss is not None and n > 4 * want:
-        ids, sims, info = _approximate(Zn, want, seed)
+        ids, sims, info = _approximate(Zn, want, seed, progress)
         info["k"] = int(k)
     else:
-        ids, sims = _search(Zn, Zn, want)
+        ids, sims = _search(Zn, Zn, want, progress=progress)
     if exclude_self:
         ids, sims = _drop_self(rows, ids, sims, k)
     else:
@@ -221,7 +226,7 @@ def search_all(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True, exact: 
     return ids, sims, info
 
 
-def _approximate(Zn: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+def _approximate(Zn: np.ndarray, k: int, seed: int, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Every row's top-``k`` by an IVF index whose probes are raised until its recall on a sample is enough."""
     n, d = Zn.shape
     rng = np.random.default_rng(seed)
@@ -237,12 +242,12 @@ def _approximate(Zn: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndar
     nprobe, recall = 8, 0.0
     while True:
         index.nprobe = min(nprobe, nlist)
-        found, _ = _ivf_search(index, Zn[sample], k)
+        found, _ = _in_chunks(index, Zn[sample], k)
         recall = float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, truth)]))
         if recall >= TARGET_RECALL or index.nprobe >= nlist:
             break
         nprobe *= 2
-    ids, sims = _ivf_search(index, Zn, k)
+    ids, sims = _in_chunks(index, Zn, k, progress)
     lost = (ids < 0).any(axis=1)  # fewer than k rows in the probed lists: search those rows exactly
     if lost.any():
         ids[lost], sims[lost] = _search(Zn, Zn[lost], k)
@@ -250,9 +255,20 @@ def _approximate(Zn: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndar
                        "recall": round(recall, 4), "sample": int(len(sample))}
 
 
-def _ivf_search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    sims, ids = index.search(queries, k)
-    return ids.astype(np.int64, copy=False), sims
+def _in_chunks(index, queries: np.ndarray, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """(ids int64, sims) of a faiss ``index``'s top-``k`` for ``queries``, searched :data:`QUERY_CHUNK`
+    queries at a time, each chunk followed by ``progress(queries done)`` when given."""
+    if len(queries) <= QUERY_CHUNK and progress is None:
+        sims, ids = index.search(queries, k)
+        return ids.astype(np.int64, copy=False), sims
+    ids = np.empty((len(queries), k), dtype=np.int64)
+    sims = np.empty((len(queries), k), dtype=np.float32)
+    for lo in range(0, len(queries), QUERY_CHUNK):
+        part = queries[lo:lo + QUERY_CHUNK]
+        sims[lo:lo + len(part)], ids[lo:lo + len(part)] = index.search(part, k)
+        if progress is not None:
+            progress(lo + len(part))
+    return ids, sims
 
 
 def nearest_rows(base: np.ndarray, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -269,20 +285,21 @@ FILE_SVD_ROWS = 10_000  # ... or of these, when X is read from a RowFile (a big 
 _GRAPH_CHUNK = 50_000
 
 
-def neighbour_graph(X: np.ndarray, k: int = 10, *, max_dim: int = GRAPH_DIM, seed: int = 0) -> np.ndarray:
+def neighbour_graph(X: np.ndarray, k: int = 10, *, max_dim: int = GRAPH_DIM, seed: int = 0,
+                    progress=None) -> np.ndarray:
     """Each row's ``k`` nearest cosine neighbours in ``X`` (n, p), itself excluded: int64 (n, min(k, n-1)).
 
     For the learners whose positive pairs are neighbours. When p > ``max_dim`` the unit rows are first
     projected on their top ``max_dim`` right singular vectors (randomized SVD, seeded), which keeps the
     neighbourhoods (kNN@10 on the real catalogs within 0.004 of the full matrix, docs/LEARNERS.md) and
-    bounds the exact search: 100,000 rows x 1,024 columns took 23 s on 2 CPU cores.
-    Raises ConfigError for fewer than 2 rows.
+    bounds the exact search: 100,000 rows x 1,024 columns took 23 s on 2 CPU cores. ``progress(rows done)``
+    follows the search (:func:`search_all`). Raises ConfigError for fewer than 2 rows.
     """
     n = len(X)
     if n < 2:
         raise ConfigError(f"a neighbour graph needs at least 2 rows, got {n}")
     if X.shape[1] <= max_dim:
-        ids, _ = all_neighbours(normalise(X), min(int(k), n - 1))
+        ids, _ = all_neighbours(normalise(X), min(int(k), n - 1), progress=progress)
         return ids
     from sklearn.utils.extmath import randomized_svd
 
@@ -299,7 +316,7 @@ def neighbour_graph(X: np.ndarray, k: int = 10, *, max_dim: int = GRAPH_DIM, see
     U = np.empty((n, basis.shape[1]), dtype=np.float32)  # fewer directions than max_dim on a small sample
     for lo, block in row_chunks(X, chunk_rows(X.shape[1], _GRAPH_CHUNK)):
         U[lo:lo + len(block)] = normalise(block) @ basis
-    ids, _ = all_neighbours(U, min(int(k), n - 1))
+    ids, _ = all_neighbours(U, min(int(k), n - 1), progress=progress)
     return ids
 
 

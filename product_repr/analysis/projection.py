@@ -29,6 +29,8 @@ METRICS = ("cosine", "euclidean")
 # umap-learn runs 500 epochs up to 10,000 rows and 200 above; from 5,000 rows we use 200: the map's
 # trustworthiness barely moves (0.9859 -> 0.9854 at 10k x 32, demo-like clusters) and it was 3.6x faster
 SMALL_ROWS = 5_000
+#: above this many products UMAP is fitted on a random sample of this many and the others placed (project)
+SAMPLE_LIMIT = 200_000
 
 
 def default_epochs(n: int) -> int:
@@ -91,23 +93,25 @@ def _pca(Z: np.ndarray, dims: int, seed: int | None) -> np.ndarray:
     return _pad(coords, n, dims)
 
 
-def _place(Z: np.ndarray, sample_rows: np.ndarray, sample_coords: np.ndarray, rest: np.ndarray, k: int, metric: str):
+def _place(Z: np.ndarray, sample_rows: np.ndarray, sample_coords: np.ndarray, rest: np.ndarray, k: int, metric: str,
+           progress=None):
     """Coordinates for rows ``rest``: weighted mean of their ``k`` nearest sample rows' coordinates.
 
-    Weights follow UMAP's membership strength: exp(-(d - d_nearest) / mean gap).
+    Weights follow UMAP's membership strength: exp(-(d - d_nearest) / mean gap). ``progress(rows placed)``.
     """
     base = Z[sample_rows]
     queries = Z[rest]
     k = min(k, len(sample_rows))
     if metric == "cosine":
-        ids, sims = neighbours._search(neighbours.normalise(base), neighbours.normalise(queries), k)
+        ids, sims = neighbours._search(neighbours.normalise(base), neighbours.normalise(queries), k,
+                                       progress=progress)
         dists = 1.0 - sims
     else:
         import faiss
 
         index = faiss.IndexFlatL2(base.shape[1])
         index.add(np.ascontiguousarray(base, dtype=np.float32))
-        sq, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        ids, sq = neighbours._in_chunks(index, np.ascontiguousarray(queries, dtype=np.float32), k, progress)
         dists = np.sqrt(np.maximum(sq, 0.0))
     gaps = dists - dists[:, :1]
     scale = gaps.mean(axis=1, keepdims=True) + 1e-8
@@ -167,8 +171,9 @@ def project(
     metric: str = "cosine",
     seed: int | None = 0,
     knn: tuple[np.ndarray, np.ndarray] | None = None,
-    sample_limit: int = 200_000,
+    sample_limit: int = SAMPLE_LIMIT,
     n_epochs: int | None = None,
+    progress=None,
 ) -> Projection:
     """Project embeddings ``Z`` (n, d) to a ``dims``-dimensional map.
 
@@ -178,8 +183,9 @@ def project(
     ``knn``: optional precomputed ``(ids, dists)`` of shape (n, >= n_neighbors)
     with each row itself in column 0 (see :func:`neighbours.umap_knn`).
     Above ``sample_limit`` rows UMAP is fitted on a sample and the rest placed
-    by their nearest sample products. ``n_epochs``: None means 500 up to 5,000
-    rows, else 200 (:func:`default_epochs`).
+    by their nearest sample products; ``progress(rows placed)`` follows that
+    placing. ``n_epochs``: None means 500 up to 5,000 rows, else 200
+    (:func:`default_epochs`).
 
     Tiny inputs never fail: fewer than ``n_neighbors + 2`` rows (or fewer
     distinct rows) fall back to PCA, a single row maps to the origin; ``note``
@@ -240,7 +246,7 @@ def project(
     sample_coords = _umap(Z[sample_rows], dims, n_neighbors, min_dist, metric, seed, None, n_epochs)
     coords = np.empty((n, dims), dtype=np.float32)
     coords[sample_rows] = sample_coords
-    coords[rest] = _place(Z, sample_rows, sample_coords, rest, n_neighbors, metric)
+    coords[rest] = _place(Z, sample_rows, sample_coords, rest, n_neighbors, metric, progress)
     params.update({"knn": "exact (faiss)", "sample_rows": int(sample_limit)})
     note = (
         f"fitted on a {sample_limit:,}-row sample; the other {len(rest):,} products placed at the weighted mean "

@@ -25,6 +25,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from product_repr.compute import give_memory_back
 from product_repr.errors import TableError
 from product_repr.data.table_formats import (
     MAX_COLUMNS,
@@ -47,6 +48,8 @@ SUFFIXES = ("csv", "tsv", "txt", "parquet", "pq", "json", "jsonl", "ndjson", "xl
 #: the most bytes a compressed file (.gz, the zip inside .xlsx) may unpack to: a 200 MB upload of a "zip bomb"
 #: must not fill the server's memory
 MAX_UNPACKED_BYTES = 2_000_000_000
+#: after reading a Parquet file of more rows, the memory its reading freed is handed back to the system
+BIG_READ_ROWS = 100_000
 _CHUNK = 1 << 20
 
 
@@ -414,6 +417,9 @@ def _read_parquet(stream: IO[bytes], name: str, max_rows: int | None, notes: lis
         while any(pa.types.is_struct(f.type) for f in table.schema):
             table = table.flatten()  # {"dims": {"w": 1}} → column "dims.w", as for JSON
         df = table.to_pandas()
+        del table
+        if len(df) > BIG_READ_ROWS:
+            give_memory_back()  # what pyarrow's pool kept of the reading (a third of a big table's size)
     except TableError:
         raise
     except (pa.ArrowException, ValueError, OSError, TypeError, KeyError, IndexError) as err:

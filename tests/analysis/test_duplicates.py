@@ -86,3 +86,22 @@ def test_column_distances_chunk_by_chunk_of_pairs_are_the_same(monkeypatch):
     whole = duplicates.column_distances(X, spans, a, b)
     monkeypatch.setattr(duplicates, "PAIR_CHUNK", 97)
     np.testing.assert_array_equal(duplicates.column_distances(X, spans, a, b), whole)
+
+
+def test_the_search_and_the_scoring_report_their_progress_and_change_nothing(monkeypatch):
+    from product_repr.analysis import neighbours
+
+    monkeypatch.setattr(neighbours, "QUERY_CHUNK", 64)
+    monkeypatch.setattr(duplicates, "PAIR_CHUNK", 500)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 16)).astype(np.float32)
+    ids = [f"P{i:03d}" for i in range(200)]
+    seen: list[tuple[str, int, int]] = []
+    followed = duplicates.pairs(X, _spans([4, 4, 4, 4]), ids, floor=-1.0,
+                                progress=lambda *step: seen.append(step))
+    searched = [s for s in seen if s[0] == "search"]
+    scored = [s for s in seen if s[0] == "score"]
+    assert searched == [("search", d, 200) for d in (64, 128, 192, 200)]
+    assert len(followed) == scored[-1][1] == scored[-1][2] and [s[1] for s in scored][:2] == [500, 1000]
+    assert seen.index(searched[-1]) < seen.index(scored[0]), "the search comes before the scoring"
+    pd.testing.assert_frame_equal(followed, duplicates.pairs(X, _spans([4, 4, 4, 4]), ids, floor=-1.0))

@@ -234,3 +234,18 @@ def test_the_approximate_search_raises_its_probes_until_the_recall_is_enough(mon
 def test_small_tables_keep_the_exact_search():
     ids, _, info = neighbours.search_all(_clustered(3_000), 5)
     assert info == {"method": "exact"}
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_a_followed_search_reports_its_rows_and_finds_the_same_neighbours(monkeypatch, exact):
+    """With ``progress`` the search runs QUERY_CHUNK queries at a time, reports the rows done after each,
+    and returns what one search returns."""
+    monkeypatch.setattr(neighbours, "QUERY_CHUNK", 700)
+    Z = _clustered(3_000)
+    done: list[int] = []
+    ids, sims, info = neighbours.search_all(Z, 10, exact=exact, progress=done.append)
+    assert done == [700, 1400, 2100, 2800, 3000]
+    plain_ids, plain_sims, plain_info = neighbours.search_all(Z, 10, exact=exact)
+    np.testing.assert_array_equal(ids, plain_ids)
+    np.testing.assert_allclose(sims, plain_sims, atol=1e-6)
+    assert info == plain_info

@@ -136,3 +136,15 @@ def test_bad_settings_are_explained():
         projection.project(Z, n_neighbors=1)
     with pytest.raises(ConfigError, match="metric 'manhattan' is unknown"):
         projection.project(Z, metric="manhattan")
+
+
+def test_placing_the_rest_reports_its_progress_and_places_the_same(blobs, monkeypatch):
+    monkeypatch.setattr(neighbours, "QUERY_CHUNK", 60)
+    Z, _ = blobs
+    done: list[int] = []
+    followed = projection.project(Z, seed=0, sample_limit=150, n_epochs=30, progress=done.append)
+    assert done == [60, 120, 150], "the 150 products outside the sample, 60 at a time"
+    plain = projection.project(Z, seed=0, sample_limit=150, n_epochs=30)
+    np.testing.assert_allclose(followed.coords, plain.coords, atol=1e-5)
+    projection.project(Z, seed=0, n_epochs=30, progress=done.append)
+    assert done == [60, 120, 150], "nothing to place below the sample limit"

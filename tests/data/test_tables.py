@@ -224,3 +224,20 @@ def test_leading_zero_codes_detected_in_sample_only_stay_text_and_others_numeric
     df = read_table(path)
     assert df["zip"].iloc[5] == "000005" and df["zip"].dtype.kind not in "if", df["zip"].head()
     assert df["qty"].dtype.kind == "i" and df["name"].iloc[1] == "item 1", df.dtypes
+
+
+def test_reading_a_big_parquet_file_hands_its_freed_memory_back(tmp_path, monkeypatch):
+    """Above BIG_READ_ROWS rows, what the reading of a Parquet file freed (pyarrow's pool keeps it) is handed
+    back to the system once the table is in pandas; smaller files are left alone."""
+    from product_repr.compute import give_memory_back
+    from product_repr.data import tables
+
+    calls = []
+    monkeypatch.setattr(tables, "give_memory_back", lambda: (calls.append(1), give_memory_back()))
+    monkeypatch.setattr(tables, "BIG_READ_ROWS", 50)
+    frame = pd.DataFrame({"id": [f"P{i}" for i in range(80)], "price": np.arange(80.0)})
+    frame.to_parquet(tmp_path / "big.parquet")
+    frame.head(20).to_parquet(tmp_path / "small.parquet")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "big.parquet"), frame, check_dtype=False)
+    assert calls == [1]
+    assert len(read_table(tmp_path / "small.parquet")) == 20 and calls == [1]

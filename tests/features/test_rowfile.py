@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from product_repr import pipeline
-from product_repr.analysis import anomalies, duplicates, neighbours, reconstruction
+from product_repr.analysis import anomalies, duplicates, neighbours, projection, reconstruction
 from product_repr.data import demo
 from product_repr.data.schema import infer_schema
 from product_repr.features.rowfile import RowFile, row_chunks
@@ -116,15 +117,28 @@ def test_a_big_table_is_encoded_to_a_file_and_trained_on_a_sample(catalog, monke
     on_file = pipeline.build_run(catalog, schema, **settings, on_stage=stages.append)
     assert len(files) == 1 and not files[0].exists()  # written, then removed with the run built
     assert "Encoding features: 600 of 600 rows" in stages
+    # every later stage of a big table says how far it is
+    assert "Finding neighbours: 600 of 600 products" in stages
+    assert "Looking for duplicates: 600 of 600 products searched" in stages
+    pairs = [m for m in stages if m.endswith("candidate pairs scored")]
+    assert pairs and pairs[-1].startswith("Looking for duplicates: ") and pairs[-1].split()[3] == pairs[-1].split()[5]
+    assert "Scoring odd products: 600 of 600 rows" in stages
     # the same X, the same training: the same run
     np.testing.assert_allclose(on_file.embeddings, small.embeddings, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(on_file.reconstruction["error"], small.reconstruction["error"], rtol=1e-4)
     np.testing.assert_allclose(on_file.anomalies["score"], small.anomalies["score"], rtol=1e-4, atol=1e-5)
     assert on_file.metrics["knn_precision@10"] == pytest.approx(small.metrics["knn_precision@10"], abs=1e-6)
+    pd.testing.assert_frame_equal(on_file.duplicates, small.duplicates, rtol=1e-4, atol=1e-5)
 
     monkeypatch.setattr(pipeline, "TRAIN_ROWS", 250)
     monkeypatch.setattr(pipeline, "EVAL_ROWS", 300)
+    monkeypatch.setattr(projection, "SAMPLE_LIMIT", 200)
+    stages.clear()
     sampled = pipeline.build_run(catalog, schema, **settings, on_stage=stages.append)
+    assert ("Projecting to 2D: UMAP fitted on a random 200 of the 600 products, then the others placed beside "
+            "their nearest") in stages
+    assert "Projecting to 2D: 400 of 400 other products placed" in stages
+    assert sampled.info["projection"]["params"]["sample_rows"] == 200
     assert "Training on a random 250 of the 600 rows, then encoding every row" in stages
     assert sampled.info["timings"]["train_rows"] == 250 and sampled.history["step"].iloc[-1] == 40
     assert sampled.embeddings.shape == (600, 8) and np.isfinite(sampled.embeddings).all()
