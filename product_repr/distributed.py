@@ -9,8 +9,10 @@ environment (``RANK``, ``WORLD_SIZE``) and calls :func:`train_table` instead of 
 2. every process encodes its own contiguous shard of the rows (a Parquet file is read only for those rows);
 3. every process trains the same learner on its shard through ``DistributedDataParallel``
    (``learners.training``): gradients averaged at every step, the same steps and weights in all;
-4. every process encodes its shard; rank 0 gathers the embeddings and encoded features, runs the analysis
-   (neighbours, map, reconstruction, odd products, duplicates, metrics) and writes the run directory.
+4. every process encodes its shard; rank 0 gathers the embeddings and encoded features (above
+   :data:`product_repr.pipeline.FILE_ROWS` rows into a temporary file, a block at a time: :func:`gather_rows`),
+   runs the analysis (neighbours, map, reconstruction, odd products, duplicates, metrics) and writes the run
+   directory.
 
 The backend is gloo on CPU and nccl on CUDA. Each process of a CPU machine takes its share of the cores.
 What differs from one process: a learner whose positives are nearest neighbours finds them within its own
@@ -20,8 +22,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -195,15 +200,55 @@ def train_table(
     timings["train_s"] = time.perf_counter() - t0
     Z = model.encode(X)
     parts: list | None = [None] * size if rank == 0 else None
-    dist.gather_object((X, Z), parts, dst=0)
+    dist.gather_object(Z, parts, dst=0)
+    # a big table's encoded features reach rank 0 a block at a time, into a temporary file (as in one process)
+    on_file = got["rows"] > pipeline.FILE_ROWS
+    files = tempfile.TemporaryDirectory(prefix="product_repr-features-") if on_file and rank == 0 else nullcontext()
+    with files as folder:
+        X = gather_rows(X, got["rows"], to_file=on_file, folder=folder)
+        if rank != 0:
+            return None
+        Z = np.concatenate(parts)
+        run = pipeline.assemble_run(df, schema, plan, model=model, feature_space=space, embeddings=Z,
+                                    timings=timings, name=name, source=str(path))
+        run.info["distributed"] = {"processes": size, "backend": dist.get_backend(),
+                                   "shard_rows": [b - a for a, b in (shard(len(df), r, size) for r in range(size))],
+                                   "fit_rows": int(min(len(df), pipeline.FIT_ROWS))}
+        pipeline.analyse(run, df, X, label=label, k=k, on_stage=say)
+        return run
+
+
+def gather_rows(X: np.ndarray, total: int, *, to_file: bool = False, folder: str | None = None):
+    """Every process's share ``X`` of a table's ``total`` rows, in rank order, in rank 0: one array, or with
+    ``to_file`` (the same in every process) a :class:`~product_repr.features.rowfile.RowFile` in rank 0's
+    ``folder``, written a block of about 64 MB at a time as the shares arrive, so rank 0 holds its own share
+    and one block, never the whole. None in the other processes."""
+    import torch.distributed as dist
+
+    from product_repr.features.rowfile import RowFile, chunk_rows
+    from product_repr.learners.group import world
+
+    rank, size = world()
+    if not to_file:
+        parts: list | None = [None] * size if rank == 0 else None
+        dist.gather_object(X, parts, dst=0)
+        return np.concatenate(parts) if rank == 0 else None
+    rows = chunk_rows(X.shape[1])
     if rank != 0:
+        for lo in range(0, len(X), rows):
+            dist.send_object_list([np.ascontiguousarray(X[lo:lo + rows])], dst=0)
         return None
-    X = np.concatenate([p[0] for p in parts])
-    Z = np.concatenate([p[1] for p in parts])
-    run = pipeline.assemble_run(df, schema, plan, model=model, feature_space=space, embeddings=Z, timings=timings,
-                                name=name, source=str(path))
-    run.info["distributed"] = {"processes": size, "backend": dist.get_backend(),
-                               "shard_rows": [b - a for a, b in (shard(len(df), r, size) for r in range(size))],
-                               "fit_rows": int(min(len(df), pipeline.FIT_ROWS))}
-    pipeline.analyse(run, df, X, label=label, k=k, on_stage=say)
-    return run
+
+    def blocks():
+        for lo in range(0, len(X), rows):
+            yield X[lo:lo + rows]
+        for r in range(1, size):
+            start, stop = shard(total, r, size)
+            got = 0
+            while got < stop - start:
+                box: list = [None]
+                dist.recv_object_list(box, src=r)
+                got += len(box[0])
+                yield box[0]
+
+    return RowFile.write(Path(folder) / "X.npy", total, blocks())

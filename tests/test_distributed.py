@@ -156,3 +156,45 @@ def test_torchrun_stops_every_process_on_bad_input(tmp_path, rows, message):
     assert done.returncode != 0
     assert message in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def _gather(rank: int, size: int, port: int, folder: str, out) -> None:
+    import torch.distributed as dist
+
+    from product_repr.features import rowfile
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=size)
+    try:
+        rowfile.CHUNK_BYTES = 1  # blocks of the least rows (1,000): several per share
+        total = 5_001
+        whole = np.arange(total * 8, dtype=np.float32).reshape(total, 8)
+        lo, hi = distributed.shard(total, rank, size)
+        on_file = distributed.gather_rows(whole[lo:hi], total, to_file=True, folder=folder if rank == 0 else None)
+        in_memory = distributed.gather_rows(whole[lo:hi], total)
+        if rank == 0:
+            out.put((rank, type(on_file).__name__, on_file[:], in_memory))
+        else:
+            out.put((rank, on_file, None, in_memory))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_shares_of_a_big_table_reach_process_0_whole_in_a_file_or_in_memory(tmp_path):
+    """Rank 0 gets every process's rows in rank order: written block by block into a RowFile (a big table) or
+    as one array; the other processes get None."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    port = _free_port()
+    procs = [ctx.Process(target=_gather, args=(r, 2, port, str(tmp_path), out)) for r in range(2)]
+    for p in procs:
+        p.start()
+    got = {r: rest for r, *rest in (out.get(timeout=120) for _ in procs)}
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    whole = np.arange(5_001 * 8, dtype=np.float32).reshape(5_001, 8)
+    kind, on_file, in_memory = got[0]
+    assert kind == "RowFile" and (tmp_path / "X.npy").exists()
+    np.testing.assert_array_equal(on_file, whole)
+    np.testing.assert_array_equal(in_memory, whole)
+    assert got[1] == [None, None, None]

@@ -215,7 +215,7 @@ def search_all(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True, exact: 
     want = k + 1 if exclude_self else k
     info: dict = {"method": "exact"}
     if (exact is False or (exact is None and n > EXACT_ROWS)) and faiss is not None and n > 4 * want:
-        ids, sims, info = _approximate(Zn, want, seed, progress)
+        ids, sims, info = _approximate(Zn, Zn, want, seed, progress)
         info["k"] = int(k)
     else:
         ids, sims = _search(Zn, Zn, want, progress=progress)
@@ -226,31 +226,50 @@ def search_all(Z: np.ndarray, k: int = 10, *, exclude_self: bool = True, exact: 
     return ids, sims, info
 
 
-def _approximate(Zn: np.ndarray, k: int, seed: int, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Every row's top-``k`` by an IVF index whose probes are raised until its recall on a sample is enough."""
-    n, d = Zn.shape
+def search_rows(base: np.ndarray, queries: np.ndarray, k: int, *, exact: bool | None = None, seed: int = 0,
+                progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The ``k`` rows of ``base`` (m, d) nearest by cosine to each row of ``queries`` (q, d), with how they
+    were found: ``(ids int64 (q, k), sims float32 (q, k), info)`` as :func:`search_all`'s. Exact while
+    m × q is at most :data:`EXACT_ROWS` squared (or as ``exact`` says), above that by an IVF index over
+    ``base`` with its recall measured on a sample of the queries. ``progress(queries done)``."""
+    B, Q = normalise(base), normalise(queries)
+    _check_k(len(B), k, False)
+    if (exact is False or (exact is None and len(B) * len(Q) > EXACT_ROWS ** 2)) and faiss is not None \
+            and len(B) > 4 * k:
+        ids, sims, info = _approximate(B, Q, k, seed, progress)
+        return ids, sims, {**info, "k": int(k)}
+    ids, sims = _search(B, Q, k, progress=progress)
+    return ids, sims, {"method": "exact"}
+
+
+def _approximate(base: np.ndarray, queries: np.ndarray, k: int, seed: int,
+                 progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Each query's top-``k`` rows of ``base`` (both normalised; the same array for a self-search) by an IVF
+    index whose probes are raised until its recall on a sample of the queries is enough."""
+    n, d = base.shape
     rng = np.random.default_rng(seed)
     nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))  # faiss wants >= 39 training rows per list
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    train = Zn[np.sort(rng.choice(n, size=min(n, nlist * 64), replace=False))]
+    train = base[np.sort(rng.choice(n, size=min(n, nlist * 64), replace=False))]
     index.cp.seed = int(seed)
     index.train(train)
-    index.add(Zn)
-    sample = np.sort(rng.choice(n, size=min(n, RECALL_SAMPLE), replace=False))
-    truth, _ = _search(Zn, Zn[sample], k)
+    index.add(base)
+    q = len(queries)
+    sample = np.sort(rng.choice(q, size=min(q, RECALL_SAMPLE), replace=False))
+    truth, _ = _search(base, queries[sample], k)
     nprobe, recall = 8, 0.0
     while True:
         index.nprobe = min(nprobe, nlist)
-        found, _ = _in_chunks(index, Zn[sample], k)
+        found, _ = _in_chunks(index, queries[sample], k)
         recall = float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(found, truth)]))
         if recall >= TARGET_RECALL or index.nprobe >= nlist:
             break
         nprobe *= 2
-    ids, sims = _in_chunks(index, Zn, k, progress)
+    ids, sims = _in_chunks(index, queries, k, progress)
     lost = (ids < 0).any(axis=1)  # fewer than k rows in the probed lists: search those rows exactly
     if lost.any():
-        ids[lost], sims[lost] = _search(Zn, Zn[lost], k)
+        ids[lost], sims[lost] = _search(base, queries[lost], k)
     return ids, sims, {"method": "approximate (faiss IVF)", "nlist": int(nlist), "nprobe": int(index.nprobe),
                        "recall": round(recall, 4), "sample": int(len(sample))}
 

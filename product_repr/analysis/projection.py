@@ -95,16 +95,18 @@ def _pca(Z: np.ndarray, dims: int, seed: int | None) -> np.ndarray:
 
 def _place(Z: np.ndarray, sample_rows: np.ndarray, sample_coords: np.ndarray, rest: np.ndarray, k: int, metric: str,
            progress=None):
-    """Coordinates for rows ``rest``: weighted mean of their ``k`` nearest sample rows' coordinates.
+    """``(coords, info)``: coordinates for rows ``rest``, the weighted mean of their ``k`` nearest sample rows'
+    coordinates, and how the nearest were found (``neighbours.search_rows``: approximate, with its measured
+    recall, for a million products placed among 200,000).
 
     Weights follow UMAP's membership strength: exp(-(d - d_nearest) / mean gap). ``progress(rows placed)``.
     """
     base = Z[sample_rows]
     queries = Z[rest]
     k = min(k, len(sample_rows))
+    info: dict = {"method": "exact"}
     if metric == "cosine":
-        ids, sims = neighbours._search(neighbours.normalise(base), neighbours.normalise(queries), k,
-                                       progress=progress)
+        ids, sims, info = neighbours.search_rows(base, queries, k, progress=progress)
         dists = 1.0 - sims
     else:
         import faiss
@@ -117,7 +119,7 @@ def _place(Z: np.ndarray, sample_rows: np.ndarray, sample_coords: np.ndarray, re
     scale = gaps.mean(axis=1, keepdims=True) + 1e-8
     weights = np.exp(-gaps / scale)
     weights /= weights.sum(axis=1, keepdims=True)
-    return np.einsum("ik,ikd->id", weights, sample_coords[ids]).astype(np.float32)
+    return np.einsum("ik,ikd->id", weights, sample_coords[ids]).astype(np.float32), info
 
 
 def _umap(
@@ -246,11 +248,13 @@ def project(
     sample_coords = _umap(Z[sample_rows], dims, n_neighbors, min_dist, metric, seed, None, n_epochs)
     coords = np.empty((n, dims), dtype=np.float32)
     coords[sample_rows] = sample_coords
-    coords[rest] = _place(Z, sample_rows, sample_coords, rest, n_neighbors, metric, progress)
-    params.update({"knn": "exact (faiss)", "sample_rows": int(sample_limit)})
+    coords[rest], placing = _place(Z, sample_rows, sample_coords, rest, n_neighbors, metric, progress)
+    params.update({"knn": "exact (faiss)", "sample_rows": int(sample_limit), "placing": placing})
+    found = "" if placing["method"] == "exact" else \
+        f", found by an approximate index (recall@{placing['k']} {placing['recall']:.2f} on a sample)"
     note = (
         f"fitted on a {sample_limit:,}-row sample; the other {len(rest):,} products placed at the weighted mean "
-        f"of their {min(n_neighbors, sample_limit)} nearest sample products"
+        f"of their {min(n_neighbors, sample_limit)} nearest sample products{found}"
         + ("" if knn is None else " (the given kNN graph was not used)")
     )
     return Projection(_pad(coords, n, dims), "umap", params, note)

@@ -249,3 +249,20 @@ def test_a_followed_search_reports_its_rows_and_finds_the_same_neighbours(monkey
     np.testing.assert_array_equal(ids, plain_ids)
     np.testing.assert_allclose(sims, plain_sims, atol=1e-6)
     assert info == plain_info
+
+
+def test_rows_of_another_set_are_found_exactly_then_approximately_with_their_recall(monkeypatch):
+    """search_rows: the nearest base rows of other queries; exact for small sets, and above EXACT_ROWS² pairs
+    an IVF index whose measured recall is the recall it has, within sampling error."""
+    Z = _clustered(24_000)
+    base, queries = Z[:12_000], Z[12_000:]
+    ids, sims, info = neighbours.search_rows(base, queries, 15)
+    assert info == {"method": "exact"}
+    np.testing.assert_array_equal(ids, neighbours.nearest_rows(base, queries, 15)[0])
+    monkeypatch.setattr(neighbours, "EXACT_ROWS", 5_000)
+    found, found_sims, approx = neighbours.search_rows(base, queries, 15)
+    assert approx["method"] == "approximate (faiss IVF)" and approx["k"] == 15
+    assert approx["recall"] >= neighbours.TARGET_RECALL
+    true = np.mean([len(np.intersect1d(a, b)) / 15 for a, b in zip(found, ids)])
+    assert true >= 0.95 and abs(true - approx["recall"]) < 0.02
+    assert (found >= 0).all() and (found_sims[:, 0] <= sims[:, 0] + 1e-5).all()

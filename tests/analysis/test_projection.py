@@ -148,3 +148,17 @@ def test_placing_the_rest_reports_its_progress_and_places_the_same(blobs, monkey
     np.testing.assert_allclose(followed.coords, plain.coords, atol=1e-5)
     projection.project(Z, seed=0, n_epochs=30, progress=done.append)
     assert done == [60, 120, 150], "nothing to place below the sample limit"
+
+
+def test_many_products_are_placed_through_an_approximate_index_that_says_its_recall(monkeypatch):
+    monkeypatch.setattr(neighbours, "EXACT_ROWS", 100)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 16)) * 4
+    y = rng.integers(0, 6, size=3_000)
+    Z = (centres[y] + rng.normal(size=(3_000, 16))).astype(np.float32)
+    proj = projection.project(Z, seed=0, sample_limit=1_000, n_epochs=100)
+    placing = proj.params["placing"]
+    assert placing["method"] == "approximate (faiss IVF)" and placing["recall"] >= neighbours.TARGET_RECALL
+    assert f"recall@15 {placing['recall']:.2f}" in proj.note, proj.note
+    assert evaluation.knn_precision(proj.coords, y.astype(str), k=10) > 0.85, "placed points lost their cluster"
+    json.dumps(proj.params)  # what run.json stores
