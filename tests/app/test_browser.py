@@ -1,8 +1,9 @@
 """A real browser (Playwright + Debian's Chromium) against ``streamlit run app.py``.
 
-The path a person takes: upload a CSV on Data, train on Train, see the map, box-select products and get their
-table, open Neighbours, Reconstruction (mark a product) and Duplicates, train a second learner and compare, colour the map by cluster and see why two products are alike — with no Streamlit exception
-anywhere. Every page is screenshotted into ``artifacts/screenshots/`` (gitignored) as a test artefact.
+The path a person takes, on the demo and then on the first rows of a real catalog: upload a CSV on Data,
+train on Train, see the map, box-select products and get their table, open Neighbours, Reconstruction (mark a
+product) and Duplicates, train a second learner and compare, colour the map by cluster and see why two
+products are alike — with no Streamlit exception anywhere. Every page is screenshotted into ``artifacts/screenshots/`` (gitignored) as a test artefact.
 
 Skips only when CI is unset and Chromium (or Playwright) is missing; in CI a missing browser fails.
 """
