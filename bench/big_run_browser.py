@@ -6,7 +6,8 @@ the server's memory.
 Starts ``streamlit run app.py`` with ``PRODUCT_REPR_RUNS`` set to RUN_DIR's parent, opens the Runs page in
 Debian's Chromium (Playwright), picks RUN_DIR, clicks "Open run" and waits until the page is idle; then visits
 each page from the sidebar and waits until it is idle (after the server's warm-up, which the first page
-starts, is done) and, on the Map page, until the chart is drawn. Prints a
+starts, is done) and, on the Map page, until the chart is drawn; there it also box-selects the middle of the
+map and colours it by reconstruction error and by cluster, timing each. Prints a
 markdown table: seconds per step and the server's resident memory after it (/proc), plus a screenshot of
 each page under ``--shots``.
 """
@@ -46,6 +47,43 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return kids + [g for k in kids for g in _children(k)]
+
+
+def map_work(page, shots: Path, pid: int, timeout_s: float) -> list[tuple[str, float, float]]:
+    """On the drawn Map page: box-select the middle of the map, then colour by each of COLOURS; seconds until
+    the selection's table, or the recoloured chart, is shown."""
+    rows = []
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    t0 = time.perf_counter()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.get_by_text("selected products").first.wait_for()
+    idle(page, timeout_s)
+    said = page.get_by_text("selected products").first.inner_text()
+    rows.append((f"Map: box selection ({said.strip()[:60]})", time.perf_counter() - t0, rss_gib(pid)))
+    page.screenshot(path=str(shots / "map-selection.png"), full_page=True)
+    for colour in COLOURS:
+        t0 = time.perf_counter()
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Colour by").first.click()
+        page.get_by_role("option", name=colour, exact=True).click()
+        page.wait_for_timeout(1000)  # the rerun starts: the page's elements go stale until it is drawn again
+        page.wait_for_function(FRESH, timeout=timeout_s * 1000)
+        if colour == "cluster":
+            page.get_by_role("heading", name="Clusters").wait_for()  # the clusters' table under the map
+        idle(page, timeout_s)
+        rows.append((f"Map: colour by {colour}", time.perf_counter() - t0, rss_gib(pid)))
+        page.screenshot(path=str(shots / f"map-{colour.replace(' ', '-')}.png"), full_page=True)
+    return rows
+
+
+#: nothing on the page is left over from before the rerun, and the script has finished
+FRESH = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+    && !document.querySelector('[data-stale="true"]')"""
+#: the Map page's colourings tried on the drawn map (those a run without its table has)
+COLOURS = ("reconstruction error", "cluster")
 
 
 def main() -> int:
@@ -101,6 +139,8 @@ def main() -> int:
                     page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
                 rows.append((f"{name} page", time.perf_counter() - t0, rss_gib(server.pid)))
                 page.screenshot(path=str(shots / f"{name.lower()}.png"), full_page=True)
+                if name == "Map":
+                    rows += map_work(page, shots, server.pid, args.timeout_s)
                 errors = page.get_by_test_id("stException").count()
                 if errors:
                     rows.append((f"{name}: {errors} exception(s) shown", float("nan"), rss_gib(server.pid)))
