@@ -78,8 +78,9 @@ busy = job is not None and job.running
 go_col, stop_col = st.columns([1, 5])
 clicked = go_col.button("Train", type="primary", icon=":material/play_arrow:", disabled=busy, key="train.go",
                         help="The server runs one training at a time on its CPU, for everyone using it: waiting "
-                             "jobs go smallest first, a running one hands over at each of its checks, and none "
-                             "waits behind newer jobs for more than a minute.")
+                             "jobs go smallest first, a running one hands over at each of its checks (and every "
+                             "1.5 s while it encodes texts), and none waits behind newer jobs for more than a "
+                             "minute.")
 others = [owner for owner, _ in SERVER_GATE.queue() if owner != (job.owner if job else None)]
 if others and not busy:
     stop_col.caption(f"The server's CPU is busy with {len(others)} other job{'s' if len(others) != 1 else ''}; "

@@ -11,7 +11,11 @@ dashboard's server passes all heavy work (feature encoding, training, projection
   training check (20 per run), so a small job that arrives while a big one trains waits at most one
   chunk, not the whole run;
 - a job that has waited longer than ``AGING_S`` seconds goes before any job that has not, so a big job is
-  delayed by small ones but never starved.
+  delayed by small ones but never starved;
+- a job that gave the CPU back less than ``HANDOVER_S`` ago, and would go before the next in line, keeps its
+  claim for that long: between two stages a small job spends a moment outside the gate (assembling its run,
+  hashing its table), and without this a big job would take the CPU for a whole chunk of its own in that
+  moment. A job that ends says so (:meth:`WorkGate.leave`) and keeps no claim.
 
 The CLI runs one job per process and uses no gate. Nothing here imports torch until threads are set.
 """
@@ -26,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 AGING_S = 60.0  # a job that has waited this long goes first, whatever its size
+HANDOVER_S = 0.5  # how long a job that gave the CPU back keeps first claim on it (see the module docstring)
 
 
 def cpu_count() -> int:
@@ -96,12 +101,14 @@ class Ticket:
 class WorkGate:
     """Lets ``slots`` jobs hold the CPU at once (1 by default); see the module docstring for the policy."""
 
-    def __init__(self, slots: int = 1, aging_s: float = AGING_S) -> None:
+    def __init__(self, slots: int = 1, aging_s: float = AGING_S, handover_s: float = HANDOVER_S) -> None:
         self.slots = int(slots)
         self.aging_s = float(aging_s)
+        self.handover_s = float(handover_s)
         self._cond = threading.Condition()
         self._waiting: list[Ticket] = []
         self._holders: list[Ticket] = []
+        self._returning: dict[int, tuple[Ticket, float]] = {}  # order -> (ticket, when it gave the CPU back)
         self._count = itertools.count()
         self.grants = 0  # turns granted so far (for tests and the curious)
 
@@ -114,6 +121,19 @@ class WorkGate:
         now = time.monotonic()
         return min(self._waiting, key=lambda t: self._key(t, now))
 
+    def _claim_until(self, ticket: Ticket, now: float) -> float | None:
+        """When the last claim of a job that has just given the CPU back and goes before ``ticket`` runs out;
+        None when there is none."""
+        until = None
+        for order, (other, since) in list(self._returning.items()):
+            if now - since >= self.handover_s:
+                del self._returning[order]
+            elif other is not ticket and not other.holding and other not in self._waiting:
+                fresh = Ticket(other.owner, other.work, other.order, since=now)  # no aging credit
+                if self._key(fresh, now) < self._key(ticket, now):
+                    until = max(until or 0.0, since + self.handover_s)
+        return until
+
     def ticket(self, owner: str, work: float) -> Ticket:
         """A new ticket (not yet waiting)."""
         return Ticket(owner=owner, work=float(work), order=next(self._count))
@@ -125,15 +145,25 @@ class WorkGate:
         """
         with self._cond:
             ticket.since = time.monotonic()
+            deadline = None if timeout is None else ticket.since + timeout
             self._waiting.append(ticket)
             try:
-                granted = self._cond.wait_for(
-                    lambda: len(self._holders) < self.slots and self._next() is ticket, timeout=timeout)
+                while True:
+                    now = time.monotonic()
+                    wake = None  # None: until notified
+                    if len(self._holders) < self.slots and self._next() is ticket:
+                        wake = self._claim_until(ticket, now)
+                        if wake is None:
+                            break
+                    if deadline is not None:
+                        if now >= deadline:
+                            self._cond.notify_all()
+                            raise TimeoutError(f"waited {timeout} s for the CPU")
+                        wake = deadline if wake is None else min(wake, deadline)
+                    self._cond.wait(None if wake is None else max(wake - now, 0.001))
             finally:
                 self._waiting.remove(ticket)
-            if not granted:
-                self._cond.notify_all()
-                raise TimeoutError(f"waited {timeout} s for the CPU")
+            self._returning.pop(ticket.order, None)
             self._holders.append(ticket)
             ticket.holding = True
             self.grants += 1
@@ -143,7 +173,17 @@ class WorkGate:
         with self._cond:
             if ticket in self._holders:
                 self._holders.remove(ticket)
+                self._returning[ticket.order] = (ticket, time.monotonic())
             ticket.holding = False
+            self._cond.notify_all()
+
+    def leave(self, ticket: Ticket) -> None:
+        """The job is over: it gives the CPU back if it holds it, and keeps no claim on a next turn."""
+        with self._cond:
+            if ticket in self._holders:
+                self._holders.remove(ticket)
+            ticket.holding = False
+            self._returning.pop(ticket.order, None)
             self._cond.notify_all()
 
     @contextmanager

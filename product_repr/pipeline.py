@@ -68,6 +68,16 @@ class Pace:
         with self.gate.turn(self.ticket):
             yield
 
+    @contextmanager
+    def leaving(self):
+        """The job's whole life at the gate: at its end the job gives up its claim on a next turn
+        (:meth:`~product_repr.compute.WorkGate.leave`), so a waiting job need not wait out the hand-over."""
+        try:
+            yield
+        finally:
+            if self.gate is not None:
+                self.gate.leave(self.ticket)
+
     def progress(self, callback, rows: int, batch: int):
         if self.gate is None:
             return callback
@@ -264,73 +274,74 @@ def build_run(
 
     batch = min(cfg.batch_size, n)
     pace = Pace(gate, owner or name or learner, work=n + steps * batch)  # rows x steps: smaller goes first
-    drafted = False
-    if draft and on_map is not None and (n > DRAFT_ROWS or _encoding_seconds(df, feature_space) > DRAFT_ENCODING_S):
-        # the sentence encoder (or, on a big table, the features alone) will take a while: a draft of a
-        # sample with fast static text vectors first
-        with pace.hold():
-            stage("Drawing a draft map of the input features")
-            t0 = time.perf_counter()
-            space = FeatureSpace(schema, exclude=dropped, **{**feature_settings, "text_encoder": _fast_text(),
-                                                             "text_dim": DRAFT_TEXT_DIM})
-            rows = draft_rows(n)
-            on_map(*draft_map(space.fit_transform(df.iloc[rows]), product_ids(df, schema)[rows],
-                              fast_text=_fast_text(), of=n))
-            timings["draft_map_s"] = time.perf_counter() - t0
-            drafted = True
-
-    # X of a big table goes to a temporary file, read back a chunk at a time, removed with the run built
-    files = tempfile.TemporaryDirectory(prefix="product_repr-features-") if n > FILE_ROWS else nullcontext()
-    with files as folder:
-        t0 = time.perf_counter()
-        _pre_encode(df, feature_space, pace, stage)
-        with pace.hold():
-            stage("Encoding features")
-            X = _encode(df, feature_space, folder, stage)
-            timings["features_s"] = time.perf_counter() - t0
-            if (draft and on_map is not None and not drafted
-                    and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
+    with pace.leaving():  # done with the gate, win or fail: no claim on the CPU left behind
+        drafted = False
+        if draft and on_map is not None and (n > DRAFT_ROWS or _encoding_seconds(df, feature_space) > DRAFT_ENCODING_S):
+            # the sentence encoder (or, on a big table, the features alone) will take a while: a draft of a
+            # sample with fast static text vectors first
+            with pace.hold():
                 stage("Drawing a draft map of the input features")
                 t0 = time.perf_counter()
-                on_map(*draft_map(X, product_ids(df, schema), fast_text=None))  # n <= DRAFT_ROWS here
+                space = FeatureSpace(schema, exclude=dropped, **{**feature_settings, "text_encoder": _fast_text(),
+                                                                 "text_dim": DRAFT_TEXT_DIM})
+                rows = draft_rows(n)
+                on_map(*draft_map(space.fit_transform(df.iloc[rows]), product_ids(df, schema)[rows],
+                                  fast_text=_fast_text(), of=n))
                 timings["draft_map_s"] = time.perf_counter() - t0
+                drafted = True
 
-        stage(f"Training {learner}")
-        t0 = time.perf_counter()
-        with pace.hold():
-            if len(fit_rows) < n:
-                stage(f"Training on a random {len(fit_rows):,} of the {n:,} rows, then encoding every row")
-            # a sample of a big table's rows is read through a view of its file, batch by batch
-            X_fit = X if len(fit_rows) == n else X.view(fit_rows) if isinstance(X, RowFile) else X[fit_rows]
-            watch = {}
-            if on_snapshot is not None:
-                from product_repr.analysis.snapshots import Replay, sample_rows
+        # X of a big table goes to a temporary file, read back a chunk at a time, removed with the run built
+        files = tempfile.TemporaryDirectory(prefix="product_repr-features-") if n > FILE_ROWS else nullcontext()
+        with files as folder:
+            t0 = time.perf_counter()
+            _pre_encode(df, feature_space, pace, stage)
+            with pace.hold():
+                stage("Encoding features")
+                X = _encode(df, feature_space, folder, stage)
+                timings["features_s"] = time.perf_counter() - t0
+                if (draft and on_map is not None and not drafted
+                        and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
+                    stage("Drawing a draft map of the input features")
+                    t0 = time.perf_counter()
+                    on_map(*draft_map(X, product_ids(df, schema), fast_text=None))  # n <= DRAFT_ROWS here
+                    timings["draft_map_s"] = time.perf_counter() - t0
 
-                shown = sample_rows(len(fit_rows))  # rows of X_fit
-                replay = Replay(rows=fit_rows[shown], steps=steps)
+            stage(f"Training {learner}")
+            t0 = time.perf_counter()
+            with pace.hold():
+                if len(fit_rows) < n:
+                    stage(f"Training on a random {len(fit_rows):,} of the {n:,} rows, then encoding every row")
+                # a sample of a big table's rows is read through a view of its file, batch by batch
+                X_fit = X if len(fit_rows) == n else X.view(fit_rows) if isinstance(X, RowFile) else X[fit_rows]
+                watch = {}
+                if on_snapshot is not None:
+                    from product_repr.analysis.snapshots import Replay, sample_rows
 
-                def snapshot(step: int, Z: np.ndarray) -> None:
-                    replay.add(step, Z)
-                    on_snapshot(replay)
+                    shown = sample_rows(len(fit_rows))  # rows of X_fit
+                    replay = Replay(rows=fit_rows[shown], steps=steps)
 
-                watch = {"snapshot": snapshot, "snapshot_rows": shown}
-            model = learners.get(learner)(cfg).fit(X_fit, spans=feature_space.spans,
-                                                   progress=pace.progress(progress, len(fit_rows), batch),
-                                                   device=device, **watch)
-            del X_fit
-            if n > FILE_ROWS:
-                give_memory_back()
-            timings["train_s"] = time.perf_counter() - t0
-            if len(fit_rows) < n:
-                timings["train_rows"] = int(len(fit_rows))
-            Z = model.encode(X)
+                    def snapshot(step: int, Z: np.ndarray) -> None:
+                        replay.add(step, Z)
+                        on_snapshot(replay)
 
-        run = assemble_run(df, schema, plan, model=model, feature_space=feature_space, embeddings=Z, timings=timings,
-                           name=name, source=source)
-        if analysis:
-            pace.work = n
-            analyse(run, df, X, label=label, k=k, on_stage=stage, on_map=on_map, pace=pace)
-        return run
+                    watch = {"snapshot": snapshot, "snapshot_rows": shown}
+                model = learners.get(learner)(cfg).fit(X_fit, spans=feature_space.spans,
+                                                       progress=pace.progress(progress, len(fit_rows), batch),
+                                                       device=device, **watch)
+                del X_fit
+                if n > FILE_ROWS:
+                    give_memory_back()
+                timings["train_s"] = time.perf_counter() - t0
+                if len(fit_rows) < n:
+                    timings["train_rows"] = int(len(fit_rows))
+                Z = model.encode(X)
+
+            run = assemble_run(df, schema, plan, model=model, feature_space=feature_space, embeddings=Z,
+                               timings=timings, name=name, source=source)
+            if analysis:
+                pace.work = n
+                analyse(run, df, X, label=label, k=k, on_stage=stage, on_map=on_map, pace=pace)
+            return run
 
 
 def _encode(df: pd.DataFrame, feature_space: FeatureSpace, folder: str | None, stage: Stage):
@@ -444,7 +455,10 @@ def _encoding_seconds(df: pd.DataFrame, feature_space: FeatureSpace) -> float:
     return sentence.estimate_seconds(texts, model) if model else 0.0
 
 
-#: texts encoded per turn at a shared CPU gate: between chunks a smaller waiting job gets the CPU
+#: seconds of sentence encoding per turn at a shared CPU gate (by the encoder's estimate): between turns a
+#: smaller waiting job gets the CPU, so it waits at most about this long for a big catalog's encoding
+ENCODE_TURN_S = 1.5
+#: most texts encoded per turn
 ENCODE_CHUNK = 2_000
 
 
@@ -458,10 +472,15 @@ def _pre_encode(df: pd.DataFrame, feature_space: FeatureSpace, pace: "Pace", sta
         return 0
     texts, model = _sentence_texts(df, feature_space)
     todo = sentence.uncached(texts, model) if model else []
-    for lo in range(0, len(todo), ENCODE_CHUNK):
+    done = np.concatenate([[0.0], np.cumsum(sentence.text_seconds(todo, model))]) if todo else np.zeros(1)
+    lo = 0
+    while lo < len(todo):  # a turn: the texts that fit in ENCODE_TURN_S (fewer when they are long)
+        fit = int(np.searchsorted(done, done[lo] + ENCODE_TURN_S, side="right")) - 1 - lo
+        hi = lo + min(max(fit, min(64, ENCODE_CHUNK)), ENCODE_CHUNK)
         with pace.hold():
             stage(f"Encoding texts ({lo:,} of {len(todo):,})")
-            sentence.encode(todo[lo:lo + ENCODE_CHUNK], model)
+            sentence.encode(todo[lo:hi], model)
+        lo = hi
     return len(todo)
 
 

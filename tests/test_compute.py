@@ -106,6 +106,69 @@ def test_aging_lets_a_long_waiting_big_job_go_first():
     assert order == ["big", "small"], "a job that waited past aging_s is not starved by smaller ones"
 
 
+def _waiter(gate: WorkGate, ticket, got: list) -> threading.Thread:
+    def job():
+        gate.acquire(ticket)
+        got.append((ticket.owner, time.monotonic()))
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    _wait_until(lambda: ticket in gate._waiting)
+    return worker
+
+
+def test_a_small_job_between_two_stages_keeps_its_claim_on_the_cpu():
+    gate = WorkGate(handover_s=5.0)
+    small = gate.ticket("small", 5)
+    gate.acquire(small)
+    got: list = []
+    worker = _waiter(gate, gate.ticket("big", 1000), got)
+    gate.release(small)  # e.g. assembling its run outside the gate
+    time.sleep(0.1)
+    assert got == [], "the big job does not slip in while the small one is between stages"
+    gate.acquire(small)  # the small job's next stage
+    assert small.holding and got == []
+    gate.leave(small)  # the small job is done: the big one goes at once
+    worker.join(2)
+    assert [owner for owner, _ in got] == ["big"]
+    gate.release(gate._holders[0])
+
+
+def test_the_claim_runs_out_and_an_aged_job_ignores_it():
+    gate = WorkGate(handover_s=0.3)
+    small = gate.ticket("small", 5)
+    gate.acquire(small)
+    got: list = []
+    worker = _waiter(gate, gate.ticket("big", 1000), got)
+    released = time.monotonic()
+    gate.release(small)  # and never comes back
+    worker.join(5)
+    assert got and got[0][1] - released >= 0.25, "the big job waited out the claim, no longer"
+    gate.release(gate._holders[0])
+
+    aged = WorkGate(aging_s=0.05, handover_s=5.0)
+    small = aged.ticket("small", 5)
+    aged.acquire(small)
+    got = []
+    worker = _waiter(aged, aged.ticket("big", 1000), got)
+    time.sleep(0.1)  # past aging_s: the big job goes before any fresh claim
+    aged.release(small)
+    worker.join(2)
+    assert [owner for owner, _ in got] == ["big"]
+
+
+def test_a_bigger_job_keeps_no_claim_against_a_smaller_one():
+    gate = WorkGate(handover_s=5.0)
+    big = gate.ticket("big", 1000)
+    gate.acquire(big)
+    got: list = []
+    worker = _waiter(gate, gate.ticket("small", 5), got)
+    gate.release(big)
+    worker.join(2)
+    assert [owner for owner, _ in got] == ["small"]
+    gate.release(gate._holders[0])
+
+
 def test_timeout_leaves_the_queue_clean():
     gate = WorkGate()
     holder = gate.ticket("holder", 1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from product_repr import pipeline
@@ -152,7 +153,7 @@ def test_no_draft_for_a_quick_run(catalog):
 
 
 def test_with_a_gate_texts_are_encoded_chunk_by_chunk_one_turn_each(catalog, monkeypatch, tmp_path):
-    """A big catalog's sentence encoding gives the CPU back between chunks (counted turns, not time)."""
+    """A big catalog's sentence encoding gives the CPU back between chunks (counted turns)."""
     from product_repr.features import sentence
     from product_repr.compute import WorkGate
 
@@ -178,6 +179,37 @@ def test_with_a_gate_texts_are_encoded_chunk_by_chunk_one_turn_each(catalog, mon
                        on_stage=stages.append)
     assert sentence.stats["encoded"] == before, "the second run finds every text in the disk cache"
     assert not any(m.startswith("Encoding texts") for m in stages)
+
+
+def test_a_turn_of_encoding_is_sized_by_time_so_long_texts_come_in_smaller_chunks(monkeypatch, tmp_path):
+    """Each turn at the gate encodes about ENCODE_TURN_S seconds of texts by the encoder's estimate: a smaller
+    waiting job then waits about as long behind 500-character descriptions as behind short titles."""
+    from product_repr.compute import WorkGate
+    from product_repr.features import sentence
+
+    if sentence.DEFAULT_MODEL not in sentence.available():
+        pytest.skip("the sentence encoder is not installed")
+    monkeypatch.setenv("PRODUCT_REPR_CACHE", str(tmp_path))
+    monkeypatch.setattr(pipeline, "ENCODE_TURN_S", 2.0)
+    turns: list[list[str]] = []
+    monkeypatch.setattr(sentence, "encode", lambda texts, model: turns.append(list(texts)))
+    rng = np.random.default_rng(0)
+    words = ["steel", "kettle", "cotton", "shirt", "fresh", "tea", "leather", "shoe", "organic", "snack"]
+    n = 2_000  # more short titles than one turn holds
+    table = pd.DataFrame({
+        "product_id": [f"P{i}" for i in range(n)],
+        "title": [f"item {i} " + " ".join(rng.choice(words, 3)) for i in range(n)],
+        "description": [f"item {i} " + " ".join(rng.choice(words, 80)) if i < 300 else None for i in range(n)],
+    })
+    space = pipeline.FeatureSpace(infer_schema(table))
+    texts, model = pipeline._sentence_texts(table, space)
+    done = pipeline._pre_encode(table, space, pipeline.Pace(WorkGate(), "job"), lambda message: None)
+    assert done == len(sentence.uncached(texts, model)) == sum(len(t) for t in turns)
+    seconds = [sentence.estimate_seconds(t, model) for t in turns]
+    assert max(seconds) <= 2.0 * 1.2, f"every turn about ENCODE_TURN_S: {seconds}"
+    short = [len(t) for t in turns if all(len(x) < 60 for x in t)]
+    long = [len(t) for t in turns if all(len(x) > 300 for x in t)]
+    assert short and long and min(short) > 3 * max(long), (short, long)
 
 
 def test_the_labels_named_twins_are_excluded_unless_the_caller_keeps_them(catalog):

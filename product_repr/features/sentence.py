@@ -33,8 +33,9 @@ import importlib.util
 import os
 import sqlite3
 import threading
+import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,7 +276,10 @@ def encode(texts: Iterable[str], name: str = DEFAULT_MODEL) -> np.ndarray:
                 cached[[todo[j] for j in found]] = np.stack(list(found.values()))
                 todo = [i for j, i in enumerate(todo) if j not in found]
         if todo:
+            started = time.perf_counter()
             fresh = _encode_with(name, [unique[i] for i in todo])
+            if info.kind != "static" and len(todo) >= CALIBRATE_TEXTS:
+                _calibrate(name, [unique[i] for i in todo], time.perf_counter() - started)
             cached[todo] = fresh
             stats["encoded"] += len(todo)
             if info.kind != "static":
@@ -319,18 +323,45 @@ def uncached(texts: Iterable[str], name: str = DEFAULT_MODEL) -> list[str]:
     return [t for i, t in enumerate(unique) if i not in found]
 
 
+#: a transformer encoding of at least this many texts is timed to correct the estimates (see _calibrate)
+CALIBRATE_TEXTS = 200
+#: per model: this process's measured encoding time over the formula's (1.0 until it has encoded enough)
+_pace: dict[str, float] = {}
+
+
+def _calibrate(name: str, texts: Sequence[str], seconds: float) -> None:
+    """Fold one timed encoding into the model's correction: the formula's figures come from one machine,
+    and another machine, or one whose cores are shared, may be several times slower (a 9 s estimate took 56 s
+    beside another job)."""
+    expected = float(_formula_seconds(texts, name).sum())
+    if expected <= 0 or seconds <= 0:
+        return
+    ratio = seconds / expected
+    with _lock:
+        before = _pace.get(name)
+        _pace[name] = ratio if before is None else 0.5 * before + 0.5 * ratio
+
+
+def _formula_seconds(texts: Sequence[str], name: str) -> np.ndarray:
+    if model_info(name).kind == "static":
+        return np.full(len(texts), 15e-6)
+    chars = np.minimum(np.fromiter((len(t) for t in texts), dtype=np.float64, count=len(texts)), 600)
+    seconds = (0.2 + chars / 30) / 1000
+    return seconds / 2.7 if compute.bf16_native() else seconds
+
+
 def estimate_seconds(texts: Iterable[str], name: str = DEFAULT_MODEL) -> float:
     """Rough time to encode the distinct ``texts`` not in a cache on two CPU cores (measured: the
     transformer takes about 1 s per 1,000 titles of 30 characters and 5 s per 1,000 descriptions of 140
-    characters in float32, 2.7× less in bf16; the static model ~15 µs per text)."""
+    characters in float32, 2.7× less in bf16; the static model ~15 µs per text), times what this process
+    has measured against that formula once it has encoded enough texts with the model."""
     todo = uncached(texts, name)
-    if not todo:
-        return 0.0
-    if model_info(name).kind == "static":
-        return 15e-6 * len(todo)
-    mean_chars = min(sum(len(t) for t in todo) / len(todo), 600)
-    seconds = len(todo) / 1000 * (0.2 + mean_chars / 30)
-    return seconds / 2.7 if compute.bf16_native() else seconds
+    return float(text_seconds(todo, name).sum()) if todo else 0.0
+
+
+def text_seconds(texts: Sequence[str], name: str = DEFAULT_MODEL) -> np.ndarray:
+    """(len(texts),) float64: :func:`estimate_seconds`'s share of each of ``texts``, as if none were cached."""
+    return _formula_seconds(texts, name) * _pace.get(name, 1.0)
 
 
 def warm_up(name: str = DEFAULT_MODEL) -> bool:

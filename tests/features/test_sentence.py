@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,6 +174,7 @@ def test_static_model_ships_with_the_package_and_keeps_meaning():
 
 
 def test_encoding_estimate_counts_new_distinct_texts_and_their_length(monkeypatch):
+    monkeypatch.setattr(sentence, "_pace", {})  # no correction measured in this process yet
     monkeypatch.setenv("PRODUCT_REPR_CACHE", "off")  # nothing cached: every distinct text is new
     monkeypatch.setenv("PRODUCT_REPR_BF16", "0")
     titles = [f"title {i} of thirty characters" for i in range(2000)]
@@ -183,6 +186,30 @@ def test_encoding_estimate_counts_new_distinct_texts_and_their_length(monkeypatc
     monkeypatch.setenv("PRODUCT_REPR_BF16", "1")
     assert sentence.estimate_seconds(longer, MODEL) < 2.5, "bf16 is 2.7x faster"
     assert sentence.estimate_seconds([], MODEL) == 0.0
+
+
+def test_the_estimate_follows_what_this_machine_measured(monkeypatch):
+    """A machine three times slower than the formula's (or one whose cores are shared) gets estimates three
+    times longer once it has timed an encoding; one timing moves the correction half-way."""
+    monkeypatch.setattr(sentence, "_pace", {})
+    monkeypatch.setenv("PRODUCT_REPR_CACHE", "off")
+    monkeypatch.setenv("PRODUCT_REPR_BF16", "0")
+    titles = [f"title {i} of thirty characters" for i in range(400)]
+    plain = sentence.estimate_seconds(titles, MODEL)
+    dim = sentence.MODELS[MODEL].dim
+
+    def slow(name, texts):  # takes three times what the formula expects
+        time.sleep(3 * plain * len(texts) / len(titles))
+        return np.zeros((len(texts), dim), dtype=np.float32)
+
+    monkeypatch.setattr(sentence, "_encode_with", slow)
+    sentence.encode(titles, MODEL)
+    assert sentence.estimate_seconds(titles, MODEL) == pytest.approx(3 * plain, rel=0.25)
+    sentence.encode(titles[:100], MODEL)  # too few texts to time
+    assert sentence.estimate_seconds(titles, MODEL) == pytest.approx(3 * plain, rel=0.25)
+    sentence._calibrate(MODEL, titles, plain)  # then a timing at the formula's pace
+    assert sentence.estimate_seconds(titles, MODEL) == pytest.approx(2 * plain, rel=0.25)
+    assert sentence.estimate_seconds([f"{i}" for i in range(500)], sentence.STATIC_MODEL) < 0.01
 
 
 def test_encodings_made_while_passing_through_are_not_kept_in_the_process_cache():
