@@ -191,6 +191,7 @@ def test_a_turn_of_encoding_is_sized_by_time_so_long_texts_come_in_smaller_chunk
         pytest.skip("the sentence encoder is not installed")
     monkeypatch.setenv("PRODUCT_REPR_CACHE", str(tmp_path))
     monkeypatch.setattr(pipeline, "ENCODE_TURN_S", 2.0)
+    monkeypatch.setattr(sentence, "_pace", {})  # the formula's pace, whatever earlier encodings measured
     turns: list[list[str]] = []
     monkeypatch.setattr(sentence, "encode", lambda texts, model: turns.append(list(texts)))
     rng = np.random.default_rng(0)
