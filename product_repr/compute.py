@@ -115,6 +115,10 @@ class WorkGate:
     def _key(self, t: Ticket, now: float):
         return (0 if now - t.since >= self.aging_s else 1, t.work, t.order)
 
+    def _fresh_key(self, t: Ticket, now: float):
+        """``t``'s place if it started waiting now (no aging credit)."""
+        return self._key(Ticket(t.owner, t.work, t.order, since=now), now)
+
     def _next(self) -> Ticket | None:
         if not self._waiting:
             return None
@@ -129,8 +133,7 @@ class WorkGate:
             if now - since >= self.handover_s:
                 del self._returning[order]
             elif other is not ticket and not other.holding and other not in self._waiting:
-                fresh = Ticket(other.owner, other.work, other.order, since=now)  # no aging credit
-                if self._key(fresh, now) < self._key(ticket, now):
+                if self._fresh_key(other, now) < self._key(ticket, now):
                     until = max(until or 0.0, since + self.handover_s)
         return until
 
@@ -213,8 +216,7 @@ class WorkGate:
             if nxt is None:
                 return False
             now = time.monotonic()
-            mine = Ticket(ticket.owner, ticket.work, ticket.order, since=now)  # a fresh wait, no aging credit
-            return self._key(nxt, now) < self._key(mine, now)
+            return self._key(nxt, now) < self._fresh_key(ticket, now)
 
     def position(self, ticket: Ticket) -> int:
         """0 while holding the CPU; else how many jobs go before it (holders included)."""

@@ -117,12 +117,17 @@ def _waiter(gate: WorkGate, ticket, got: list) -> threading.Thread:
     return worker
 
 
+def _one_holds_one_waits(gate: WorkGate, holder: tuple[str, int], waiter: tuple[str, int]):
+    """``holder`` (owner, work) holds the CPU and ``waiter`` waits: (holder's ticket, turns got, waiter thread)."""
+    held = gate.ticket(*holder)
+    gate.acquire(held)
+    got: list = []
+    return held, got, _waiter(gate, gate.ticket(*waiter), got)
+
+
 def test_a_small_job_between_two_stages_keeps_its_claim_on_the_cpu():
     gate = WorkGate(handover_s=5.0)
-    small = gate.ticket("small", 5)
-    gate.acquire(small)
-    got: list = []
-    worker = _waiter(gate, gate.ticket("big", 1000), got)
+    small, got, worker = _one_holds_one_waits(gate, ("small", 5), ("big", 1000))
     gate.release(small)  # e.g. assembling its run outside the gate
     time.sleep(0.1)
     assert got == [], "the big job does not slip in while the small one is between stages"
@@ -136,10 +141,7 @@ def test_a_small_job_between_two_stages_keeps_its_claim_on_the_cpu():
 
 def test_the_claim_runs_out_and_an_aged_job_ignores_it():
     gate = WorkGate(handover_s=0.3)
-    small = gate.ticket("small", 5)
-    gate.acquire(small)
-    got: list = []
-    worker = _waiter(gate, gate.ticket("big", 1000), got)
+    small, got, worker = _one_holds_one_waits(gate, ("small", 5), ("big", 1000))
     released = time.monotonic()
     gate.release(small)  # and never comes back
     worker.join(5)
@@ -147,10 +149,7 @@ def test_the_claim_runs_out_and_an_aged_job_ignores_it():
     gate.release(gate._holders[0])
 
     aged = WorkGate(aging_s=0.05, handover_s=5.0)
-    small = aged.ticket("small", 5)
-    aged.acquire(small)
-    got = []
-    worker = _waiter(aged, aged.ticket("big", 1000), got)
+    small, got, worker = _one_holds_one_waits(aged, ("small", 5), ("big", 1000))
     time.sleep(0.1)  # past aging_s: the big job goes before any fresh claim
     aged.release(small)
     worker.join(2)
@@ -159,10 +158,7 @@ def test_the_claim_runs_out_and_an_aged_job_ignores_it():
 
 def test_a_bigger_job_keeps_no_claim_against_a_smaller_one():
     gate = WorkGate(handover_s=5.0)
-    big = gate.ticket("big", 1000)
-    gate.acquire(big)
-    got: list = []
-    worker = _waiter(gate, gate.ticket("small", 5), got)
+    big, got, worker = _one_holds_one_waits(gate, ("big", 1000), ("small", 5))
     gate.release(big)
     worker.join(2)
     assert [owner for owner, _ in got] == ["small"]
