@@ -13,7 +13,12 @@ car, a t-shirt that weighs 30 kg, a title from one department filed with another
      the observed level is under the model than under the column's base rate, in nats
      (``max(0, log p_base(v) - log p_model(v))``), minus the median of that among the products with the
      same level, so a rare but valid level (a product out of stock, a missing rating) is not odd by itself;
-   - categories: the same, for the observed level;
+   - categories: how much less likely the model finds the observed level than the level it finds most
+     likely, in nats (``log p_model(top) - log p_model(v)``), less the median of that among the products
+     with the same level (the levels of fewer than ``LEVEL_ROWS`` products pooled), so a level the model
+     cannot place is not odd by itself; and, where another categorical column nearly fixes this one
+     (:func:`dependency_surprises`: ``color_code`` and ``color_name``, a sub-category and its category), a
+     pair of levels that no other product has counts too;
    - text: the squared distance between the text's vector and the one predicted.
 3. **One scale** (:func:`scores`): each column's :func:`rarity`, ``log10(n / m)`` with m the products
    at least as surprising in that column, so a heavy-tailed column (prices) and a tight one (weights of
@@ -26,6 +31,7 @@ Measured on the demo catalog and on real catalogs with planted anomalies: docs/A
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -44,6 +50,9 @@ ABSOLUTE_FLOOR = 1e-3
 LEVEL_FLOOR = 1.0
 #: a level needs this many products before its own typical surprise is subtracted (see _centred_by_level)
 LEVEL_ROWS = 20
+#: a categorical column A "nearly fixes" B when guessing B as the commonest B among the products with A's
+#: level is right for at least this share of the products (see dependency_surprises)
+DEPENDENCY = 0.9
 DRAWS = 2
 CHUNK_ROWS = 50_000  # masked_reconstruction and anomaly_scores predict at most this many rows at a time
 RESERVED = ("product_id", "score", "spreads")
@@ -120,15 +129,87 @@ def _level_surprise(p_model: np.ndarray, p_base: np.ndarray) -> np.ndarray:
 
 
 def _centred_by_level(surprise: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """``surprise`` minus the median surprise of the products with the same level (levels of at least
-    ``LEVEL_ROWS`` products), kept where positive: a level the model never predicts well (a rare, valid
-    one) is not odd by itself; a product whose level the model is surer than usual is wrong stands out."""
+    """``surprise`` minus the median surprise of the products with the same level, kept where positive;
+    the products of levels with fewer than ``LEVEL_ROWS`` products are taken together as one group. A
+    level the model never predicts well (a rare, valid one) is not odd by itself; a product whose level
+    the model is surer than usual is wrong stands out."""
     out = surprise.copy()
     values, inverse, counts = np.unique(level, return_inverse=True, return_counts=True)
     for j in np.flatnonzero(counts >= LEVEL_ROWS):
         rows = inverse == j
         out[rows] = np.maximum(surprise[rows] - np.median(surprise[rows]), 0.0)
+    rare = counts[inverse] < LEVEL_ROWS
+    if rare.any():
+        out[rare] = np.maximum(surprise[rare] - np.median(surprise[rare]), 0.0)
     return out
+
+
+def _odds_surprise(p_observed: np.ndarray, p_top: np.ndarray) -> np.ndarray:
+    """log p_top - log p_observed (both clipped at ``P_MIN``): nats by which the model prefers the level it
+    finds most likely over the observed one (0 when that is the observed one)."""
+    return np.maximum(np.log(np.clip(p_top, P_MIN, 1.0)) - np.log(np.clip(p_observed, P_MIN, 1.0)), 0.0)
+
+
+def _dependencies(levels: dict[str, np.ndarray]) -> list[tuple[str, str, np.ndarray]]:
+    """``(a, b, joint)`` for each ordered pair of categorical columns where a nearly fixes b
+    (``DEPENDENCY``, and clearly better than guessing b's commonest level for everyone); ``joint`` (levels
+    of a, levels of b) counts the products. ``levels``: column -> level index per product."""
+    out = []
+    n = len(next(iter(levels.values()))) if levels else 0
+    sizes = {name: int(level.max()) + 1 if len(level) else 1 for name, level in levels.items()}
+    for a, la in levels.items():
+        for b, lb in levels.items():
+            if a == b or not n:
+                continue
+            joint = np.bincount(la * sizes[b] + lb, minlength=sizes[a] * sizes[b]).reshape(sizes[a], sizes[b])
+            right = joint.max(axis=1).sum() / n
+            if right >= DEPENDENCY and right > joint.sum(axis=0).max() / n + 0.05:
+                out.append((a, b, joint))
+    return out
+
+
+def dependency_surprises(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per categorical column b: nats by which b's observed level is less likely among the *other*
+    products with the same level of a column a that nearly fixes b (:func:`_dependencies`) than in the
+    catalog, ``max(0, log p(b) - log p(b | a))``, the largest over such columns a (0 where there is none).
+    ``p(b | a)`` leaves the product itself out and is smoothed towards ``p(b)`` by one product, so a pair
+    of levels no other product has (a colour code that disagrees with its colour name) is surprising in
+    proportion to how many products have that level of a, and a pair many products share is not at all.
+    ``levels``: column -> level index (int, n) per product."""
+    n = len(next(iter(levels.values()))) if levels else 0
+    out = {name: np.zeros(n) for name in levels}
+    for a, b, joint in _dependencies(levels):
+        la, lb = levels[a], levels[b]
+        base = joint.sum(axis=0)[lb] / n
+        others = joint[la, lb] - 1.0
+        p = (others + base) / (joint.sum(axis=1)[la] - 1.0 + 1.0)
+        np.maximum(out[b], np.log(base) - np.log(p), out=out[b])
+    return out
+
+
+def dependency_reason(levels: dict[str, np.ndarray], names: dict[str, Sequence[str]], row: int,
+                      column: str, dependencies: list | None = None) -> str | None:
+    """A sentence for a product whose ``column`` level disagrees with a column that nearly fixes it
+    (the strongest such disagreement), or None when there is none. ``names``: column -> level names;
+    ``dependencies``: :func:`_dependencies` of ``levels`` when the caller has it (it reads every row)."""
+    best, text = 0.0, None
+    n = len(levels[column])
+    for a, b, joint in _dependencies(levels) if dependencies is None else dependencies:
+        if b != column:
+            continue
+        la, lb = int(levels[a][row]), int(levels[b][row])
+        others, group = joint[la, lb] - 1, joint[la].sum() - 1
+        base = joint[:, lb].sum() / n
+        surprise = np.log(base) - np.log((others + base) / (group + 1.0))
+        if surprise > best:
+            usual = int(np.argmax(joint[la] - np.eye(joint.shape[1], dtype=np.int64)[lb]))
+            share = (joint[la, usual] - (usual == lb)) / max(group, 1)
+            best = surprise
+            text = (f"{b} {names[b][lb]!r} with {a} {names[a][la]!r}: "
+                    + (f"{others} of the {group} other products with that {a} have it; "
+                       if others else f"none of the {group} other products with that {a} has it; ")
+                    + f"{share:.0%} have {names[b][usual]!r}")
+    return text
 
 
 def _binary_surprise(observed: np.ndarray, predicted: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -187,7 +268,8 @@ def _parts(X: np.ndarray, X_hat: np.ndarray, spans: Sequence, two: dict) -> dict
         x_hat = X_hat[:, span.start:span.stop].astype(np.float64)
         if span.loss == "ce":
             level = np.argmax(x, axis=1)
-            out[span.name] = {"level": level, "p": _probabilities(x_hat)[np.arange(len(x)), level]}
+            p = _probabilities(x_hat)
+            out[span.name] = {"level": level, "p": p[np.arange(len(x)), level], "top": p.max(axis=1)}
         elif _numeric(span):
             value, flag = x[:, 0], x[:, 1]
             present = flag < 0.5
@@ -210,11 +292,13 @@ def _surprises_of(chunks: list[dict], spans: Sequence, two: dict, n: int) -> pd.
 
     out: dict[str, np.ndarray] = {}
     levels: list[str] = []  # columns scored by level surprise only, in nats
+    categories = {span.name: joined(span.name, "level") for span in spans if span.loss == "ce"}
+    pairs = dependency_surprises(categories)
     for span in spans:
         if span.loss == "ce":
-            level = joined(span.name, "level")
-            base = np.bincount(level, minlength=span.stop - span.start) / max(n, 1)
-            out[span.name] = _centred_by_level(_level_surprise(joined(span.name, "p"), base[level]), level)
+            level = categories[span.name]
+            model = _centred_by_level(_odds_surprise(joined(span.name, "p"), joined(span.name, "top")), level)
+            out[span.name] = np.maximum(model, pairs[span.name])
             levels.append(span.name)
         elif _numeric(span):
             flag = joined(span.name, "flag").astype(np.float64)
@@ -351,5 +435,29 @@ def explain(scored: pd.DataFrame, df: pd.DataFrame, feature_space, reconstruct: 
     X_hat = {int(r): predicted[i] for i, r in enumerate(rows)}
     if product_ids is None and "product_id" in scored.columns:
         product_ids = scored["product_id"].to_numpy()
-    return reconstruction.explain(frame, df, feature_space, X_hat, top=top, neighbours=neighbours,
-                                  columns=columns, product_ids=product_ids)
+    out = reconstruction.explain(frame, df, feature_space, X_hat, top=top, neighbours=neighbours,
+                                 columns=columns, product_ids=product_ids)
+    categorical = [sp for sp in spans if sp.loss == "ce"]
+    if len(categorical) < 2 or not out:
+        return out
+    levels = _levels(X, categorical)
+    names = {sp.name: [str(v) for v in feature_space.category_levels(sp.name)] for sp in categorical}
+    dependencies = _dependencies(levels)
+    if not dependencies:
+        return out
+    for i, e in enumerate(out):  # a level that disagrees with a column that nearly fixes it: say which
+        reasons = [dataclasses.replace(r, text=dependency_reason(levels, names, e.row, r.column, dependencies)
+                                       or r.text) if r.column in levels else r for r in e.reasons]
+        out[i] = dataclasses.replace(e, reasons=reasons)
+    return out
+
+
+def _levels(X, spans: Sequence) -> dict[str, np.ndarray]:
+    """Level index (n,) of every product in each categorical span, read a chunk of rows at a time."""
+    from product_repr.features.rowfile import row_chunks
+
+    parts: dict[str, list[np.ndarray]] = {sp.name: [] for sp in spans}
+    for _, block in row_chunks(X):
+        for sp in spans:
+            parts[sp.name].append(np.argmax(block[:, sp.start:sp.stop], axis=1))
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}

@@ -30,7 +30,7 @@ def test_masked_reconstruction_never_shows_a_column_its_own_value():
         anomalies.masked_reconstruction(lambda x: x, X, spans, draws=0)
 
 
-def test_level_surprise_is_zero_at_the_base_rate_and_grows_as_the_model_disagrees():
+def test_level_surprise_is_zero_for_the_level_the_model_expects_and_grows_as_it_prefers_another():
     # a two-level category: 90 % "a", 10 % "b"; the model predicts the base rate for everyone but row 95,
     # which it is sure should be "b" although it is "a"
     n = 300
@@ -41,8 +41,57 @@ def test_level_surprise_is_zero_at_the_base_rate_and_grows_as_the_model_disagree
     X_hat[95] = [0.001, 0.999]
     raw = anomalies.surprises(X, X_hat, [span("colour", 0, 2, "ce", "categorical")])
     assert np.allclose(raw["colour"].drop(index=95), 0.0, atol=1e-6), "a rare level at its base rate is not odd"
-    assert raw.loc[95, "colour"] == pytest.approx(np.log(0.9) - np.log(0.001), rel=1e-4)
+    assert raw.loc[95, "colour"] == pytest.approx(np.log(0.999) - np.log(0.001), rel=1e-4)
     assert raw.attrs["levels"] == ["colour"]
+
+
+def test_levels_the_model_cannot_place_are_not_odd_together_and_one_it_is_sure_is_wrong_is():
+    """Twelve levels of 5 products each (too few to be centred one by one) that the model never predicts
+    are centred together; a product of a big level the model is sure belongs to another stands out."""
+    rng = np.random.default_rng(0)
+    n, k = 300, 13
+    level = np.r_[np.zeros(240, dtype=int), np.repeat(np.arange(1, k), 5)]
+    X = np.eye(k, dtype=np.float32)[level]
+    X_hat = np.tile(np.r_[0.8, np.full(k - 1, 0.2 / (k - 1))], (n, 1)).astype(np.float32)
+    X_hat[:240] += rng.uniform(0, 0.01, size=(240, k)).astype(np.float32)
+    X_hat[7] = np.r_[0.001, 0.999, np.zeros(k - 2)]
+    raw = anomalies.surprises(X, X_hat, [span("shade", 0, k, "ce", "categorical")])["shade"]
+    assert raw.drop(index=7).max() < 0.1, raw.drop(index=7).nlargest(3)
+    assert raw[7] > 6
+
+
+def test_a_level_that_disagrees_with_a_column_that_fixes_it_is_surprising_and_explained():
+    """colour_code and colour_name name the same thing; one product's code was changed to another
+    colour's. The model is no help (it predicts the base rates), the pair of levels is: no other product
+    has it, and the sentence says what the others with that name have."""
+    rng = np.random.default_rng(1)
+    n = 400
+    names = np.array(["black", "white", "red", "green"])
+    colour = rng.choice(4, size=n, p=[0.4, 0.3, 0.2, 0.1])
+    shape = rng.choice(3, size=n)  # unrelated to colour: no dependency either way
+    code = colour.copy()
+    code[11] = 3 if colour[11] != 3 else 0
+    levels = {"colour_name": colour, "colour_code": code, "shape": shape}
+    pairs = anomalies.dependency_surprises(levels)
+    assert pairs["shape"].max() == 0.0, "a column no other column fixes is never scored by pairs"
+    assert np.argmax(pairs["colour_code"]) == 11
+    assert np.delete(pairs["colour_code"], 11).max() == 0.0
+    group = int((colour == colour[11]).sum()) - 1
+    assert pairs["colour_code"][11] == pytest.approx(np.log((code == code[11]).mean()) - np.log(
+        (code == code[11]).mean() / (group + 1)))
+
+    X = np.concatenate([np.eye(4)[colour], np.eye(4)[code], np.eye(3)[shape]], axis=1).astype(np.float32)
+    spans = [span("colour_name", 0, 4, "ce", "categorical"), span("colour_code", 4, 8, "ce", "categorical"),
+             span("shape", 8, 11, "ce", "categorical")]
+    base = X.mean(axis=0)
+    raw = anomalies.surprises(X, np.tile(base, (n, 1)), spans)
+    assert raw["colour_code"].idxmax() == 11 and raw.loc[11, "colour_code"] > 4
+
+    text = anomalies.dependency_reason(levels, {"colour_name": list(names), "colour_code": list(names),
+                                                "shape": ["a", "b", "c"]}, 11, "colour_code")
+    assert text == (f"colour_code {names[code[11]]!r} with colour_name {names[colour[11]]!r}: none of the "
+                    f"{group} other products with that colour_name has it; 100% have {names[colour[11]]!r}")
+    assert anomalies.dependency_reason(levels, {}, 11, "shape") is None
 
 
 def test_missing_numbers_are_their_own_case_not_extreme_values():
@@ -105,6 +154,30 @@ def test_a_rare_boolean_level_ranks_below_a_40x_price(shop):
     top_2pct = order[: int(np.ceil(0.02 * len(shop)))]
     # 10 % of all products are out of stock; by chance ~1 of the top 12 would be, and the old score put 11 there
     assert len(out_of_stock & set(top_2pct)) <= len(top_2pct) // 4, "out-of-stock products fill the top of the list"
+
+
+def test_a_code_that_disagrees_with_its_name_is_on_top_and_the_why_names_the_column_that_fixes_it(shop):
+    """Through the default learner: each kind has its code; one product's code is another kind's. The why
+    of that product says which column its code disagrees with and what the others have."""
+    from product_repr import learners
+
+    df = shop.copy()
+    codes = {"kettle": "K-10", "toaster": "T-20", "blender": "B-30", "mixer": "M-40"}
+    df["kind_code"] = df["kind"].map(codes)
+    other = next(k for k in codes if k != df.loc[21, "kind"])
+    df.loc[21, "kind_code"] = codes[other]
+    schema = infer_schema(df)
+    assert schema.role("kind_code").value == "categorical"
+    config = learners.get(learners.DEFAULT).Config(steps=300, seed=0)
+    run = pipeline.build_run(df, schema, config=config, analysis=False)
+    X = run.feature_space.transform(df)
+    frame = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
+    order = frame["score"].sort_values(ascending=False).index.tolist()
+    assert 21 in order[:3], f"the foreign code ranks #{order.index(21) + 1}"
+    why = {e.row: e for e in anomalies.explain(frame, df, run.feature_space, run.learner.reconstruct, X, top=3)}
+    group = int(df["kind"].eq(df.loc[21, "kind"]).sum()) - 1
+    assert any(r.text.startswith(f"kind_code '{codes[other]}' with kind '{df.loc[21, 'kind']}': none of the "
+                                 f"{group} other products with that kind has it") for r in why[21].reasons), why[21].text
 
 
 def test_masked_reconstruction_and_errors_chunk_by_chunk_equal_one_pass(monkeypatch):
