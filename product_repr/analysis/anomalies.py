@@ -19,7 +19,10 @@ car, a t-shirt that weighs 30 kg, a title from one department filed with another
      cannot place is not odd by itself; and, where another categorical column nearly fixes this one
      (:func:`dependency_surprises`: ``color_code`` and ``color_name``, a sub-category and its category), a
      pair of levels that no other product has counts too;
-   - text: the squared distance between the text's vector and the one predicted.
+   - text: the squared distance between the text's vector and the one predicted; and, where another text
+     column's values repeat (a brand written out), how unlike the text is to the same column of the other
+     products sharing that value (:func:`group_surprises`), put on the scale of the first and the larger
+     of the two kept.
 3. **One scale** (:func:`scores`): each column's :func:`rarity`, ``log10(n / m)`` with m the products
    at least as surprising in that column, so a heavy-tailed column (prices) and a tight one (weights of
    t-shirts) are compared by how rare a surprise is, not by its size. The ``score`` is the largest rarity
@@ -53,6 +56,12 @@ LEVEL_ROWS = 20
 #: a categorical column A "nearly fixes" B when guessing B as the commonest B among the products with A's
 #: level is right for at least this share of the products (see dependency_surprises)
 DEPENDENCY = 0.9
+#: a text column whose values repeat (a brand, a maker, a seller written out) groups the products that
+#: share a value when at least ``GROUP_SHARE`` of them are in groups of at least ``GROUP_ROWS`` (see
+#: group_surprises); a key whose groups' vector sums would take more than ``GROUP_BYTES`` is left out
+GROUP_ROWS = 3
+GROUP_SHARE = 0.5
+GROUP_BYTES = 256 * 2**20
 DRAWS = 2
 CHUNK_ROWS = 50_000  # masked_reconstruction and anomaly_scores predict at most this many rows at a time
 RESERVED = ("product_id", "score", "spreads")
@@ -228,6 +237,100 @@ def _two_levels(values: np.ndarray) -> tuple[float, float] | None:
     return (float(levels[0]), float(levels[-1])) if len(levels) == 2 else None
 
 
+def _text_spans(spans: Sequence) -> list:
+    return [sp for sp in spans if sp.loss != "ce" and not _numeric(sp)]
+
+
+def _unit(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``block`` scaled to length 1 (float32), and which rows have any length at all."""
+    block = np.asarray(block, dtype=np.float32)
+    norm = np.linalg.norm(block, axis=1)
+    present = norm > 1e-6
+    return block / np.where(present, norm, 1.0)[:, None], present
+
+
+def text_groups(X, spans: Sequence) -> dict[str, np.ndarray]:
+    """Per text column whose values repeat: the group (int64, n) of each product, products with the same
+    value in one group, -1 for a product whose value fewer than ``GROUP_ROWS`` products share. A column
+    counts when at least ``GROUP_SHARE`` of the products are in such groups (brands do; titles do not).
+    Identical values have identical blocks of X: a block is hashed by one fixed random projection."""
+    from product_repr.features.rowfile import row_chunks
+
+    n = len(X)
+    out: dict[str, np.ndarray] = {}
+    texts = _text_spans(spans)
+    if not n or not texts:
+        return out
+    rng = np.random.default_rng(0)
+    projections = {sp.name: rng.normal(size=sp.stop - sp.start) for sp in texts}
+    hashes: dict[str, list[np.ndarray]] = {sp.name: [] for sp in texts}
+    for _, block in row_chunks(X):
+        for sp in texts:
+            hashes[sp.name].append(np.round(block[:, sp.start:sp.stop].astype(np.float64) @ projections[sp.name], 6))
+    for sp in texts:
+        _, ids, counts = np.unique(np.concatenate(hashes[sp.name]), return_inverse=True, return_counts=True)
+        ids = ids.reshape(-1)
+        grouped = counts[ids] >= GROUP_ROWS
+        if grouped.mean() < GROUP_SHARE:
+            continue
+        keep = np.flatnonzero(counts >= GROUP_ROWS)
+        relabel = np.full(len(counts), -1, dtype=np.int64)
+        relabel[keep] = np.arange(len(keep))
+        out[sp.name] = relabel[ids]
+    return out
+
+
+def group_surprises(X, spans: Sequence, groups: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Per text column c: how unlike each product's c is to the c of the other products in its group of a
+    repeating text column k (:func:`text_groups`): 1 - cosine between the product's vector of c and the
+    sum of the others' (unit vectors), the largest over such k; 0 outside any group and for an empty c.
+    A title from another department under a brand that sells only one kind of thing stands out; so does
+    a brand written in by mistake. Three passes over X's rows; no copy of a text block is kept."""
+    from scipy.sparse import csr_matrix
+
+    from product_repr.features.rowfile import row_chunks
+
+    groups = text_groups(X, spans) if groups is None else groups
+    out: dict[str, np.ndarray] = {}
+    for key, group in groups.items():
+        size = int(group.max()) + 1 if len(group) else 0
+        for sp in _text_spans(spans):
+            width = sp.stop - sp.start
+            if sp.name == key or not size or size * width * 4 > GROUP_BYTES:
+                continue
+            sums = np.zeros((size, width), dtype=np.float32)
+            for lo, block in row_chunks(X):
+                v, present = _unit(block[:, sp.start:sp.stop])
+                g = group[lo:lo + len(block)]
+                rows = np.flatnonzero((g >= 0) & present)
+                member = csr_matrix((np.ones(len(rows), np.float32), (g[rows], np.arange(len(rows)))),
+                                    shape=(size, len(rows)))
+                sums += np.asarray(member @ v[rows], dtype=np.float32)
+            surprise = np.zeros(len(group))
+            for lo, block in row_chunks(X):
+                v, present = _unit(block[:, sp.start:sp.stop])
+                g = group[lo:lo + len(block)]
+                rows = np.flatnonzero((g >= 0) & present)
+                others = sums[g[rows]] - v[rows]
+                norm = np.linalg.norm(others, axis=1)
+                cos = np.divide((others * v[rows]).sum(axis=1), norm, out=np.ones(len(rows), np.float32),
+                                where=norm > 1e-6)
+                surprise[lo + rows] = 1.0 - cos
+            out[sp.name] = np.maximum(out.get(sp.name, 0.0), surprise)
+    return out
+
+
+def _on_scale_of(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``values`` put on ``reference``'s scale by rank: the i-th smallest value becomes the reference's
+    quantile at that rank, so the larger of the two per product is "the rarer of the two"."""
+    n = len(values)
+    if n < 2:
+        return np.asarray(reference, dtype=np.float64).copy()
+    ranks = np.empty(n)
+    ranks[np.argsort(values, kind="stable")] = np.arange(n) / (n - 1)
+    return np.quantile(np.asarray(reference, dtype=np.float64), ranks)
+
+
 def surprises(X: np.ndarray, X_hat: np.ndarray, spans: Sequence) -> pd.DataFrame:
     """Raw surprise (n rows, one float64 column per source column) of ``X`` under the prediction ``X_hat``.
 
@@ -238,7 +341,7 @@ def surprises(X: np.ndarray, X_hat: np.ndarray, spans: Sequence) -> pd.DataFrame
     if X.shape != X_hat.shape or X.ndim != 2:
         raise ConfigError(f"features {X.shape} and prediction {X_hat.shape} must be the same (n, p) shape")
     two = _two_level_columns(X, spans)
-    return _surprises_of([_parts(X, X_hat, spans, two)], spans, two, len(X))
+    return _surprises_of([_parts(X, X_hat, spans, two)], spans, two, len(X), group_surprises(X, spans))
 
 
 def _numeric(span) -> bool:
@@ -284,9 +387,11 @@ def _parts(X: np.ndarray, X_hat: np.ndarray, spans: Sequence, two: dict) -> dict
     return out
 
 
-def _surprises_of(chunks: list[dict], spans: Sequence, two: dict, n: int) -> pd.DataFrame:
+def _surprises_of(chunks: list[dict], spans: Sequence, two: dict, n: int,
+                  grouped: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """:func:`surprises` of ``n`` rows from the :func:`_parts` of their consecutive chunks (base rates and
-    level medians over all of them)."""
+    level medians over all of them); ``grouped``: :func:`group_surprises` of the same rows."""
+    grouped = grouped or {}
     def joined(name: str, key: str) -> np.ndarray:
         return np.concatenate([c[name][key] for c in chunks]) if len(chunks) != 1 else chunks[0][name][key]
 
@@ -315,7 +420,9 @@ def _surprises_of(chunks: list[dict], spans: Sequence, two: dict, n: int) -> pd.
                 part = part + _binary_surprise(flag, joined(span.name, "p_flag").astype(np.float64), 0.0, 1.0)
             out[span.name] = part
         else:
-            out[span.name] = joined(span.name, "square")
+            square = joined(span.name, "square")
+            out[span.name] = np.maximum(square, _on_scale_of(grouped[span.name], square)) \
+                if span.name in grouped else square
     frame = pd.DataFrame(out, index=pd.RangeIndex(n), dtype=np.float64)
     frame.attrs["levels"] = levels
     return frame
@@ -393,7 +500,7 @@ def anomaly_scores(reconstruct: Callable[[np.ndarray], np.ndarray], X: np.ndarra
         chunks.append(_parts(block, masked_reconstruction(reconstruct, block, spans, fill_values=means), spans, two))
         if progress is not None:
             progress(lo + len(block))
-    return scores(_surprises_of(chunks, spans, two, len(X)))
+    return scores(_surprises_of(chunks, spans, two, len(X), group_surprises(X, spans)))
 
 
 def column_of(span_name: str) -> str:

@@ -123,6 +123,29 @@ def test_one_extreme_column_puts_a_product_on_top_and_a_heavy_tail_does_not_drow
     assert scored["spreads"].equals(z.sum(axis=1))
 
 
+def test_a_title_unlike_the_other_titles_of_its_brand_is_surprising():
+    """A written-out brand repeats, so it groups the products; titles are all different, so they group
+    nothing. One product carries a title like another brand's: it is the most surprising title, and the
+    surprise is on the scale of the title's own squared errors."""
+    rng = np.random.default_rng(2)
+    n, width = 120, 8
+    brand = np.repeat(np.arange(4), 30)
+    centres = np.eye(4, width) * 3  # four kinds of title, one per brand
+    titles = centres[brand] + 0.3 * rng.normal(size=(n, width))
+    titles[17] = centres[2] + 0.3 * rng.normal(size=width)  # brand 0, a title like brand 2's
+    X = np.concatenate([np.eye(4)[brand] @ rng.normal(size=(4, 4)), titles], axis=1).astype(np.float32)
+    spans = [span("brand", 0, 4, "mse", "text"), span("title", 4, 4 + width, "mse", "text")]
+    groups = anomalies.text_groups(X, spans)
+    assert list(groups) == ["brand"] and (groups["brand"] >= 0).all()
+    grouped = anomalies.group_surprises(X, spans, groups)
+    assert list(grouped) == ["title"] and int(np.argmax(grouped["title"])) == 17
+    X_hat = X + 0.1 * rng.normal(size=X.shape).astype(np.float32)  # the model: no idea about row 17
+    square = np.square(X_hat[:, 4:] - X[:, 4:]).sum(axis=1)
+    raw = anomalies.surprises(X, X_hat, spans)
+    assert raw.loc[17, "title"] == pytest.approx(square.max())  # the rarest group surprise: the largest error
+    assert np.all(raw["title"].to_numpy() >= square - 1e-6)  # never below its own error
+
+
 @pytest.fixture(scope="module")
 def shop():
     """600 products: price follows the product's kind; 10 % are out of stock (a valid, rare level);
