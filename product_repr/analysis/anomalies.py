@@ -177,6 +177,13 @@ def _dependencies(levels: dict[str, np.ndarray]) -> list[tuple[str, str, np.ndar
     return out
 
 
+def _pair_surprise(joint: np.ndarray, la, lb, n: int):
+    """``log p(b) - log p(b | a)`` for products with levels ``la``, ``lb`` (arrays or one of each):
+    ``p(b | a)`` over the other products with level ``la``, smoothed towards ``p(b)`` by one product."""
+    base = joint.sum(axis=0)[lb] / n
+    return np.log(base) - np.log((joint[la, lb] - 1.0 + base) / (joint.sum(axis=1)[la] - 1.0 + 1.0))
+
+
 def dependency_surprises(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per categorical column b: nats by which b's observed level is less likely among the *other*
     products with the same level of a column a that nearly fixes b (:func:`_dependencies`) than in the
@@ -189,10 +196,7 @@ def dependency_surprises(levels: dict[str, np.ndarray]) -> dict[str, np.ndarray]
     out = {name: np.zeros(n) for name in levels}
     for a, b, joint in _dependencies(levels):
         la, lb = levels[a], levels[b]
-        base = joint.sum(axis=0)[lb] / n
-        others = joint[la, lb] - 1.0
-        p = (others + base) / (joint.sum(axis=1)[la] - 1.0 + 1.0)
-        np.maximum(out[b], np.log(base) - np.log(p), out=out[b])
+        np.maximum(out[b], _pair_surprise(joint, la, lb, n), out=out[b])
     return out
 
 
@@ -208,8 +212,7 @@ def dependency_reason(levels: dict[str, np.ndarray], names: dict[str, Sequence[s
             continue
         la, lb = int(levels[a][row]), int(levels[b][row])
         others, group = joint[la, lb] - 1, joint[la].sum() - 1
-        base = joint[:, lb].sum() / n
-        surprise = np.log(base) - np.log((others + base) / (group + 1.0))
+        surprise = float(_pair_surprise(joint, la, lb, n))
         if surprise > best:
             usual = int(np.argmax(joint[la] - np.eye(joint.shape[1], dtype=np.int64)[lb]))
             share = (joint[la, usual] - (usual == lb)) / max(group, 1)
