@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from product_repr import __version__
+from product_repr import __version__, compute
 from product_repr.compute import WorkGate, give_memory_back
 from product_repr.errors import ConfigError, SchemaError
 from product_repr.features.rowfile import RowFile
@@ -46,6 +46,7 @@ class Pace:
     def __init__(self, gate: WorkGate | None, owner: str, work: float = 0.0) -> None:
         self.gate = gate
         self.ticket = gate.ticket(owner, work) if gate is not None else None
+        self.waited = 0.0  # seconds spent in pause points, handing the CPU to other jobs
 
     @property
     def work(self) -> float:
@@ -86,7 +87,9 @@ class Pace:
             stop = callback(report) if callback is not None else None
             if not stop:
                 remaining = max(0, report.steps - report.step)
+                t0 = time.perf_counter()
                 self.gate.pause_point(self.ticket, work=rows + remaining * batch)
+                self.waited += time.perf_counter() - t0
             return stop
 
         return paced
@@ -307,7 +310,7 @@ def build_run(
                     timings["draft_map_s"] = time.perf_counter() - t0
 
             stage(f"Training {learner}")
-            t0 = time.perf_counter()
+            t0, waited = time.perf_counter(), pace.waited
             with pace.hold():
                 if len(fit_rows) < n:
                     stage(f"Training on a random {len(fit_rows):,} of the {n:,} rows, then encoding every row")
@@ -332,6 +335,8 @@ def build_run(
                 if n > FILE_ROWS:
                     give_memory_back()
                 timings["train_s"] = time.perf_counter() - t0
+                taken = model.history_[-1]["step"] if model.history_ else 0
+                time_training(taken, batch, X.shape[1], timings["train_s"] - (pace.waited - waited))
                 if len(fit_rows) < n:
                     timings["train_rows"] = int(len(fit_rows))
                 Z = model.encode(X)
@@ -415,13 +420,37 @@ DRAFT_AFTER_S = 4.0
 #: ... and when the sentence encoder alone is expected to take longer than this, the draft comes before it
 DRAFT_ENCODING_S = 2.0
 #: training seconds per row and input column of a step on 2 CPU cores (bf16; measured 25 ms for a step of 512
-#: rows over 1,000 columns, docs/BENCHMARKS.md)
+#: rows over 1,000 columns, docs/BENCHMARKS.md) ...
 ROW_COLUMN_S = 5e-8
+#: ... and how much longer it takes on a CPU without native bfloat16 (float32: 58 ms for that step)
+FLOAT32_SLOWER = 2.3
+#: a fit of at least this many rows × steps is timed to correct the estimate (see time_training)
+CALIBRATE_ROW_STEPS = 10_000
+#: this process's measured training time over the formula's (absent until a fit has been timed)
+_training_pace: dict[str, float] = {}
+_training_lock = threading.Lock()
 
 
 def estimated_training_seconds(steps: int, batch: int, columns: int) -> float:
-    """A rough training time on two CPU cores, for deciding whether to draw a draft map."""
-    return steps * batch * columns * ROW_COLUMN_S
+    """A rough training time on two CPU cores, for deciding whether to draw a draft map: the formula, times
+    what this process has measured against it (:func:`time_training`)."""
+    seconds = steps * batch * columns * ROW_COLUMN_S
+    if not compute.bf16_native():
+        seconds *= FLOAT32_SLOWER
+    return seconds * _training_pace.get("ratio", 1.0)
+
+
+def time_training(steps: int, batch: int, columns: int, seconds: float) -> None:
+    """Fold one timed fit (``steps`` taken of ``batch`` rows over ``columns``) into the estimate's correction:
+    the formula comes from one machine, and another one, or a GPU, or cores shared with other work, may be
+    several times faster or slower."""
+    if steps * batch < CALIBRATE_ROW_STEPS or seconds <= 0:
+        return
+    expected = estimated_training_seconds(steps, batch, columns) / _training_pace.get("ratio", 1.0)
+    ratio = seconds / expected
+    with _training_lock:
+        before = _training_pace.get("ratio")
+        _training_pace["ratio"] = ratio if before is None else 0.5 * before + 0.5 * ratio
 
 
 def _fast_text() -> str:

@@ -152,6 +152,34 @@ def test_no_draft_for_a_quick_run(catalog):
     assert kinds == ["final"], "a run expected to reach its map within DRAFT_AFTER_S draws no draft"
 
 
+def test_the_training_estimate_follows_what_this_process_measured(monkeypatch):
+    """The formula's figures come from one machine; timed fits correct it, a fit too small to time does not."""
+    monkeypatch.setattr(pipeline, "_training_pace", {})
+    formula = pipeline.estimated_training_seconds(1000, 512, 1000)
+    pipeline.time_training(1000, 512, 1000, 3 * formula)  # this machine is three times slower
+    assert pipeline.estimated_training_seconds(1000, 512, 1000) == pytest.approx(3 * formula)
+    pipeline.time_training(1000, 512, 1000, formula)  # then one fit at the formula's pace: halfway
+    assert pipeline.estimated_training_seconds(1000, 512, 1000) == pytest.approx(2 * formula)
+    pipeline.time_training(2, 8, 1000, 100 * formula)  # 16 row-steps: mostly start-up, not timed
+    assert pipeline.estimated_training_seconds(1000, 512, 1000) == pytest.approx(2 * formula)
+
+
+def test_a_run_slower_than_the_formula_draws_a_draft_once_measured(catalog, monkeypatch):
+    """A fit is timed into the estimate, so on a machine slower than the formula's the next run of the same
+    size gets its draft map first."""
+    monkeypatch.setattr(pipeline, "_training_pace", {})
+    monkeypatch.setattr(pipeline, "DRAFT_ENCODING_S", 1e9)  # the draft would come from the training estimate
+    kinds, config = [], {"steps": 40, "batch_size": 256}
+    schema = infer_schema(catalog)
+    pipeline.build_run(catalog, schema, config=config, draft=True, features={"text_encoder": "tfidf"},
+                       on_map=lambda frame, info: kinds.append(info["kind"]), analysis=False)
+    assert "ratio" in pipeline._training_pace, "40 steps of 256 rows were timed"
+    monkeypatch.setattr(pipeline, "_training_pace", {"ratio": 1e6})  # as measured on a very slow machine
+    pipeline.build_run(catalog, schema, config=config, draft=True, features={"text_encoder": "tfidf"},
+                       on_map=lambda frame, info: kinds.append(info["kind"]), analysis=False)
+    assert kinds == ["draft"], "no draft for the first run, which the formula expects to be quick; one for the second"
+
+
 def test_with_a_gate_texts_are_encoded_chunk_by_chunk_one_turn_each(catalog, monkeypatch, tmp_path):
     """A big catalog's sentence encoding gives the CPU back between chunks (counted turns)."""
     from product_repr.features import sentence
