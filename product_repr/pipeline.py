@@ -279,7 +279,7 @@ def build_run(
     pace = Pace(gate, owner or name or learner, work=n + steps * batch)  # rows x steps: smaller goes first
     with pace.leaving():  # done with the gate, win or fail: no claim on the CPU left behind
         drafted = False
-        if draft and on_map is not None and (n > DRAFT_ROWS or _encoding_seconds(df, feature_space) > DRAFT_ENCODING_S):
+        if draft and on_map is not None and (n > DRAFT_FIRST_ROWS or _encoding_seconds(df, feature_space) > DRAFT_ENCODING_S):
             # the sentence encoder (or, on a big table, the features alone) will take a while: a draft of a
             # sample with fast static text vectors first
             with pace.hold():
@@ -306,7 +306,7 @@ def build_run(
                         and estimated_training_seconds(steps, batch, X.shape[1]) > DRAFT_AFTER_S):
                     stage("Drawing a draft map of the input features")
                     t0 = time.perf_counter()
-                    on_map(*draft_map(X, product_ids(df, schema), fast_text=None))  # n <= DRAFT_ROWS here
+                    on_map(*draft_map(X, product_ids(df, schema), fast_text=None))  # n <= DRAFT_FIRST_ROWS here
                     timings["draft_map_s"] = time.perf_counter() - t0
 
             stage(f"Training {learner}")
@@ -547,6 +547,10 @@ DRAFT_UMAP_EPOCHS = 100
 #: a draft map shows at most this many products (a random sample of larger tables): the first map of a
 #: 50,000-row catalog in seconds, not the half minute a draft of every row takes (docs/BENCHMARKS.md)
 DRAFT_ROWS = 10_000
+#: above this many products the draft comes before the run's features are encoded, even when every text is
+#: cached: encoding them then takes ~0.35 s per 1,000 products on 2 float32 cores (3.5 s at 10,000, which
+#: put the first map at 6.2 s after the features; drawn first, 4 s)
+DRAFT_FIRST_ROWS = 5_000
 DRAFT_TEXT_DIM = 32  # the draft's TF-IDF part: a small SVD is enough beside the static sentence vectors
 
 

@@ -127,11 +127,12 @@ def test_a_draft_map_comes_first_and_the_run_map_replaces_it(catalog, monkeypatc
 
 
 def test_the_draft_of_a_big_table_comes_first_shows_a_sample_and_says_so(catalog, monkeypatch):
-    """Above DRAFT_ROWS the draft comes before the features are encoded, even with every text cached, and lays
-    out a seeded sample of the products; the final map has every product."""
+    """Above DRAFT_FIRST_ROWS the draft comes before the features are encoded, even with every text cached;
+    above DRAFT_ROWS it lays out a seeded sample of the products; the final map has every product."""
     monkeypatch.setattr(pipeline, "DRAFT_AFTER_S", 1e9)
     monkeypatch.setattr(pipeline, "DRAFT_ENCODING_S", 1e9)  # as when every text is in the cache
     monkeypatch.setattr(pipeline, "DRAFT_ROWS", 50)
+    monkeypatch.setattr(pipeline, "DRAFT_FIRST_ROWS", 50)
     maps = []
     run = pipeline.build_run(catalog, infer_schema(catalog), config={"steps": 2}, draft=True,
                              on_map=lambda frame, info: maps.append((frame, info)), analysis=True)
@@ -142,6 +143,20 @@ def test_the_draft_of_a_big_table_comes_first_shows_a_sample_and_says_so(catalog
     assert len(final) == len(catalog)
     assert list(pipeline.draft_rows(len(catalog), 50)) == list(pipeline.draft_rows(len(catalog), 50)), "seeded"
     assert list(pipeline.draft_rows(40, 50)) == list(range(40))
+
+
+def test_a_mid_sized_table_gets_its_draft_of_every_product_before_its_features(catalog, monkeypatch):
+    """Between DRAFT_FIRST_ROWS and DRAFT_ROWS the draft still comes first (encoding cached texts takes
+    seconds there) and shows every product."""
+    monkeypatch.setattr(pipeline, "DRAFT_AFTER_S", 1e9)
+    monkeypatch.setattr(pipeline, "DRAFT_ENCODING_S", 1e9)
+    monkeypatch.setattr(pipeline, "DRAFT_FIRST_ROWS", 50)
+    events = []
+    pipeline.build_run(catalog, infer_schema(catalog), config={"steps": 2}, draft=True, analysis=False,
+                       features={"text_encoder": "tfidf"}, on_stage=events.append,
+                       on_map=lambda frame, info: events.append((info["kind"], len(frame))))
+    assert ("draft", len(catalog)) in events
+    assert events.index(("draft", len(catalog))) < events.index("Encoding features")
 
 
 def test_no_draft_for_a_quick_run(catalog):
