@@ -62,6 +62,10 @@ DEPENDENCY = 0.9
 GROUP_ROWS = 3
 GROUP_SHARE = 0.5
 GROUP_BYTES = 256 * 2**20
+#: the why of a text names its group when the text is less than this share as alike to the group's other
+#: members as their median member is (bigbasket, 4,000 rows: 9 of 13 titles from another category, 1 of 40
+#: products at random)
+GROUP_UNLIKE = 0.5
 DRAWS = 2
 CHUNK_ROWS = 50_000  # masked_reconstruction and anomaly_scores predict at most this many rows at a time
 RESERVED = ("product_id", "score", "spreads")
@@ -547,8 +551,18 @@ def explain(scored: pd.DataFrame, df: pd.DataFrame, feature_space, reconstruct: 
         product_ids = scored["product_id"].to_numpy()
     out = reconstruction.explain(frame, df, feature_space, X_hat, top=top, neighbours=neighbours,
                                  columns=columns, product_ids=product_ids)
+    if not out:
+        return out
+    texts = {sp.name: sp for sp in _text_spans(spans)}
+    groups = text_groups(X, spans) if any(r.column in texts for e in out for r in e.reasons) else {}
+    if groups:  # a text unlike the same column of the products sharing its brand: say so, with the figures
+        for i, e in enumerate(out):
+            reasons = [dataclasses.replace(r, text=_with_group(r.text, said))
+                       if r.column in texts and (said := group_reason(X, texts[r.column], spans, groups, e.row, df))
+                       else r for r in e.reasons]
+            out[i] = dataclasses.replace(e, reasons=reasons)
     categorical = [sp for sp in spans if sp.loss == "ce"]
-    if len(categorical) < 2 or not out:
+    if len(categorical) < 2:
         return out
     levels = _levels(X, categorical)
     names = {sp.name: [str(v) for v in feature_space.category_levels(sp.name)] for sp in categorical}
@@ -560,6 +574,48 @@ def explain(scored: pd.DataFrame, df: pd.DataFrame, feature_space, reconstruct: 
                                        or r.text) if r.column in levels else r for r in e.reasons]
         out[i] = dataclasses.replace(e, reasons=reasons)
     return out
+
+
+def _with_group(text: str, said: str) -> str:
+    vague = " unusual for its other attributes"
+    return f"{text[:-len(vague)]} {said}" if text.endswith(vague) else f"{text}, {said}"
+
+
+def group_reason(X, span, spans: Sequence, groups: dict[str, np.ndarray], row: int, df: pd.DataFrame) -> str | None:
+    """Why ``row``'s text in ``span`` is odd among the products sharing its value of a repeating text column
+    (:func:`text_groups`), e.g. "unlike the title of the 7 other products with brand 'Fresho' (similarity
+    0.12 to them; 0.58 for a typical one of them)"; None when it is at least ``GROUP_UNLIKE`` times as alike
+    to them as their median member, or it is in no group. Reads the rows of its groups only."""
+    best = None
+    for key, group in groups.items():
+        if key == span.name or group[row] < 0:
+            continue
+        members = np.flatnonzero(group == group[row])
+        v, present = _unit(np.asarray(X[members])[:, span.start:span.stop])
+        at = int(np.searchsorted(members, row))
+        if not present[at] or present.sum() < GROUP_ROWS:
+            continue
+        v = v[present]
+        at = int(present[:at].sum())
+        total = v.sum(axis=0)
+        others = total[None, :] - v
+        norm = np.linalg.norm(others, axis=1)
+        cos = np.divide((others * v).sum(axis=1), norm, out=np.ones(len(v), np.float32), where=norm > 1e-6)
+        typical = float(np.median(np.delete(cos, at)))
+        if cos[at] >= GROUP_UNLIKE * typical:
+            continue
+        gap = typical - float(cos[at])
+        if best is None or gap > best[0]:
+            best = (gap, key, len(v) - 1, float(cos[at]), typical)
+    if best is None:
+        return None
+    from product_repr.analysis.reconstruction import _quote
+
+    _, key, others, own, typical = best
+    value = df[key].iloc[row] if key in df.columns else None
+    shown = f" {_quote(value)}" if value is not None else ""
+    return (f"unlike the {span.name} of the {others:,} other products with {key}{shown} (similarity {own:.2f} to "
+            f"them; {typical:.2f} for a typical one of them)")
 
 
 def _levels(X, spans: Sequence) -> dict[str, np.ndarray]:

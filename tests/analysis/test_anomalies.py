@@ -1,6 +1,7 @@
 """Anomaly scores: each column predicted from the others, surprises on one scale, rare levels not odd by themselves."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -146,6 +147,27 @@ def test_a_title_unlike_the_other_titles_of_its_brand_is_surprising():
     assert np.all(raw["title"].to_numpy() >= square - 1e-6)  # never below its own error
 
 
+def test_the_why_of_a_title_unlike_its_brand_names_the_brand_and_the_figures():
+    """group_reason says which group the title does not fit, with its similarity beside a typical member's;
+    a title that fits its brand gets no such sentence."""
+    rng = np.random.default_rng(2)
+    n, width = 120, 8
+    brand = np.repeat(np.arange(4), 30)
+    centres = np.eye(4, width) * 3
+    titles = centres[brand] + 0.3 * rng.normal(size=(n, width))
+    titles[17] = centres[2] + 0.3 * rng.normal(size=width)  # brand 0, a title like brand 2's
+    X = np.concatenate([np.eye(4)[brand] @ rng.normal(size=(4, 4)), titles], axis=1).astype(np.float32)
+    spans = [span("brand", 0, 4, "mse", "text"), span("title", 4, 4 + width, "mse", "text")]
+    groups = anomalies.text_groups(X, spans)
+    df = pd.DataFrame({"brand": np.array(["Acme", "Bolt", "Crest", "Dune"])[brand]})
+    said = anomalies.group_reason(X, spans[1], spans, groups, 17, df)
+    assert said is not None and said.startswith("unlike the title of the 29 other products with brand 'Acme'")
+    own, typical = (float(x) for x in re.findall(r"\d\.\d\d", said))
+    assert own < anomalies.GROUP_UNLIKE * typical and typical > 0.9
+    assert anomalies.group_reason(X, spans[1], spans, groups, 18, df) is None, "row 18's title fits brand 0"
+    assert anomalies.group_reason(X, spans[0], spans, groups, 17, df) is None, "the key itself is not judged"
+
+
 @pytest.fixture(scope="module")
 def shop():
     """600 products: price follows the product's kind; 10 % are out of stock (a valid, rare level);
@@ -201,6 +223,31 @@ def test_a_code_that_disagrees_with_its_name_is_on_top_and_the_why_names_the_col
     group = int(df["kind"].eq(df.loc[21, "kind"]).sum()) - 1
     assert any(r.text.startswith(f"kind_code '{codes[other]}' with kind '{df.loc[21, 'kind']}': none of the "
                                  f"{group} other products with that kind has it") for r in why[21].reasons), why[21].text
+
+
+def test_the_why_of_a_title_from_another_kind_of_product_names_its_brand():
+    """Through the default learner and explain: each brand sells one kind of product; one product carries
+    another kind's title. Its why says which brand's products its title is unlike."""
+    rng = np.random.default_rng(4)
+    kinds = [["green tea leaves", "masala chai tea bags", "black tea dust"],
+             ["neem bathing soap bar", "glycerin soap bar", "sandal soap bar"],
+             ["basmati rice long grain", "sona masoori rice", "brown rice organic"],
+             ["sunflower cooking oil", "mustard oil cold pressed", "groundnut oil"]]
+    rows = [{"brand": f"Brand{b:02d} Foods", "product": f"{rng.choice(kinds[b % 4])} {rng.choice(['100 g', '1 kg'])}",
+             "price": float(rng.lognormal(4, 0.3))} for b in range(64) for _ in range(rng.integers(3, 6))]
+    df = pd.DataFrame(rows)
+    df.insert(0, "product_id", [f"P{i}" for i in range(len(df))])
+    df.loc[5, "product"] = "sunflower cooking oil 1 kg"  # Brand01 sells soap
+    schema = infer_schema(df).with_roles({"brand": "text", "product": "text"})
+    run = pipeline.build_run(df, schema, config={"steps": 200, "seed": 0}, analysis=False,
+                             features={"text_encoder": "tfidf"})
+    X = run.feature_space.transform(df)
+    frame = anomalies.anomaly_scores(run.learner.reconstruct, X, run.feature_space.spans)
+    why = {e.row: e for e in anomalies.explain(frame, df, run.feature_space, run.learner.reconstruct, X, top=10)}
+    assert 5 in why, f"the oil under a soap brand is not among the 10 most unusual: {sorted(why)}"
+    assert any(r.text.startswith("product 'sunflower cooking oil 1 kg' unlike the product of the "
+                                 f"{int(df['brand'].eq('Brand01 Foods').sum()) - 1} other products with brand "
+                                 "'Brand01 Foods' (similarity ") for r in why[5].reasons), why[5].text
 
 
 def test_masked_reconstruction_and_errors_chunk_by_chunk_equal_one_pass(monkeypatch):
