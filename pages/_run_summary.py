@@ -23,11 +23,7 @@ def draw_progress(job, bar, chart, status, drawn: int = -1) -> int:
     if count != drawn:
         if count:
             last = job.reports[count - 1]
-            bar.progress(min(1.0, last.step / max(1, last.steps)),
-                         text=f"step {last.step:,} of {last.steps:,} (epoch {last.epoch:.1f}) · train loss "
-                              f"{last.train_loss:.4f}"
-                              + (f" · validation {last.val_loss:.4f}" if last.val_loss is not None else "")
-                              + f" · best at step {last.best_step:,}")
+            bar.progress(min(1.0, last.step / max(1, last.steps)), text=progress_text(last))
         else:
             bar.progress(0.0, text="preparing")
         history = job.history()
@@ -38,6 +34,19 @@ def draw_progress(job, bar, chart, status, drawn: int = -1) -> int:
              if ahead else "")
     status.caption(f"{job.stage} · {format_seconds(job.seconds)}{queue}")
     return count
+
+
+def progress_text(report) -> str:
+    """The progress bar's line for a training check: step, losses, best step and, while steps remain, the
+    time left at the pace so far (early stopping may end the run sooner)."""
+    text = (f"step {report.step:,} of {report.steps:,} (epoch {report.epoch:.1f}) · train loss "
+            f"{report.train_loss:.4f}"
+            + (f" · validation {report.val_loss:.4f}" if report.val_loss is not None else "")
+            + f" · best at step {report.best_step:,}")
+    if 0 < report.step < report.steps and report.elapsed > 0:
+        left = report.elapsed / report.step * (report.steps - report.step)
+        text += f" · training ends in about {format_seconds(left)}"
+    return text
 
 
 def loss_chart(run) -> None:

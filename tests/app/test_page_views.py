@@ -99,3 +99,17 @@ def test_md_escapes_what_markdown_and_streamlit_would_read_and_keeps_plain_text(
         r"\[win\](javascript\:alert(1)) \<b>x\</b> \&lt; \~\~no\~\~ \`code\` a\_b"
     assert md("# heading") == r"\# heading" and md("- item") == r"\- item" and md("12. item") == r"12\. item"
     assert md("two\nlines\n\n- a list") == "two lines - a list", "no new block can start"
+
+
+def test_the_progress_line_says_when_training_ends_at_the_pace_so_far():
+    from pages._run_summary import progress_text
+    from product_repr.learners.training import TrainingReport
+
+    halfway = TrainingReport(step=120, steps=240, epoch=30.0, train_loss=0.5, val_loss=0.6, best_step=120,
+                             elapsed=7.0)
+    assert progress_text(halfway).startswith("step 120 of 240 (epoch 30.0) · train loss 0.5000 · validation 0.6000")
+    assert progress_text(halfway).endswith("· training ends in about 7.0 s")
+    quarter = TrainingReport(step=250, steps=1000, epoch=1.0, train_loss=0.5, val_loss=None, elapsed=20.0)
+    assert progress_text(quarter).endswith("training ends in about 1 min 00 s")
+    done = TrainingReport(step=240, steps=240, epoch=60.0, train_loss=0.5, val_loss=None, elapsed=14.0)
+    assert "ends in" not in progress_text(done), "nothing left to wait for"
