@@ -434,10 +434,12 @@ _training_lock = threading.Lock()
 def estimated_training_seconds(steps: int, batch: int, columns: int) -> float:
     """A rough training time on two CPU cores, for deciding whether to draw a draft map: the formula, times
     what this process has measured against it (:func:`time_training`)."""
+    return _formula_seconds(steps, batch, columns) * _training_pace.get("ratio", 1.0)
+
+
+def _formula_seconds(steps: int, batch: int, columns: int) -> float:
     seconds = steps * batch * columns * ROW_COLUMN_S
-    if not compute.bf16_native():
-        seconds *= FLOAT32_SLOWER
-    return seconds * _training_pace.get("ratio", 1.0)
+    return seconds if compute.bf16_native() else seconds * FLOAT32_SLOWER
 
 
 def time_training(steps: int, batch: int, columns: int, seconds: float) -> None:
@@ -446,8 +448,7 @@ def time_training(steps: int, batch: int, columns: int, seconds: float) -> None:
     several times faster or slower."""
     if steps * batch < CALIBRATE_ROW_STEPS or seconds <= 0:
         return
-    expected = estimated_training_seconds(steps, batch, columns) / _training_pace.get("ratio", 1.0)
-    ratio = seconds / expected
+    ratio = seconds / _formula_seconds(steps, batch, columns)
     with _training_lock:
         before = _training_pace.get("ratio")
         _training_pace["ratio"] = ratio if before is None else 0.5 * before + 0.5 * ratio
