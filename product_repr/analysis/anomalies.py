@@ -602,7 +602,7 @@ def group_reason(X, span, spans: Sequence, groups: dict[str, np.ndarray], row: i
         norm = np.linalg.norm(others, axis=1)
         cos = np.divide((others * v).sum(axis=1), norm, out=np.ones(len(v), np.float32), where=norm > 1e-6)
         typical = float(np.median(np.delete(cos, at)))
-        if cos[at] >= GROUP_UNLIKE * typical:
+        if typical <= 0 or cos[at] >= GROUP_UNLIKE * typical:  # a group alike in nothing says nothing
             continue
         gap = typical - float(cos[at])
         if best is None or gap > best[0]:
