@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from product_repr.errors import ConfigError
+from product_repr.analysis.reconstruction import probabilities, quote
 
 P_MIN = 1e-4  # model probabilities are clipped here: at most 9.2 nats of surprise per level
 SPREAD_QUANTILE = 0.9
@@ -128,12 +129,6 @@ def masked_reconstruction(reconstruct: Callable[[np.ndarray], np.ndarray], X: np
         work[:, block] = X[:, block]
         out[:, block] = (total / draws).astype(np.float32)
     return out
-
-
-def _probabilities(block: np.ndarray) -> np.ndarray:
-    p = np.clip(np.nan_to_num(block.astype(np.float64), nan=0.0), 0.0, None)
-    total = p.sum(axis=1, keepdims=True)
-    return np.divide(p, total, out=np.full_like(p, 1.0 / max(p.shape[1], 1)), where=total > 0)
 
 
 def _level_surprise(p_model: np.ndarray, p_base: np.ndarray) -> np.ndarray:
@@ -378,7 +373,7 @@ def _parts(X: np.ndarray, X_hat: np.ndarray, spans: Sequence, two: dict) -> dict
         x_hat = X_hat[:, span.start:span.stop].astype(np.float64)
         if span.loss == "ce":
             level = np.argmax(x, axis=1)
-            p = _probabilities(x_hat)
+            p = probabilities(x_hat)
             out[span.name] = {"level": level, "p": p[np.arange(len(x)), level], "top": p.max(axis=1)}
         elif _numeric(span):
             value, flag = x[:, 0], x[:, 1]
@@ -609,11 +604,9 @@ def group_reason(X, span, spans: Sequence, groups: dict[str, np.ndarray], row: i
             best = (gap, key, len(v) - 1, float(cos[at]), typical)
     if best is None:
         return None
-    from product_repr.analysis.reconstruction import _quote
-
     _, key, others, own, typical = best
     value = df[key].iloc[row] if key in df.columns else None
-    shown = f" {_quote(value)}" if value is not None else ""
+    shown = f" {quote(value)}" if value is not None else ""
     return (f"unlike the {span.name} of the {others:,} other products with {key}{shown} (similarity {own:.2f} to "
             f"them; {typical:.2f} for a typical one of them)")
 

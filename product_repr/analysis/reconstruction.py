@@ -47,7 +47,7 @@ def _true_levels(block: np.ndarray) -> np.ndarray:
     return np.argmax(block, axis=1)
 
 
-def _probabilities(block: np.ndarray) -> np.ndarray:
+def probabilities(block: np.ndarray) -> np.ndarray:
     """Rows of a categorical block of X_hat as probabilities (renormalised; softmax output stays as is)."""
     p = np.clip(np.nan_to_num(block.astype(np.float64), nan=0.0), 0.0, None)
     total = p.sum(axis=1, keepdims=True)
@@ -147,7 +147,7 @@ def errors(X: np.ndarray, X_hat: np.ndarray, spans: Sequence, *, scales: dict[st
         x = X[:, span.start : span.stop].astype(np.float64)
         x_hat = X_hat[:, span.start : span.stop].astype(np.float64)
         if span.loss == "ce":
-            p = _probabilities(x_hat)[np.arange(len(x)), _true_levels(x)]
+            p = probabilities(x_hat)[np.arange(len(x)), _true_levels(x)]
             raw = -np.log(np.clip(p, P_MIN, 1.0))
         elif span.loss == "mse":
             raw = np.square(np.nan_to_num(x_hat - x, nan=0.0, posinf=1e6, neginf=-1e6)).sum(axis=1)
@@ -212,7 +212,7 @@ def _numbers(df: pd.DataFrame, feature_space, col: str) -> np.ndarray:
         return pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _quote(value, limit: int = 40) -> str:
+def quote(value, limit: int = 40) -> str:
     text = " ".join(str(value).split())
     return f"'{text[: limit - 1]}…'" if len(text) > limit else f"'{text}'"
 
@@ -267,7 +267,7 @@ def _numeric_reason(col, row, df, feature_space, X_hat, span, neighbour_rows, va
 
 def _categorical_reason(col, row, df, feature_space, X_hat, span) -> str:
     levels = list(feature_space.category_levels(col))
-    p = _probabilities(np.asarray(X_hat[row][span.start : span.stop])[None, :])[0]
+    p = probabilities(np.asarray(X_hat[row][span.start : span.stop])[None, :])[0]
     raw = df[col].iloc[row]
     missing = raw is None or (not isinstance(raw, str) and pd.isna(raw)) or not str(raw).strip()
     actual = "(missing)" if missing else str(raw).strip()
@@ -278,9 +278,9 @@ def _categorical_reason(col, row, df, feature_space, X_hat, span) -> str:
     else:
         index = levels.index("(other)") if "(other)" in levels else int(np.argmax(p))
     best = int(np.argmax(p))
-    shown = "missing" if missing else _quote(actual)
+    shown = "missing" if missing else quote(actual)
     if best != index:
-        return f"{col} {shown} where the model expected {_quote(levels[best])} (p={p[index]:.2f})"
+        return f"{col} {shown} where the model expected {quote(levels[best])} (p={p[index]:.2f})"
     return f"{col} {shown} is unusual for its other attributes (p={p[index]:.2f})"
 
 
@@ -288,7 +288,7 @@ def _text_reason(col, row, df) -> str:
     raw = df[col].iloc[row] if col in df.columns else None
     if raw is None or (not isinstance(raw, str) and pd.isna(raw)) or not str(raw).strip():
         return f"{col} missing where the model expected text"
-    return f"{col} {_quote(raw)} unusual for its other attributes"
+    return f"{col} {quote(raw)} unusual for its other attributes"
 
 
 def explain(
