@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from product_repr.errors import ConfigError
-from product_repr.analysis.reconstruction import probabilities, quote
+from product_repr.analysis.reconstruction import TEXT_UNUSUAL, probabilities, quote
 
 P_MIN = 1e-4  # model probabilities are clipped here: at most 9.2 nats of surprise per level
 SPREAD_QUANTILE = 0.9
@@ -313,13 +313,17 @@ def group_surprises(X, spans: Sequence, groups: dict[str, np.ndarray] | None = N
                 v, present = _unit(block[:, sp.start:sp.stop])
                 g = group[lo:lo + len(block)]
                 rows = np.flatnonzero((g >= 0) & present)
-                others = sums[g[rows]] - v[rows]
-                norm = np.linalg.norm(others, axis=1)
-                cos = np.divide((others * v[rows]).sum(axis=1), norm, out=np.ones(len(rows), np.float32),
-                                where=norm > 1e-6)
-                surprise[lo + rows] = 1.0 - cos
+                surprise[lo + rows] = 1.0 - _cosine_to_rest(v[rows], sums[g[rows]])
             out[sp.name] = np.maximum(out.get(sp.name, 0.0), surprise)
     return out
+
+
+def _cosine_to_rest(v: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Cosine between each unit row of ``v`` and the sum of the other members of its group, given each row's
+    group sum ``totals`` (its own row included; (m, w), or (w,) for one group); 1 where the rest sums to 0."""
+    others = totals - v
+    norm = np.linalg.norm(others, axis=1)
+    return np.divide((others * v).sum(axis=1), norm, out=np.ones(len(v), np.float32), where=norm > 1e-6)
 
 
 def _on_scale_of(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -572,7 +576,7 @@ def explain(scored: pd.DataFrame, df: pd.DataFrame, feature_space, reconstruct: 
 
 
 def _with_group(text: str, said: str) -> str:
-    vague = " unusual for its other attributes"
+    vague = f" {TEXT_UNUSUAL}"
     return f"{text[:-len(vague)]} {said}" if text.endswith(vague) else f"{text}, {said}"
 
 
@@ -592,10 +596,7 @@ def group_reason(X, span, spans: Sequence, groups: dict[str, np.ndarray], row: i
             continue
         v = v[present]
         at = int(present[:at].sum())
-        total = v.sum(axis=0)
-        others = total[None, :] - v
-        norm = np.linalg.norm(others, axis=1)
-        cos = np.divide((others * v).sum(axis=1), norm, out=np.ones(len(v), np.float32), where=norm > 1e-6)
+        cos = _cosine_to_rest(v, v.sum(axis=0))
         typical = float(np.median(np.delete(cos, at)))
         if typical <= 0 or cos[at] >= GROUP_UNLIKE * typical:  # a group alike in nothing says nothing
             continue

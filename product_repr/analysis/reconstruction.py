@@ -284,11 +284,16 @@ def _categorical_reason(col, row, df, feature_space, X_hat, span) -> str:
     return f"{col} {shown} is unusual for its other attributes (p={p[index]:.2f})"
 
 
+#: what the why says of a text that does not fit the product's other columns (a text has no single expected
+#: value); anomalies.explain replaces it with the group the text does not fit, when it knows one
+TEXT_UNUSUAL = "unusual for its other attributes"
+
+
 def _text_reason(col, row, df) -> str:
     raw = df[col].iloc[row] if col in df.columns else None
     if raw is None or (not isinstance(raw, str) and pd.isna(raw)) or not str(raw).strip():
         return f"{col} missing where the model expected text"
-    return f"{col} {quote(raw)} unusual for its other attributes"
+    return f"{col} {quote(raw)} {TEXT_UNUSUAL}"
 
 
 def explain(
