@@ -4,6 +4,8 @@ Not a page.
 """
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -13,11 +15,24 @@ from pages._text import md
 from product_repr.analysis.report import QUALITY, baseline_verdict, knn_verdict, metrics_table
 
 
-def draw_progress(job, bar, chart, status, drawn: int = -1) -> int:
-    """Progress bar and loss chart when a check has ended since ``drawn``; the stage line every call.
+def follow(job, every_poll, charts, *, poll_s: float, redraw_s: float, clock=time.monotonic,
+           sleep=time.sleep) -> None:
+    """Until ``job.done``: ``every_poll()`` once every ``poll_s`` seconds, and ``charts()`` (what is costly to
+    re-send) on the first poll and then at most once every ``redraw_s``."""
+    next_chart = clock()
+    while not job.done:
+        every_poll()
+        if clock() >= next_chart:
+            charts()
+            next_chart = clock() + redraw_s
+        sleep(poll_s)
+
+
+def draw_progress(job, bar, status, drawn: int = -1) -> int:
+    """The progress bar when a check has ended since ``drawn``; the stage line every call.
 
     Returns the number of checks drawn. The stage line is the cheap st.* call of every poll that lets a click
-    (Stop) interrupt the polling; the chart is only re-sent when it has changed.
+    (Stop) interrupt the polling.
     """
     count = len(job.reports)
     if count != drawn:
@@ -26,13 +41,20 @@ def draw_progress(job, bar, chart, status, drawn: int = -1) -> int:
             bar.progress(min(1.0, last.step / max(1, last.steps)), text=progress_text(last))
         else:
             bar.progress(0.0, text="preparing")
-        history = job.history()
-        if len(history) >= 2:  # a line needs two points
-            chart.line_chart(history.set_index("step"), x_label="step", y_label="loss", height=260)
     ahead = job.position
     queue = (f" · waiting for the CPU: {ahead} job{'s' if ahead != 1 else ''} ahead (smallest first)"
              if ahead else "")
     status.caption(f"{job.stage} · {format_seconds(job.seconds)}{queue}")
+    return count
+
+
+def draw_losses(job, chart, drawn: int = -1) -> int:
+    """The loss chart so far, re-sent only when a check has ended since ``drawn``; returns the checks drawn."""
+    count = len(job.reports)
+    if count != drawn:
+        history = job.history()
+        if len(history) >= 2:  # a line needs two points
+            chart.line_chart(history.set_index("step"), x_label="step", y_label="loss", height=260)
     return count
 
 

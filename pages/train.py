@@ -1,13 +1,12 @@
 """Train: pick a learner, set it up with widgets drawn from its config, watch it learn, stop it any time."""
 from __future__ import annotations
 
-import time
 import uuid
 
 import streamlit as st
 
 from pages import _live as live, _replay as replay
-from pages._run_summary import draw_progress, loss_chart, summary
+from pages._run_summary import draw_losses, draw_progress, follow, loss_chart, summary
 from pages._shell import ROOT, error_boundary, session_alive
 from pages._state import JOB_KEY, LAST_RUN_KEY, collect_job, require_catalog, state
 from pages._training_job import TrainingJob
@@ -20,7 +19,11 @@ from product_repr.errors import ProductReprError
 # shared settings shown up front; the rest of LearnerConfig's fields go under "Training settings"
 FRONT = ("embedding_dim", "steps", "max_seconds")
 SHARED = {f.name for f in learners.config_fields(learners.LearnerConfig)}
-POLL_S = 0.25
+POLL_S = 0.5  # how often the page looks at the job: a Stop click is answered within this
+# While a job trains, its loss chart and the map forming are re-sent at most this often (the progress line at
+# every check). Each re-sent chart costs the server a figure and a browser on the same machine a redraw, on the
+# CPU the training needs (bench/browser_train.py; docs/BENCHMARKS.md).
+REDRAW_S = 4.0
 
 st.title("Train")
 app = state()
@@ -110,13 +113,18 @@ if job is not None and not job.collected:
     # Poll until the thread ends. A click (Stop, or anything else) reruns the script and ends this loop —
     # not the training, which lives in its own thread and is picked up again by the next run.
     forming_slot, live_slot = st.empty(), st.empty()
-    drawn, drawn_map, drawn_forming = -1, 0, 0
-    while not job.done:
-        drawn = draw_progress(job, bar, chart, status, drawn)
-        drawn_forming = replay.draw_forming(job, forming_slot, drawn_forming)
-        drawn_map = live.draw_live_map(job, live_slot, drawn_map)
-        time.sleep(POLL_S)
-    draw_progress(job, bar, chart, status, drawn)
+    drawn = {"checks": -1, "charted": -1, "map": 0, "forming": 0}
+
+    def every_poll() -> None:
+        drawn["checks"] = draw_progress(job, bar, status, drawn["checks"])
+        drawn["map"] = live.draw_live_map(job, live_slot, drawn["map"])
+
+    def charts() -> None:
+        drawn["charted"] = draw_losses(job, chart, drawn["charted"])
+        drawn["forming"] = replay.draw_forming(job, forming_slot, drawn["forming"])
+
+    follow(job, every_poll, charts, poll_s=POLL_S, redraw_s=REDRAW_S)
+    draw_progress(job, bar, status, drawn["checks"])
     if job.error:
         job.collected = True
         st.error(md(job.error))

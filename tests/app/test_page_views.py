@@ -113,3 +113,27 @@ def test_the_progress_line_says_when_training_ends_at_the_pace_so_far():
     assert progress_text(quarter).endswith("training ends in about 1 min 00 s")
     done = TrainingReport(step=240, steps=240, epoch=60.0, train_loss=0.5, val_loss=None, elapsed=14.0)
     assert "ends in" not in progress_text(done), "nothing left to wait for"
+
+
+def test_while_a_job_trains_the_charts_are_resent_every_few_seconds_and_the_progress_line_every_poll():
+    """A 30 s training polled every 0.5 s: 60 progress lines, but the loss chart and the map forming (costly to
+    re-send and to redraw in a browser beside the training) once at the start and then once per 4 s."""
+    from types import SimpleNamespace
+
+    from pages._run_summary import follow
+
+    now = [0.0]
+    job = SimpleNamespace(done=False)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        job.done = now[0] >= 30.0
+
+    polls, charts = [], []
+    follow(job, lambda: polls.append(now[0]), lambda: charts.append(now[0]), poll_s=0.5, redraw_s=4.0,
+           clock=lambda: now[0], sleep=sleep)
+    assert len(polls) == 60
+    assert charts == [4.0 * i for i in range(8)], charts
+    finished = SimpleNamespace(done=True)
+    follow(finished, lambda: polls.append(-1), lambda: charts.append(-1), poll_s=0.5, redraw_s=4.0)
+    assert -1 not in polls + charts, "a finished job is not polled"
