@@ -18,12 +18,12 @@ from product_repr.analysis.report import QUALITY, baseline_verdict, knn_verdict,
 def follow(job, every_poll, charts, *, poll_s: float, redraw_s: float, clock=time.monotonic,
            sleep=time.sleep) -> None:
     """Until ``job.done``: ``every_poll()`` once every ``poll_s`` seconds, and ``charts()`` (what is costly to
-    re-send) on the first poll and then at most once every ``redraw_s``."""
+    re-send; it returns whether it sent anything) at every poll until it sends, then at most once every
+    ``redraw_s``: a chart appears as soon as it has something to show, and is then refreshed every few seconds."""
     next_chart = clock()
     while not job.done:
         every_poll()
-        if clock() >= next_chart:
-            charts()
+        if clock() >= next_chart and charts():
             next_chart = clock() + redraw_s
         sleep(poll_s)
 
@@ -49,12 +49,15 @@ def draw_progress(job, bar, status, drawn: int = -1) -> int:
 
 
 def draw_losses(job, chart, drawn: int = -1) -> int:
-    """The loss chart so far, re-sent only when a check has ended since ``drawn``; returns the checks drawn."""
+    """The loss chart so far, re-sent only when a check has ended since ``drawn``; returns the checks drawn
+    (``drawn`` while there is no line to draw yet)."""
     count = len(job.reports)
-    if count != drawn:
-        history = job.history()
-        if len(history) >= 2:  # a line needs two points
-            chart.line_chart(history.set_index("step"), x_label="step", y_label="loss", height=260)
+    if count == drawn:
+        return drawn
+    history = job.history()
+    if len(history) < 2:  # a line needs two points
+        return drawn
+    chart.line_chart(history.set_index("step"), x_label="step", y_label="loss", height=260)
     return count
 
 

@@ -119,9 +119,11 @@ if job is not None and not job.collected:
         drawn["checks"] = draw_progress(job, bar, status, drawn["checks"])
         drawn["map"] = live.draw_live_map(job, live_slot, drawn["map"])
 
-    def charts() -> None:
+    def charts() -> bool:
+        before = drawn["charted"], drawn["forming"]
         drawn["charted"] = draw_losses(job, chart, drawn["charted"])
         drawn["forming"] = replay.draw_forming(job, forming_slot, drawn["forming"])
+        return (drawn["charted"], drawn["forming"]) != before
 
     follow(job, every_poll, charts, poll_s=POLL_S, redraw_s=REDRAW_S)
     draw_progress(job, bar, status, drawn["checks"])

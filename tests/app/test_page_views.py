@@ -130,10 +130,15 @@ def test_while_a_job_trains_the_charts_are_resent_every_few_seconds_and_the_prog
         job.done = now[0] >= 30.0
 
     polls, charts = [], []
-    follow(job, lambda: polls.append(now[0]), lambda: charts.append(now[0]), poll_s=0.5, redraw_s=4.0,
+    follow(job, lambda: polls.append(now[0]), lambda: charts.append(now[0]) or True, poll_s=0.5, redraw_s=4.0,
            clock=lambda: now[0], sleep=sleep)
     assert len(polls) == 60
     assert charts == [4.0 * i for i in range(8)], charts
+    # nothing to show for the first 1.5 s (no check yet): tried at every poll, drawn as soon as there is one
+    now[0], job.done, tried = 0.0, False, []
+    follow(job, lambda: None, lambda: tried.append(now[0]) or now[0] >= 1.5, poll_s=0.5, redraw_s=4.0,
+           clock=lambda: now[0], sleep=sleep)
+    assert tried[:5] == [0.0, 0.5, 1.0, 1.5, 5.5], tried
     finished = SimpleNamespace(done=True)
     follow(finished, lambda: polls.append(-1), lambda: charts.append(-1), poll_s=0.5, redraw_s=4.0)
     assert -1 not in polls + charts, "a finished job is not polled"
