@@ -22,7 +22,7 @@ SHARED = {f.name for f in learners.config_fields(learners.LearnerConfig)}
 POLL_S = 0.5  # how often the page looks at the job: a Stop click is answered within this
 # While a job trains, its loss chart and the map forming are re-sent at most this often (the progress line at
 # every check). Each re-sent chart costs the server a figure and a browser on the same machine a redraw, on the
-# CPU the training needs (bench/browser_train.py; docs/BENCHMARKS.md).
+# CPU the training needs (bench/browser_speed.py; docs/BENCHMARKS.md).
 REDRAW_S = 4.0
 
 st.title("Train")
